@@ -1,0 +1,35 @@
+// Strict JSON for untrusted input: bounded size and depth, duplicate object keys refused,
+// invalid UTF-8 and lone surrogates refused, NUL characters refused, non-finite numbers refused.
+#pragma once
+
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "authd/base/result.h"
+
+namespace authd {
+
+using Json = nlohmann::json;
+
+struct JsonLimits {
+  size_t max_bytes = 64 * 1024;
+  size_t max_depth = 32;
+  size_t max_string = 16 * 1024;
+};
+
+// kBadRequest with a short reason on any violation. Never throws.
+Result<Json> ParseJsonStrict(std::string_view text, const JsonLimits& limits = {});
+
+// Typed field access for request DTOs. Each returns kBadRequest naming the field when the member
+// has the wrong type; the Optional* forms accept an absent member (or null) and yield `fallback`.
+Result<std::string> RequiredString(const Json& obj, std::string_view key, size_t max_len = 1024);
+Result<std::string> OptionalString(const Json& obj, std::string_view key, std::string fallback = {},
+                                   size_t max_len = 1024);
+Result<int64_t> OptionalInt(const Json& obj, std::string_view key, int64_t fallback, int64_t min,
+                            int64_t max);
+
+// Serialises without throwing: invalid UTF-8 inside strings is replaced (U+FFFD).
+std::string DumpJson(const Json& j);
+
+}  // namespace authd

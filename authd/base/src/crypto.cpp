@@ -1,0 +1,259 @@
+#include "authd/base/crypto.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "authd/base/encoding.h"
+
+namespace authd {
+namespace {
+
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+};
+struct CipherCtxDeleter {
+  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
+};
+struct PkeyCtxDeleter {
+  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
+};
+struct BnDeleter {
+  void operator()(BIGNUM* p) const { BN_free(p); }
+};
+struct EcdsaSigDeleter {
+  void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
+};
+using BnPtr = std::unique_ptr<BIGNUM, BnDeleter>;
+
+[[noreturn]] void Fatal(const char* what) {
+  std::fprintf(stderr, "{\"level\":\"fatal\",\"event\":\"crypto_failure\",\"what\":\"%s\"}\n", what);
+  std::abort();
+}
+
+constexpr size_t kGcmNonce = 12;
+constexpr size_t kGcmTag = 16;
+constexpr uint8_t kSealVersion = 1;
+
+// The P-256 group order n, for refusing out-of-range signature scalars.
+const BIGNUM* P256Order() {
+  static BIGNUM* n = [] {
+    BIGNUM* v = nullptr;
+    BN_hex2bn(&v, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+    return v;
+  }();
+  return n;
+}
+
+}  // namespace
+
+Bytes RandomBytes(size_t n) {
+  Bytes out(n);
+  if (n > 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1) Fatal("RAND_bytes");
+  return out;
+}
+
+SecretBytes RandomSecret(size_t n) { return SecretBytes(RandomBytes(n)); }
+
+std::string RandomId(size_t bytes) { return Base64UrlEncode(RandomBytes(bytes)); }
+
+Bytes Sha256(ByteView data) {
+  Bytes out(32);
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1) {
+    Fatal("EVP_Digest");
+  }
+  return out;
+}
+
+static Bytes Hmac(const EVP_MD* md, ByteView key, ByteView data) {
+  Bytes out(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  static const uint8_t kEmpty = 0;
+  if (!HMAC(md, key.empty() ? &kEmpty : key.data(), static_cast<int>(key.size()), data.data(),
+            data.size(), out.data(), &len)) {
+    Fatal("HMAC");
+  }
+  out.resize(len);
+  return out;
+}
+
+Bytes HmacSha256(ByteView key, ByteView data) { return Hmac(EVP_sha256(), key, data); }
+Bytes HmacSha1(ByteView key, ByteView data) { return Hmac(EVP_sha1(), key, data); }
+
+SecretBytes HkdfSha256(ByteView key, ByteView salt, ByteView info, size_t length) {
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
+  Bytes out(length);
+  size_t outlen = length;
+  if (!ctx || EVP_PKEY_derive_init(ctx.get()) <= 0 ||
+      EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) <= 0 ||
+      EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), salt.data(), static_cast<int>(salt.size())) <= 0 ||
+      EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), key.data(), static_cast<int>(key.size())) <= 0 ||
+      EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), info.data(), static_cast<int>(info.size())) <= 0 ||
+      EVP_PKEY_derive(ctx.get(), out.data(), &outlen) <= 0) {
+    Fatal("HKDF");
+  }
+  return SecretBytes(std::move(out));
+}
+
+Bytes SealAesGcm(ByteView key32, ByteView plaintext, ByteView aad) {
+  if (key32.size() != 32) Fatal("seal key size");
+  Bytes out(1 + kGcmNonce + plaintext.size() + kGcmTag);
+  out[0] = kSealVersion;
+  Bytes nonce = RandomBytes(kGcmNonce);
+  std::copy(nonce.begin(), nonce.end(), out.begin() + 1);
+  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  uint8_t* ct = out.data() + 1 + kGcmNonce;
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key32.data(), nonce.data()) != 1 ||
+      (!aad.empty() &&
+       EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
+      (!plaintext.empty() &&
+       EVP_EncryptUpdate(ctx.get(), ct, &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1) ||
+      EVP_EncryptFinal_ex(ctx.get(), ct + plaintext.size(), &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTag, ct + plaintext.size()) != 1) {
+    Fatal("AES-GCM seal");
+  }
+  return out;
+}
+
+Result<SecretBytes> OpenAesGcm(ByteView key32, ByteView sealed, ByteView aad) {
+  if (key32.size() != 32 || sealed.size() < 1 + kGcmNonce + kGcmTag || sealed[0] != kSealVersion) {
+    return Err(ErrorCode::kInternal, "sealed value is malformed");
+  }
+  const size_t ct_len = sealed.size() - 1 - kGcmNonce - kGcmTag;
+  const uint8_t* nonce = sealed.data() + 1;
+  const uint8_t* ct = nonce + kGcmNonce;
+  Bytes tag(ct + ct_len, ct + ct_len + kGcmTag);
+  Bytes plain(ct_len);
+  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  bool ok = ctx &&
+            EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key32.data(), nonce) == 1 &&
+            (aad.empty() ||
+             EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1) &&
+            (ct_len == 0 ||
+             EVP_DecryptUpdate(ctx.get(), plain.data(), &len, ct, static_cast<int>(ct_len)) == 1) &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kGcmTag, tag.data()) == 1 &&
+            EVP_DecryptFinal_ex(ctx.get(), plain.data() + ct_len, &len) == 1;
+  SecretBytes result(std::move(plain));
+  if (!ok) return Err(ErrorCode::kInternal, "sealed value does not open with this key");
+  return result;
+}
+
+std::string_view JwsAlgName(JwsAlg alg) { return alg == JwsAlg::kES256 ? "ES256" : "EdDSA"; }
+
+SigningKey SigningKey::Generate(JwsAlg alg) {
+  EVP_PKEY* raw = alg == JwsAlg::kES256 ? EVP_EC_gen("P-256") : EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  if (!raw) Fatal("key generation");
+  return SigningKey(alg, EvpPkeyPtr(raw));
+}
+
+Result<SigningKey> SigningKey::FromPrivateDer(JwsAlg alg, ByteView der) {
+  const unsigned char* p = der.data();
+  EvpPkeyPtr key(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size())));
+  if (!key) return Err(ErrorCode::kInternal, "signing key does not parse");
+  int id = EVP_PKEY_get_base_id(key.get());
+  if ((alg == JwsAlg::kES256 && id != EVP_PKEY_EC) || (alg == JwsAlg::kEdDSA && id != EVP_PKEY_ED25519)) {
+    return Err(ErrorCode::kInternal, "signing key has the wrong type");
+  }
+  return SigningKey(alg, std::move(key));
+}
+
+SecretBytes SigningKey::PrivateDer() const {
+  unsigned char* buf = nullptr;
+  int len = i2d_PrivateKey(pkey_.get(), &buf);
+  if (len <= 0) Fatal("i2d_PrivateKey");
+  SecretBytes out(ByteView(buf, static_cast<size_t>(len)));
+  OPENSSL_clear_free(buf, static_cast<size_t>(len));
+  return out;
+}
+
+std::string SigningKey::PublicJwkFields() const {
+  if (alg_ == JwsAlg::kEdDSA) {
+    uint8_t pub[32];
+    size_t len = sizeof(pub);
+    if (EVP_PKEY_get_raw_public_key(pkey_.get(), pub, &len) != 1) Fatal("raw public key");
+    return "\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"" + Base64UrlEncode(ByteView(pub, len)) + "\"";
+  }
+  uint8_t point[65];
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(pkey_.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &len) != 1 ||
+      len != 65) {
+    Fatal("EC public key");
+  }
+  return "\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" + Base64UrlEncode(ByteView(point + 1, 32)) +
+         "\",\"y\":\"" + Base64UrlEncode(ByteView(point + 33, 32)) + "\"";
+}
+
+Bytes SigningKey::Sign(ByteView input) const {
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  const EVP_MD* md = alg_ == JwsAlg::kES256 ? EVP_sha256() : nullptr;
+  size_t siglen = 0;
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, pkey_.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &siglen, input.data(), input.size()) != 1) {
+    Fatal("sign init");
+  }
+  Bytes sig(siglen);
+  if (EVP_DigestSign(ctx.get(), sig.data(), &siglen, input.data(), input.size()) != 1) Fatal("sign");
+  sig.resize(siglen);
+  if (alg_ == JwsAlg::kEdDSA) return sig;
+  // DER ECDSA-Sig-Value -> JWS raw R||S (RFC 7518 §3.4).
+  const unsigned char* p = sig.data();
+  std::unique_ptr<ECDSA_SIG, EcdsaSigDeleter> es(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
+  if (!es) Fatal("ECDSA signature");
+  Bytes raw(64);
+  if (BN_bn2binpad(ECDSA_SIG_get0_r(es.get()), raw.data(), 32) != 32 ||
+      BN_bn2binpad(ECDSA_SIG_get0_s(es.get()), raw.data() + 32, 32) != 32) {
+    Fatal("ECDSA signature size");
+  }
+  return raw;
+}
+
+bool SigningKey::Verify(ByteView input, ByteView signature) const {
+  return VerifyJwsSignature(alg_, pkey_.get(), input, signature);
+}
+
+bool VerifyJwsSignature(JwsAlg alg, EVP_PKEY* pub, ByteView input, ByteView signature) {
+  if (signature.size() != 64) return false;
+  Bytes der_sig;
+  ByteView to_verify = signature;
+  if (alg == JwsAlg::kES256) {
+    if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC) return false;
+    BnPtr r(BN_bin2bn(signature.data(), 32, nullptr));
+    BnPtr s(BN_bin2bn(signature.data() + 32, 32, nullptr));
+    if (!r || !s) return false;
+    // beyond OpenSSL: refuse r or s outside [1, n-1] explicitly (CVE-2022-21449 class).
+    if (BN_is_zero(r.get()) || BN_is_zero(s.get()) || BN_cmp(r.get(), P256Order()) >= 0 ||
+        BN_cmp(s.get(), P256Order()) >= 0) {
+      return false;
+    }
+    std::unique_ptr<ECDSA_SIG, EcdsaSigDeleter> es(ECDSA_SIG_new());
+    if (!es || ECDSA_SIG_set0(es.get(), r.get(), s.get()) != 1) return false;
+    (void)r.release();
+    (void)s.release();
+    unsigned char* buf = nullptr;
+    int len = i2d_ECDSA_SIG(es.get(), &buf);
+    if (len <= 0) return false;
+    der_sig.assign(buf, buf + len);
+    OPENSSL_free(buf);
+    to_verify = der_sig;
+  } else if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519) {
+    return false;
+  }
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  const EVP_MD* md = alg == JwsAlg::kES256 ? EVP_sha256() : nullptr;
+  return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, pub) == 1 &&
+         EVP_DigestVerify(ctx.get(), to_verify.data(), to_verify.size(), input.data(), input.size()) == 1;
+}
+
+}  // namespace authd

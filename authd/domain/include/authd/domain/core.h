@@ -1,0 +1,146 @@
+// The services: the only place that decides whether something is allowed. HTTP handlers and
+// authctl parse input, call these, and render the result.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "authd/base/clock.h"
+#include "authd/domain/audit.h"
+#include "authd/domain/keyring.h"
+#include "authd/domain/policy.h"
+#include "authd/domain/store.h"
+#include "authd/domain/tokens.h"
+
+namespace authd::domain {
+
+struct CoreOptions {
+  TokenOptions tokens;
+  int64_t enrollment_code_ttl = 24 * 3600;
+  int64_t max_enrollment_code_ttl = 30 * 24 * 3600;
+  bool pseudonymize_audit = false;
+};
+
+// The caller of an admin operation: a user authenticated by a Bearer token, or the operator at
+// authctl (who holds the store and the master key, so every permission).
+struct Principal {
+  User user;
+  std::string jti;  // empty for the operator
+  bool operator_cli = false;
+};
+
+struct NewUser {
+  std::string username;
+  std::string display_name;
+  std::vector<std::string> roles;
+};
+
+struct UserView {
+  User user;
+  std::vector<Credential> credentials;
+};
+
+struct UserPage {
+  std::vector<User> users;
+  std::string next_cursor;  // empty on the last page
+};
+
+struct IssuedEnrollmentCode {
+  std::string code;  // shown once
+  int64_t expires_at = 0;
+};
+
+struct NewClient {
+  std::string name;
+  std::vector<std::string> scopes;
+  std::vector<std::string> allowed_ips;
+};
+
+struct ClientSecrets {
+  Client client;
+  std::string client_secret;  // shown once
+  std::string ykval_key;      // base64, shown once
+};
+
+// RFC 7662 response for the calling client.
+struct Introspection {
+  bool active = false;
+  TokenRecord record;
+};
+
+// Thread-safe: holds no mutable state of its own beyond TokenService's key cache.
+class Core {
+ public:
+  Core(Store& store, const Keyring& keyring, const Clock& clock, CoreOptions options);
+
+  Status Init() { return tokens_.Init(); }
+  Store& store() { return store_; }
+  TokenService& tokens() { return tokens_; }
+  const AuditLog& audit() const { return audit_; }
+  const Clock& clock() const { return clock_; }
+  const CoreOptions& options() const { return options_; }
+
+  // --- callers -------------------------------------------------------------------------
+  // Validates "Bearer <token>": a live token for the default audience, of an active user.
+  // Failures are audited and return kInvalidToken (or kUserDisabled).
+  Result<Principal> AuthenticateBearer(std::string_view authorization, const AuditContext& ctx);
+  // kForbidden (audited) unless the principal holds the permission.
+  Status Authorize(const Principal& who, Permission permission, const AuditContext& ctx,
+                   std::string_view target);
+  // HTTP Basic client authentication (RFC 6749 §2.3.1) plus the client's address allow-list
+  // and scope. Failures are audited: kInvalidClient, kAddressNotAllowed, kInsufficientScope.
+  Result<Client> AuthenticateClient(std::string_view client_id, std::string_view secret,
+                                    std::string_view source, std::string_view scope,
+                                    const AuditContext& ctx);
+
+  // --- users ---------------------------------------------------------------------------
+  Result<User> CreateUser(const Principal& who, const AuditContext& ctx, NewUser in);
+  Result<UserView> GetUser(std::string_view username);
+  Result<UserPage> ListUsers(std::string_view query, int limit, std::string_view cursor);
+  // "active" or "disabled"; disabling revokes every live token of the user.
+  Result<User> SetUserStatus(const AuditContext& ctx, std::string_view username, std::string_view status);
+  Result<IssuedEnrollmentCode> IssueEnrollmentCode(const AuditContext& ctx, std::string_view username,
+                                                   int64_t ttl_seconds);
+  // Consumes a code for `user` inside the caller's transaction (so it is used only if the
+  // enrolment commits). kInvalidEnrollmentCode for a wrong, used, expired or foreign code.
+  Status ConsumeEnrollmentCode(WriteTx& tx, const User& user, std::string_view code);
+  // Marks the credential revoked and revokes every live token issued through it.
+  Status RevokeCredential(const AuditContext& ctx, std::string_view username, std::string_view credential_id);
+  Result<int64_t> RevokeUserTokens(const AuditContext& ctx, std::string_view username);
+  // Revokes one token by jti (admin). Returns false if no live token had that jti.
+  Result<bool> RevokeTokenByJti(const AuditContext& ctx, std::string_view jti);
+  // A token for `username` minted by the operator at authctl (bootstrap, scripts).
+  Result<IssuedToken> IssueOperatorToken(const AuditContext& ctx, std::string_view username);
+
+  // --- API clients ---------------------------------------------------------------------
+  Result<ClientSecrets> CreateClient(const AuditContext& ctx, NewClient in);
+
+  // --- downstream apps -----------------------------------------------------------------
+  Result<Introspection> Introspect(const Client& caller, std::string_view token);
+  // RFC 7009: revokes the token if it was issued to this client; Ok whether or not it was.
+  Status RevokeByClient(const Client& caller, std::string_view token, const AuditContext& ctx);
+
+  // --- audit ---------------------------------------------------------------------------
+  Result<std::vector<AuditEvent>> ListAudit(int64_t since_ms, int64_t before_seq, int limit);
+
+  // Deletes token records that expired more than a day ago (introspection of those answers
+  // inactive anyway). Returns how many it deleted.
+  Result<int64_t> PurgeExpiredTokens();
+
+ private:
+  Result<User> LoadUser(ReadTx& tx, std::string_view username);
+  void AuditRefusal(const AuditContext& ctx, AuditEntry entry);
+
+  Store& store_;
+  const Keyring& keyring_;
+  const Clock& clock_;
+  CoreOptions options_;
+  AuditLog audit_;
+  TokenService tokens_;
+};
+
+// Normalises an enrolment code as a person may type it (case, dashes, spaces) and hashes it.
+Bytes HashEnrollmentCode(std::string_view code);
+
+}  // namespace authd::domain

@@ -1,0 +1,101 @@
+// The records that the store keeps. Plain values; no behaviour, no secrets in clear.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "authd/base/bytes.h"
+
+namespace authd::domain {
+
+inline constexpr std::string_view kStatusActive = "active";
+inline constexpr std::string_view kStatusDisabled = "disabled";
+inline constexpr std::string_view kStatusRevoked = "revoked";
+
+struct User {
+  std::string id;        // random, base64url; also the WebAuthn user handle
+  std::string username;  // normalised (NormalizeUsername)
+  std::string display_name;
+  std::string status{kStatusActive};
+  std::vector<std::string> roles;  // subset of admin, enroller, auditor
+  int64_t created_at = 0;          // Unix seconds
+  int64_t updated_at = 0;
+};
+
+// A registered factor (WebAuthn key, TOTP app, YubiKey OTP slot). `info` is non-secret JSON
+// text for display; secrets live in the factor's own sealed columns.
+struct Credential {
+  std::string id;
+  std::string user_id;
+  std::string type;  // webauthn | totp | yubiotp
+  std::string nickname;
+  std::string status{kStatusActive};
+  std::string info = "{}";
+  int64_t created_at = 0;
+  int64_t last_used_at = 0;
+};
+
+struct EnrollmentCode {
+  Bytes code_hash;  // SHA-256 of the normalised code; the code itself is never stored
+  std::string user_id;
+  std::string created_by;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  int64_t consumed_at = 0;
+};
+
+struct Client {
+  std::string client_id;
+  std::string name;
+  Bytes secret_hash;  // SHA-256 of the 256-bit secret
+  int64_t ykval_id = 0;
+  Bytes ykval_key_sealed;
+  std::vector<std::string> scopes;
+  std::vector<std::string> allowed_ips;  // CIDR; empty = any address
+  std::string status{kStatusActive};
+  int64_t created_at = 0;
+};
+
+struct SigningKeyRecord {
+  std::string kid;
+  std::string alg;         // ES256 | EdDSA
+  std::string public_jwk;  // JSON object text with kid, alg, use
+  Bytes private_sealed;
+  int64_t created_at = 0;
+  int64_t retired_at = 0;  // 0 while it signs new tokens
+};
+
+struct TokenRecord {
+  std::string jti;
+  Bytes token_hash;  // SHA-256 of the compact JWS
+  std::string user_id;
+  std::string username;
+  std::string credential_id;
+  std::string audience;
+  std::string client_id;
+  std::vector<std::string> amr;
+  std::vector<std::string> roles;
+  int64_t issued_at = 0;
+  int64_t expires_at = 0;
+  int64_t auth_time = 0;
+  int64_t revoked_at = 0;
+};
+
+struct AuditEvent {
+  int64_t seq = 0;
+  int64_t at_ms = 0;
+  std::string actor;
+  std::string action;
+  std::string target;
+  std::string outcome;  // success | failure | denied
+  std::string source;
+  std::string request_id;
+  std::string reason;   // error code on failure
+  std::string detail = "{}";  // JSON object text, no secrets
+  Bytes prev_hash;
+  Bytes hash;
+};
+
+}  // namespace authd::domain

@@ -1,0 +1,91 @@
+// The storage ports. The domain owns these interfaces; authd/store implements them on SQLite
+// and PostgreSQL. A transaction object is used by one thread for the duration of one
+// Read()/Write() call and must not escape it.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "authd/base/result.h"
+#include "authd/domain/model.h"
+
+namespace authd::domain {
+
+class ReadTx {
+ public:
+  virtual ~ReadTx() = default;
+
+  virtual Result<std::optional<User>> FindUserByName(std::string_view username) = 0;
+  virtual Result<std::optional<User>> FindUserById(std::string_view id) = 0;
+  // Users whose username contains `query` (empty: all), ordered by username, after `after`.
+  virtual Result<std::vector<User>> ListUsers(std::string_view query, std::string_view after, int limit) = 0;
+
+  virtual Result<std::vector<Credential>> ListCredentials(std::string_view user_id) = 0;
+  virtual Result<std::optional<Credential>> FindCredential(std::string_view id) = 0;
+
+  virtual Result<std::optional<Client>> FindClient(std::string_view client_id) = 0;
+  virtual Result<std::optional<Client>> FindClientByYkvalId(int64_t ykval_id) = 0;
+
+  virtual Result<std::vector<SigningKeyRecord>> ListSigningKeys() = 0;
+
+  virtual Result<std::optional<TokenRecord>> FindTokenByHash(ByteView token_hash) = 0;
+  virtual Result<std::optional<TokenRecord>> FindTokenByJti(std::string_view jti) = 0;
+
+  // Newest first: events with at_ms >= since_ms and seq < before_seq (0: no bound).
+  virtual Result<std::vector<AuditEvent>> ListAudit(int64_t since_ms, int64_t before_seq, int limit) = 0;
+  virtual Result<std::optional<AuditEvent>> LastAudit() = 0;
+  // Oldest first; stops early when `fn` returns false.
+  virtual Status ScanAudit(const std::function<bool(const AuditEvent&)>& fn) = 0;
+
+  virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
+};
+
+class WriteTx : public ReadTx {
+ public:
+  // kUserExists when the username is taken.
+  virtual Status InsertUser(const User& user) = 0;
+  virtual Status UpdateUser(const User& user) = 0;
+
+  virtual Status InsertCredential(const Credential& credential) = 0;
+  // Returns false when no such credential of that user exists.
+  virtual Result<bool> SetCredentialStatus(std::string_view user_id, std::string_view id,
+                                           std::string_view status) = 0;
+
+  virtual Status InsertEnrollmentCode(const EnrollmentCode& code) = 0;
+  // Marks the code used if it belongs to the user, is unused and unexpired. Returns whether it
+  // did (a conditional update: two concurrent callers cannot both succeed).
+  virtual Result<bool> ConsumeEnrollmentCode(ByteView code_hash, std::string_view user_id, int64_t now) = 0;
+
+  virtual Status InsertClient(Client& client) = 0;  // assigns client.ykval_id
+
+  virtual Status InsertSigningKey(const SigningKeyRecord& key) = 0;
+  virtual Status RetireSigningKeys(int64_t at) = 0;  // every key not yet retired
+  virtual Result<int64_t> DeleteSigningKeysRetiredBefore(int64_t before) = 0;
+
+  virtual Status InsertToken(const TokenRecord& token) = 0;
+  // Each returns how many live tokens it revoked.
+  virtual Result<int64_t> RevokeTokenByJti(std::string_view jti, int64_t at) = 0;
+  virtual Result<int64_t> RevokeTokensOfUser(std::string_view user_id, int64_t at) = 0;
+  virtual Result<int64_t> RevokeTokensOfCredential(std::string_view credential_id, int64_t at) = 0;
+  virtual Result<int64_t> DeleteTokensExpiredBefore(int64_t before, int limit) = 0;
+
+  virtual Status AppendAudit(const AuditEvent& event) = 0;
+  virtual Status PutMeta(std::string_view key, std::string_view value) = 0;
+};
+
+// Thread-safe. Write() runs `fn` in one durable transaction: it commits (and is on disk) only if
+// `fn` returns Ok, and rolls back otherwise; the result of `fn` (or a storage error) is returned.
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual Status Read(const std::function<Status(ReadTx&)>& fn) = 0;
+  virtual Status Write(const std::function<Status(WriteTx&)>& fn) = 0;
+  // Cheap check that the store answers (readiness).
+  virtual Status Ping() = 0;
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace authd::domain

@@ -1,0 +1,87 @@
+// Session tokens: JWT access tokens (RFC 9068 profile) signed with ES256 or EdDSA, every one
+// recorded so that introspection (RFC 7662) and revocation (RFC 7009) are exact.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "authd/base/clock.h"
+#include "authd/base/crypto.h"
+#include "authd/domain/keyring.h"
+#include "authd/domain/store.h"
+
+namespace authd::domain {
+
+struct TokenOptions {
+  std::string issuer = "http://localhost:8080";
+  std::string default_audience = "http://localhost:8080";
+  int64_t ttl_seconds = 300;
+  JwsAlg alg = JwsAlg::kES256;
+  // How long a retired signing key stays in the JWKS: at least the longest token lifetime.
+  int64_t key_overlap_seconds = 3600;
+};
+
+struct IssuedToken {
+  std::string access_token;
+  TokenRecord record;
+};
+
+// Thread-safe: the signing keys sit behind a shared mutex and are reloaded from the store
+// when they are older than the reload interval (so a rotation by another node or by authctl
+// is picked up).
+class TokenService {
+ public:
+  TokenService(Store& store, const Keyring& keyring, const Clock& clock, TokenOptions options);
+
+  // Creates the first signing key if the store has none that signs, then loads the keys.
+  Status Init();
+  // Retires the signing key (it stays in the JWKS for key_overlap_seconds) and starts a new one.
+  // Returns the new kid. Call Refresh() after the transaction commits.
+  Result<std::string> Rotate(WriteTx& tx);
+  // Reloads the signing keys from the store now.
+  Status Refresh() { return Reload(); }
+
+  // RFC 7517 key set of the signing key and every retired key still in its overlap window.
+  Result<std::string> JwksJson();
+
+  // Mints and records a token inside the caller's transaction. `client_id` empty means the
+  // token's audience is the default audience (authd itself and its admin API).
+  Result<IssuedToken> Issue(WriteTx& tx, const User& user, std::string_view credential_id,
+                            std::string_view client_id, const std::vector<std::string>& amr,
+                            int64_t auth_time);
+
+  // The record of a token if it is well-formed and was issued by us (looked up by its SHA-256,
+  // so a token with any byte changed is unknown). Says nothing about expiry or revocation.
+  Result<std::optional<TokenRecord>> Find(ReadTx& tx, std::string_view token) const;
+  // Unrevoked and within [issued_at, expires_at).
+  bool IsLive(const TokenRecord& record) const;
+
+  const TokenOptions& options() const { return options_; }
+
+ private:
+  struct KeySet {
+    std::string active_kid;
+    std::shared_ptr<SigningKey> active;
+    std::string jwks;
+    std::chrono::steady_clock::time_point loaded;
+  };
+  Status Reload();
+  Result<std::shared_ptr<const KeySet>> Keys();
+  SigningKeyRecord NewKeyRecord(const SigningKey& key, std::string kid) const;
+
+  Store& store_;
+  const Keyring& keyring_;
+  const Clock& clock_;
+  TokenOptions options_;
+  mutable std::shared_mutex mu_;
+  std::shared_ptr<const KeySet> keys_;
+};
+
+// Cheap structural check of a compact JWS (three base64url segments, bounded length).
+bool LooksLikeJws(std::string_view token);
+
+}  // namespace authd::domain

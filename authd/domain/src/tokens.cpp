@@ -1,0 +1,183 @@
+#include "authd/domain/tokens.h"
+
+#include <mutex>
+
+#include "authd/base/encoding.h"
+#include "authd/base/json.h"
+#include "authd/base/log.h"
+
+namespace authd::domain {
+namespace {
+
+constexpr auto kReloadInterval = std::chrono::seconds(30);
+constexpr size_t kMaxTokenLength = 8192;
+
+std::string SealContext(std::string_view kid) { return "signing_key:" + std::string(kid); }
+
+Result<JwsAlg> AlgFromName(std::string_view name) {
+  if (name == "ES256") return JwsAlg::kES256;
+  if (name == "EdDSA") return JwsAlg::kEdDSA;
+  return Err(ErrorCode::kInternal, "stored signing key has an unknown algorithm");
+}
+
+}  // namespace
+
+bool LooksLikeJws(std::string_view token) {
+  if (token.empty() || token.size() > kMaxTokenLength) return false;
+  int dots = 0;
+  for (char c : token) {
+    if (c == '.') {
+      ++dots;
+      continue;
+    }
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return dots == 2;
+}
+
+TokenService::TokenService(Store& store, const Keyring& keyring, const Clock& clock, TokenOptions options)
+    : store_(store), keyring_(keyring), clock_(clock), options_(std::move(options)) {
+  options_.key_overlap_seconds = std::max(options_.key_overlap_seconds, options_.ttl_seconds + 60);
+}
+
+SigningKeyRecord TokenService::NewKeyRecord(const SigningKey& key, std::string kid) const {
+  SigningKeyRecord rec;
+  rec.kid = std::move(kid);
+  rec.alg = std::string(JwsAlgName(key.alg()));
+  rec.public_jwk = "{" + key.PublicJwkFields() + ",\"kid\":\"" + rec.kid + "\",\"alg\":\"" + rec.alg +
+                   "\",\"use\":\"sig\"}";
+  SecretBytes der = key.PrivateDer();
+  rec.private_sealed = keyring_.Seal(der.view(), SealContext(rec.kid));
+  rec.created_at = clock_.NowSeconds();
+  return rec;
+}
+
+Status TokenService::Init() {
+  AUTHD_RETURN_IF_ERROR(store_.Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(auto keys, tx.ListSigningKeys());
+    for (const auto& k : keys) {
+      if (k.retired_at == 0 && k.alg == JwsAlgName(options_.alg)) return Ok();
+    }
+    // No key signs with the configured algorithm: retire what there is and start one.
+    auto kid = Rotate(tx);
+    if (!kid) return kid.error();
+    return Ok();
+  }));
+  return Reload();
+}
+
+Result<std::string> TokenService::Rotate(WriteTx& tx) {
+  int64_t now = clock_.NowSeconds();
+  AUTHD_RETURN_IF_ERROR(tx.RetireSigningKeys(now));
+  AUTHD_RETURN_IF_ERROR(tx.DeleteSigningKeysRetiredBefore(now - options_.key_overlap_seconds));
+  SigningKey key = SigningKey::Generate(options_.alg);
+  SigningKeyRecord rec = NewKeyRecord(key, RandomId(12));
+  AUTHD_RETURN_IF_ERROR(tx.InsertSigningKey(rec));
+  {
+    std::unique_lock lock(mu_);
+    keys_.reset();  // force a reload after the transaction
+  }
+  return rec.kid;
+}
+
+Status TokenService::Reload() {
+  std::vector<SigningKeyRecord> records;
+  AUTHD_RETURN_IF_ERROR(store_.Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(records, tx.ListSigningKeys());
+    return Ok();
+  }));
+  auto set = std::make_shared<KeySet>();
+  int64_t now = clock_.NowSeconds();
+  Json jwks = {{"keys", Json::array()}};
+  for (const auto& r : records) {
+    if (r.retired_at != 0 && r.retired_at + options_.key_overlap_seconds < now) continue;
+    auto jwk = ParseJsonStrict(r.public_jwk);
+    if (jwk.ok()) jwks["keys"].push_back(std::move(jwk.value()));
+    if (r.retired_at == 0 && r.alg == JwsAlgName(options_.alg) && !set->active) {
+      AUTHD_ASSIGN_OR_RETURN(auto der, keyring_.Open(r.private_sealed, SealContext(r.kid)));
+      AUTHD_ASSIGN_OR_RETURN(auto alg, AlgFromName(r.alg));
+      AUTHD_ASSIGN_OR_RETURN(auto key, SigningKey::FromPrivateDer(alg, der.view()));
+      set->active = std::make_shared<SigningKey>(std::move(key));
+      set->active_kid = r.kid;
+    }
+  }
+  if (!set->active) return Err(ErrorCode::kInternal, "no signing key; restart authd to create one");
+  set->jwks = DumpJson(jwks);
+  set->loaded = std::chrono::steady_clock::now();
+  std::unique_lock lock(mu_);
+  keys_ = std::move(set);
+  return Ok();
+}
+
+Result<std::shared_ptr<const TokenService::KeySet>> TokenService::Keys() {
+  {
+    std::shared_lock lock(mu_);
+    if (keys_ && std::chrono::steady_clock::now() - keys_->loaded < kReloadInterval) return keys_;
+  }
+  AUTHD_RETURN_IF_ERROR(Reload());
+  std::shared_lock lock(mu_);
+  return keys_;
+}
+
+Result<std::string> TokenService::JwksJson() {
+  AUTHD_ASSIGN_OR_RETURN(auto keys, Keys());
+  return keys->jwks;
+}
+
+Result<IssuedToken> TokenService::Issue(WriteTx& tx, const User& user, std::string_view credential_id,
+                                        std::string_view client_id, const std::vector<std::string>& amr,
+                                        int64_t auth_time) {
+  AUTHD_ASSIGN_OR_RETURN(auto keys, Keys());
+  const int64_t now = clock_.NowSeconds();
+  TokenRecord rec;
+  rec.jti = RandomId(16);
+  rec.user_id = user.id;
+  rec.username = user.username;
+  rec.credential_id = std::string(credential_id);
+  rec.client_id = std::string(client_id);
+  rec.audience = client_id.empty() ? options_.default_audience : std::string(client_id);
+  rec.amr = amr;
+  rec.roles = user.roles;
+  rec.issued_at = now;
+  rec.expires_at = now + options_.ttl_seconds;
+  rec.auth_time = auth_time;
+
+  Json header = {{"alg", JwsAlgName(keys->active->alg())}, {"typ", "at+jwt"}, {"kid", keys->active_kid}};
+  Json claims = {{"iss", options_.issuer},
+                 {"sub", rec.user_id},
+                 {"aud", rec.audience},
+                 {"iat", rec.issued_at},
+                 {"nbf", rec.issued_at},
+                 {"exp", rec.expires_at},
+                 {"jti", rec.jti},
+                 {"auth_time", rec.auth_time},
+                 {"amr", rec.amr},
+                 {"username", rec.username},
+                 {"roles", rec.roles},
+                 {"client_id", client_id.empty() ? std::string("authd") : rec.client_id}};
+  std::string input = Base64UrlEncode(AsBytes(DumpJson(header))) + "." + Base64UrlEncode(AsBytes(DumpJson(claims)));
+  Bytes sig = keys->active->Sign(AsBytes(input));
+  IssuedToken out;
+  out.access_token = input + "." + Base64UrlEncode(sig);
+  rec.token_hash = Sha256(AsBytes(out.access_token));
+  AUTHD_RETURN_IF_ERROR(tx.InsertToken(rec));
+  out.record = std::move(rec);
+  return out;
+}
+
+Result<std::optional<TokenRecord>> TokenService::Find(ReadTx& tx, std::string_view token) const {
+  if (!LooksLikeJws(token)) return std::optional<TokenRecord>();
+  Bytes hash = Sha256(AsBytes(token));
+  AUTHD_ASSIGN_OR_RETURN(auto rec, tx.FindTokenByHash(hash));
+  // The lookup matched on the hash; compare once more in constant time for certainty.
+  if (rec && !SafeEquals(rec->token_hash, hash)) return std::optional<TokenRecord>();
+  return rec;
+}
+
+bool TokenService::IsLive(const TokenRecord& r) const {
+  int64_t now = clock_.NowSeconds();
+  return r.revoked_at == 0 && now >= r.issued_at && now < r.expires_at;
+}
+
+}  // namespace authd::domain

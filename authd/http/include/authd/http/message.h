@@ -1,0 +1,67 @@
+// Transport-neutral request and response. The Poco adapter fills a Request (already bounded in
+// size) and writes a Response; handlers see only these, so they are testable in process.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "authd/base/json.h"
+#include "authd/base/result.h"
+#include "authd/domain/audit.h"
+
+namespace authd::http {
+
+struct Request {
+  std::string method;
+  std::string path;  // without the query string, percent-escapes intact
+  std::vector<std::pair<std::string, std::string>> query;  // decoded
+  std::map<std::string, std::string> headers;            // names lower-cased; repeated joined by ", "
+  std::string body;
+  std::string remote_address;
+  std::string request_id;
+  bool tls = false;
+  std::map<std::string, std::string> params;  // decoded path parameters, filled by the router
+  std::string route;                          // the matched pattern, for metrics
+
+  std::string_view Header(std::string_view name) const;
+  std::string_view Param(const std::string& name) const;
+  // The single value of a query parameter; kBadRequest if it is repeated (parameter pollution).
+  Result<std::optional<std::string>> QueryValue(std::string_view name) const;
+  // The content type's media type, lower-cased, without parameters.
+  std::string MediaType() const;
+
+  domain::AuditContext Audit(std::string actor = {}) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool close = false;
+
+  static Response Json(int status, const authd::Json& body);
+  static Response NoContent();
+  static Response Text(int status, std::string body, std::string content_type);
+  // RFC 9457 problem details with our stable `code`.
+  static Response Problem(const Error& error);
+  static Response Problem(ErrorCode code, std::string detail = {});
+};
+
+// Parses a JSON request body strictly (application/json only): kUnsupportedMediaType,
+// kBadRequest. An object is required.
+Result<authd::Json> JsonBody(const Request& req);
+// Parses application/x-www-form-urlencoded: kUnsupportedMediaType, kBadRequest (also for a
+// repeated parameter).
+Result<std::map<std::string, std::string>> FormBody(const Request& req);
+
+// Percent-decoding ("+" is a space when `plus_is_space`). nullopt for a bad escape.
+std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);
+// Splits "a=b&c=d" into decoded pairs; nullopt for a bad escape.
+std::optional<std::vector<std::pair<std::string, std::string>>> ParseUrlEncoded(std::string_view in);
+
+}  // namespace authd::http

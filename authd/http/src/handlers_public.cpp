@@ -1,0 +1,111 @@
+// GET /healthz, /readyz, /metrics, /.well-known/jwks.json, /.well-known/authd-configuration
+
+#include <ctime>
+
+#include "authd/http/api.h"
+
+namespace authd::http {
+
+Json UserJson(const domain::User& u) {
+  return {{"id", u.id},         {"username", u.username},
+          {"display_name", u.display_name}, {"status", u.status},
+          {"roles", u.roles},   {"created_at", Rfc3339(u.created_at)},
+          {"updated_at", Rfc3339(u.updated_at)}};
+}
+
+Json CredentialJson(const domain::Credential& c) {
+  Json j = Json::object();
+  auto info = ParseJsonStrict(c.info);
+  if (info.ok() && info->is_object()) j = std::move(info.value());
+  j["id"] = c.id;
+  j["type"] = c.type;
+  j["nickname"] = c.nickname;
+  j["status"] = c.status;
+  j["created_at"] = Rfc3339(c.created_at);
+  j["last_used_at"] = c.last_used_at ? Json(Rfc3339(c.last_used_at)) : Json(nullptr);
+  return j;
+}
+
+Json TokenResponseJson(const domain::IssuedToken& t, int64_t ttl) {
+  return {{"access_token", t.access_token},
+          {"token_type", "Bearer"},
+          {"expires_in", ttl},
+          {"user", {{"id", t.record.user_id}, {"username", t.record.username}}},
+          {"credential_id", t.record.credential_id},
+          {"amr", t.record.amr}};
+}
+
+std::optional<int64_t> ParseTime(std::string_view text) {
+  if (text.empty() || text.size() > 32) return std::nullopt;
+  bool digits = true;
+  for (char c : text) digits = digits && c >= '0' && c <= '9';
+  if (digits) {
+    if (text.size() > 12) return std::nullopt;
+    return std::stoll(std::string(text));
+  }
+  // YYYY-MM-DDTHH:MM:SSZ
+  if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[19] != 'Z') {
+    return std::nullopt;
+  }
+  auto num = [&](size_t pos, size_t len) -> int {
+    int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (text[i] < '0' || text[i] > '9') return -1;
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  std::tm tm{};
+  tm.tm_year = num(0, 4) - 1900;
+  tm.tm_mon = num(5, 2) - 1;
+  tm.tm_mday = num(8, 2);
+  tm.tm_hour = num(11, 2);
+  tm.tm_min = num(14, 2);
+  tm.tm_sec = num(17, 2);
+  if (tm.tm_year < 0 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 ||
+      tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+void RegisterPublicRoutes(Router& router, Api& api) {
+  router.Add("GET", "/healthz", [](Request&) { return Response::Json(200, {{"status", "ok"}}); });
+
+  router.Add("GET", "/readyz", [&api](Request&) {
+    Status s = api.core.store().Ping();
+    if (!s) return Response::Problem(s.error());
+    return Response::Json(200, {{"status", "ready"}});
+  });
+
+  router.Add("GET", "/metrics", [&api](Request&) {
+    return Response::Text(200, api.metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+
+  router.Add("GET", "/.well-known/jwks.json", [&api](Request&) {
+    auto jwks = api.core.tokens().JwksJson();
+    if (!jwks) return Response::Problem(jwks.error());
+    Response r = Response::Text(200, jwks.value(), "application/jwk-set+json");
+    return r;
+  });
+
+  router.Add("GET", "/.well-known/authd-configuration", [&api](Request&) {
+    const std::string& base = api.settings.issuer;
+    Json j = {{"issuer", api.settings.issuer},
+              {"rp_id", api.settings.rp_id},
+              {"rp_name", api.settings.rp_name},
+              {"origins", api.settings.origins},
+              {"token_signing_alg_values_supported", {api.settings.token_alg}},
+              {"access_token_lifetime", api.core.options().tokens.ttl_seconds},
+              {"ceremony_lifetime", api.settings.ceremony_ttl},
+              {"jwks_uri", base + "/.well-known/jwks.json"},
+              {"introspection_endpoint", base + "/v1/tokens/introspect"},
+              {"revocation_endpoint", base + "/v1/tokens/revoke"},
+              {"introspection_endpoint_auth_methods_supported", {"client_secret_basic"}},
+              {"revocation_endpoint_auth_methods_supported", {"client_secret_basic"}}};
+    return Response::Json(200, j);
+  });
+}
+
+}  // namespace authd::http

@@ -1,0 +1,102 @@
+// POST /v1/tokens/introspect (RFC 7662) and /v1/tokens/revoke (RFC 7009), for API clients
+// authenticated with HTTP Basic (RFC 6749 §2.3.1).
+
+#include "authd/base/encoding.h"
+#include "authd/http/api.h"
+
+namespace authd::http {
+namespace {
+
+// RFC 6749 §2.3.1: Basic base64(urlencode(client_id) ":" urlencode(secret)).
+Result<std::pair<std::string, std::string>> ParseBasic(std::string_view header) {
+  constexpr std::string_view kScheme = "basic ";
+  if (header.size() <= kScheme.size() || header.size() > 1024) {
+    return Err(ErrorCode::kInvalidClient, "authenticate with HTTP Basic client_id:client_secret");
+  }
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    char c = header[i];
+    if (((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c) != kScheme[i]) {
+      return Err(ErrorCode::kInvalidClient, "authenticate with HTTP Basic client_id:client_secret");
+    }
+  }
+  auto raw = Base64Decode(header.substr(kScheme.size()));
+  if (!raw) return Err(ErrorCode::kInvalidClient, "the Basic credentials are not valid base64");
+  std::string_view text = AsChars(*raw);
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return Err(ErrorCode::kInvalidClient, "the Basic credentials lack a colon");
+  auto id = PercentDecode(text.substr(0, colon), true);
+  auto secret = PercentDecode(text.substr(colon + 1), true);
+  if (!id || !secret) return Err(ErrorCode::kInvalidClient, "the Basic credentials have a bad escape");
+  return std::make_pair(std::move(*id), std::move(*secret));
+}
+
+Result<domain::Client> AuthenticateClient(Api& api, const Request& req, std::string_view scope) {
+  auto creds = ParseBasic(req.Header("authorization"));
+  if (!creds) {
+    api.metrics.ObserveAuthentication("client", std::string(ErrorCodeName(creds.code())));
+    return creds.error();
+  }
+  auto client = api.core.AuthenticateClient(creds->first, creds->second, req.remote_address, scope,
+                                            req.Audit("client:" + creds->first.substr(0, 64)));
+  api.metrics.ObserveAuthentication("client", client ? "success" : std::string(ErrorCodeName(client.code())));
+  return client;
+}
+
+// The token parameter of a form (RFC 7009 §2.1 / RFC 7662 §2.1), or of a JSON body for
+// introspection. A token in the query string is refused: it would end up in access logs.
+Result<std::string> TokenParam(const Request& req, bool allow_json) {
+  for (const auto& [k, v] : req.query) {
+    if (k == "token") return Err(ErrorCode::kBadRequest, "send the token in the body, not the query string");
+  }
+  if (allow_json && req.MediaType() == "application/json") {
+    AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
+    return RequiredString(body, "token", 8192);
+  }
+  AUTHD_ASSIGN_OR_RETURN(auto form, FormBody(req));
+  auto it = form.find("token");
+  if (it == form.end() || it->second.empty()) return Err(ErrorCode::kBadRequest, "token is required");
+  return it->second;
+}
+
+}  // namespace
+
+void RegisterTokenRoutes(Router& router, Api& api) {
+  router.Add("POST", "/v1/tokens/introspect", [&api](Request& req) {
+    auto client = AuthenticateClient(api, req, domain::kScopeIntrospect);
+    if (!client) return Response::Problem(client.error());
+    auto token = TokenParam(req, true);
+    if (!token) return Response::Problem(token.error());
+    auto result = api.core.Introspect(*client, *token);
+    if (!result) return Response::Problem(result.error());
+    if (!result->active) return Response::Json(200, {{"active", false}});
+    const auto& r = result->record;
+    Json j = {{"active", true},
+              {"iss", api.core.options().tokens.issuer},
+              {"sub", r.user_id},
+              {"username", r.username},
+              {"aud", r.audience},
+              {"exp", r.expires_at},
+              {"iat", r.issued_at},
+              {"nbf", r.issued_at},
+              {"auth_time", r.auth_time},
+              {"jti", r.jti},
+              {"amr", r.amr},
+              {"roles", r.roles},
+              {"token_type", "Bearer"},
+              {"client_id", r.client_id.empty() ? std::string("authd") : r.client_id}};
+    if (!r.credential_id.empty()) j["credential_id"] = r.credential_id;
+    return Response::Json(200, j);
+  });
+
+  router.Add("POST", "/v1/tokens/revoke", [&api](Request& req) {
+    auto client = AuthenticateClient(api, req, domain::kScopeRevoke);
+    if (!client) return Response::Problem(client.error());
+    auto token = TokenParam(req, false);
+    if (!token) return Response::Problem(token.error());
+    Status s = api.core.RevokeByClient(*client, *token, req.Audit("client:" + client->client_id));
+    if (!s) return Response::Problem(s.error());
+    return Response::Text(200, "", "");
+  });
+}
+
+}  // namespace authd::http

@@ -1,0 +1,306 @@
+#include "authd/http/server.h"
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/Timespan.h>
+
+#include <thread>
+
+#include "authd/base/crypto.h"
+#include "authd/base/log.h"
+
+namespace authd::http {
+namespace {
+
+constexpr const char* kApiCsp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+bool IsSafeRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>& n) : n_(n) { ++n_; }
+  ~InFlight() { --n_; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::atomic<int>& n_;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  const Router& router;
+  Metrics& metrics;
+  ServerOptions options;
+  std::atomic<int> in_flight{0};
+  std::unique_ptr<Poco::ThreadPool> pool;
+  std::unique_ptr<Poco::Net::HTTPServer> server;
+  uint16_t port = 0;
+  bool tls = false;
+
+  Impl(const Router& r, Metrics& m, ServerOptions o) : router(r), metrics(m), options(std::move(o)) {}
+
+  // Reads the body within the size limit and the deadline. Returns an error response to send
+  // (and close) if the body is too large, too slow or malformed.
+  std::optional<Response> ReadBody(Poco::Net::HTTPServerRequest& in, std::string& body) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.request_timeout_seconds);
+    if (in.hasContentLength()) {
+      if (in.getContentLength64() > options.max_body) {
+        return Response::Problem(ErrorCode::kBodyTooLarge,
+                                 "the body may be at most " + std::to_string(options.max_body) + " bytes");
+      }
+      if (in.getContentLength64() < 0) return Response::Problem(ErrorCode::kBadRequest, "bad Content-Length");
+    } else if (!in.getChunkedTransferEncoding()) {
+      return std::nullopt;  // no body
+    }
+    std::istream& stream = in.stream();
+    char buf[8192];
+    try {
+      while (true) {
+        stream.read(buf, sizeof(buf));
+        std::streamsize n = stream.gcount();
+        if (n > 0) body.append(buf, static_cast<size_t>(n));
+        if (static_cast<int64_t>(body.size()) > options.max_body) {
+          return Response::Problem(ErrorCode::kBodyTooLarge,
+                                   "the body may be at most " + std::to_string(options.max_body) + " bytes");
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+          return Response::Problem(ErrorCode::kRequestTimeout, "the body arrived too slowly");
+        }
+        if (!stream) break;
+      }
+    } catch (const Poco::TimeoutException&) {
+      return Response::Problem(ErrorCode::kRequestTimeout, "the body arrived too slowly");
+    } catch (const Poco::Exception&) {
+      return Response::Problem(ErrorCode::kBadRequest, "the body could not be read");
+    }
+    if (in.hasContentLength() && static_cast<int64_t>(body.size()) != in.getContentLength64()) {
+      return Response::Problem(ErrorCode::kBadRequest, "the body is shorter than its Content-Length");
+    }
+    return std::nullopt;
+  }
+
+  void Handle(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPServerResponse& out) {
+    InFlight guard(in_flight);
+    const auto start = std::chrono::steady_clock::now();
+    Request req;
+    req.method = in.getMethod();
+    req.tls = tls;
+    req.remote_address = in.clientAddress().host().toString();
+    std::string incoming_id = in.get("X-Request-Id", "");
+    req.request_id = IsSafeRequestId(incoming_id) ? incoming_id : RandomId(12);
+
+    const std::string& uri = in.getURI();
+    size_t qpos = uri.find('?');
+    req.path = uri.substr(0, qpos);
+    std::optional<Response> early;
+    if (qpos != std::string::npos) {
+      auto q = ParseUrlEncoded(std::string_view(uri).substr(qpos + 1));
+      if (!q) early = Response::Problem(ErrorCode::kBadRequest, "the query string has a bad percent-escape");
+      else req.query = std::move(*q);
+    }
+    for (const auto& [name, value] : in) {
+      std::string key = name;
+      for (char& c : key) if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      auto [it, inserted] = req.headers.emplace(key, value);
+      if (!inserted) it->second += ", " + value;
+    }
+    if (!early) early = ReadBody(in, req.body);
+
+    Response resp;
+    if (early) {
+      resp = std::move(*early);
+      resp.close = true;
+      req.route = "rejected";
+    } else {
+      try {
+        resp = router.Dispatch(req);
+      } catch (const std::exception& e) {
+        Log(LogLevel::kError, "handler_exception", {{"route", req.route}, {"request_id", req.request_id}});
+        resp = Response::Problem(ErrorCode::kInternal, "the server failed; the request id is in the logs");
+      }
+    }
+    Write(req, resp, out);
+
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics.ObserveRequest(req.route, req.method, resp.status, seconds);
+    Log(resp.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo, "request",
+        {{"method", req.method}, {"route", req.route}, {"status", resp.status},
+         {"ms", static_cast<int64_t>(seconds * 1000.0 * 1000.0) / 1000.0}, {"request_id", req.request_id},
+         {"remote", req.remote_address}});
+  }
+
+  void Write(const Request& req, Response& resp, Poco::Net::HTTPServerResponse& out) {
+    out.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(resp.status));
+    out.set("Cache-Control", "no-store");
+    out.set("Pragma", "no-cache");
+    out.set("X-Content-Type-Options", "nosniff");
+    out.set("X-Frame-Options", "DENY");
+    out.set("Referrer-Policy", "no-referrer");
+    out.set("Content-Security-Policy", kApiCsp);
+    out.set("X-Request-Id", req.request_id);
+    if (tls) out.set("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
+    for (const auto& [k, v] : resp.headers) out.set(k, v);
+    if (resp.close) out.setKeepAlive(false);
+    if (!resp.content_type.empty()) out.setContentType(resp.content_type);
+    if (resp.status == 204) {
+      out.setContentLength(0);
+      out.send();
+      return;
+    }
+    out.setContentLength64(static_cast<Poco::Int64>(resp.body.size()));
+    std::ostream& os = out.send();
+    if (req.method != "HEAD") os.write(resp.body.data(), static_cast<std::streamsize>(resp.body.size()));
+  }
+};
+
+namespace {
+
+class Handler final : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit Handler(HttpServer::Impl& impl) : impl_(impl) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPServerResponse& out) override {
+    impl_.Handle(in, out);
+  }
+
+ private:
+  HttpServer::Impl& impl_;
+};
+
+class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(HttpServer::Impl& impl) : impl_(impl) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    return new Handler(impl_);
+  }
+
+ private:
+  HttpServer::Impl& impl_;
+};
+
+// When every worker is busy and the queue is full, answer 503 at once instead of letting the
+// connection hang (SECURITY.md P5, H04/H10). Plain HTTP only: a TLS socket is just closed.
+class OverloadFilter final : public Poco::Net::TCPServerConnectionFilter {
+ public:
+  OverloadFilter(HttpServer::Impl& impl, bool tls) : impl_(impl), tls_(tls) {}
+  bool accept(const Poco::Net::StreamSocket& socket) override {
+    auto* server = impl_.server.get();
+    if (!server || server->queuedConnections() < impl_.options.max_queued) return true;
+    impl_.metrics.ObserveRefusedConnection();
+    if (!tls_) {
+      static const std::string kBody =
+          "{\"type\":\"urn:authd:problem:overloaded\",\"title\":\"Server overloaded\",\"status\":503,"
+          "\"code\":\"overloaded\",\"detail\":\"every worker is busy; retry shortly\"}";
+      static const std::string kResponse =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nCache-Control: no-store\r\n"
+          "Retry-After: 1\r\nConnection: close\r\nContent-Length: " + std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+      try {
+        Poco::Net::StreamSocket s(socket);
+        s.setBlocking(false);
+        s.sendBytes(kResponse.data(), static_cast<int>(kResponse.size()));
+      } catch (...) {
+      }
+    }
+    return false;
+  }
+
+ private:
+  HttpServer::Impl& impl_;
+  bool tls_;
+};
+
+}  // namespace
+
+HttpServer::HttpServer(const Router& router, Metrics& metrics, ServerOptions options)
+    : impl_(std::make_unique<Impl>(router, metrics, std::move(options))) {}
+
+HttpServer::~HttpServer() {
+  if (impl_->server) Stop(std::chrono::milliseconds(0));
+}
+
+Status HttpServer::Start() {
+  const auto& o = impl_->options;
+  try {
+    Poco::Net::SocketAddress address(o.host, o.port);
+    std::unique_ptr<Poco::Net::ServerSocket> socket;
+    if (!o.tls_cert.empty() && !o.tls_key.empty()) {
+      Poco::Net::initializeSSL();
+      Poco::Net::Context::Params params;
+      params.privateKeyFile = o.tls_key;
+      params.certificateFile = o.tls_cert;
+      params.verificationMode = Poco::Net::Context::VERIFY_NONE;
+      params.loadDefaultCAs = false;
+      // TLS 1.2 with forward-secret AEAD suites only; TLS 1.3 suites are AEAD by definition.
+      params.cipherList = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                          "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+      params.dhUse2048Bits = true;
+      Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
+      ctx->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
+                            Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
+      ctx->preferServerCiphers();
+      auto secure = std::make_unique<Poco::Net::SecureServerSocket>(ctx);
+      secure->bind(address, true);
+      secure->listen(128);
+      socket = std::move(secure);
+      impl_->tls = true;
+    } else {
+      socket = std::make_unique<Poco::Net::ServerSocket>();
+      socket->bind(address, true);
+      socket->listen(128);
+    }
+    impl_->port = socket->address().port();
+
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(o.threads);
+    params->setMaxQueued(o.max_queued);
+    params->setTimeout(Poco::Timespan(o.request_timeout_seconds, 0));
+    params->setKeepAlive(true);
+    params->setKeepAliveTimeout(Poco::Timespan(5, 0));
+    params->setMaxKeepAliveRequests(10000);
+    impl_->pool = std::make_unique<Poco::ThreadPool>(2, o.threads + 2, 60, 256 * 1024);
+    impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(*impl_), *impl_->pool, *socket, params);
+    impl_->server->setConnectionFilter(new OverloadFilter(*impl_, impl_->tls));
+    impl_->server->start();
+  } catch (const Poco::Exception& e) {
+    return Err(ErrorCode::kInvalidArgument, "cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " +
+                                                e.displayText());
+  }
+  Log(LogLevel::kInfo, "listening",
+      {{"address", o.host}, {"port", impl_->port}, {"tls", impl_->tls}, {"threads", o.threads}});
+  return Ok();
+}
+
+uint16_t HttpServer::port() const { return impl_->port; }
+int HttpServer::in_flight() const { return impl_->in_flight.load(); }
+
+void HttpServer::Stop(std::chrono::milliseconds grace) {
+  if (!impl_->server) return;
+  impl_->server->stopAll(false);
+  const auto until = std::chrono::steady_clock::now() + grace;
+  while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  impl_->pool->joinAll();
+  impl_->server.reset();
+}
+
+}  // namespace authd::http

@@ -1,0 +1,140 @@
+#include "authd/runtime/runtime.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "authd/base/crypto.h"
+#include "authd/base/encoding.h"
+#include "authd/base/log.h"
+#include "authd/store/sqlite_store.h"
+
+namespace authd::runtime {
+namespace {
+
+constexpr std::string_view kKeyCheckMeta = "master_key_check";
+constexpr std::string_view kKeyCheckPlain = "authd master key check v1";
+
+std::string Folder(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+}  // namespace
+
+Result<SecretBytes> ReadMasterKey(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Err(ErrorCode::kInvalidArgument, "cannot read master key file " + path + ": " + std::strerror(errno));
+  }
+  struct stat st{};
+  if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+    ::close(fd);
+    return Err(ErrorCode::kInvalidArgument, "master key file " + path +
+                                                " is readable by other users; run: chmod 600 " + path);
+  }
+  char buf[130];
+  ssize_t n = ::read(fd, buf, sizeof(buf));
+  ::close(fd);
+  std::string_view text(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.remove_suffix(1);
+  auto key = HexDecode(text);
+  OPENSSL_cleanse(buf, sizeof(buf));
+  if (!key || key->size() != domain::kMasterKeySize) {
+    if (key) OPENSSL_cleanse(key->data(), key->size());
+    return Err(ErrorCode::kInvalidArgument, "master key file " + path + " does not hold 64 hex characters");
+  }
+  return SecretBytes(std::move(*key));
+}
+
+Status WriteMasterKey(const std::string& path, const SecretBytes& key) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Err(ErrorCode::kInvalidArgument, "cannot create master key file " + tmp + ": " + std::strerror(errno));
+  }
+  std::string hex = HexEncode(key.view()) + "\n";
+  bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && ::fsync(fd) == 0;
+  OPENSSL_cleanse(hex.data(), hex.size());
+  ok = (::close(fd) == 0) && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Err(ErrorCode::kInvalidArgument, "cannot write master key file " + path + ": " + std::strerror(errno));
+  }
+  int dir = ::open(Folder(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return Ok();
+}
+
+domain::CoreOptions CoreOptionsFrom(const Config& c) {
+  domain::CoreOptions o;
+  o.tokens.issuer = c.issuer;
+  o.tokens.default_audience = c.audience;
+  o.tokens.ttl_seconds = c.token_ttl;
+  o.tokens.alg = c.token_alg == "EdDSA" ? JwsAlg::kEdDSA : JwsAlg::kES256;
+  o.enrollment_code_ttl = c.enrollment_code_ttl;
+  o.pseudonymize_audit = c.audit_pseudonymize;
+  return o;
+}
+
+Result<std::unique_ptr<Runtime>> OpenRuntime(const Config& config) {
+  auto rt = std::make_unique<Runtime>();
+  rt->config = config;
+  rt->clock = std::make_unique<SystemClock>();
+  if (config.db.rfind("postgresql://", 0) == 0 || config.db.rfind("postgres://", 0) == 0) {
+    return Err(ErrorCode::kInvalidArgument, "this build of authd has no PostgreSQL store; use a SQLite path for AUTHD_DB");
+  }
+  AUTHD_ASSIGN_OR_RETURN(rt->store, store::OpenSqliteStore(config.db));
+
+  std::optional<std::string> check;
+  AUTHD_RETURN_IF_ERROR(rt->store->Read([&](domain::ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(check, tx.GetMeta(kKeyCheckMeta));
+    return Ok();
+  }));
+
+  SecretBytes master;
+  if (!check) {
+    // A new store: use the key file if the operator placed one, else create it.
+    if (::access(config.master_key_file.c_str(), F_OK) == 0) {
+      AUTHD_ASSIGN_OR_RETURN(master, ReadMasterKey(config.master_key_file));
+    } else {
+      master = RandomSecret(domain::kMasterKeySize);
+      AUTHD_RETURN_IF_ERROR(WriteMasterKey(config.master_key_file, master));
+      Log(LogLevel::kInfo, "master_key_created", {{"file", config.master_key_file}, {"advice", "back this file up apart from the database"}});
+    }
+    rt->keyring = std::make_unique<domain::Keyring>(master);
+    std::string sealed = Base64UrlEncode(rt->keyring->Seal(AsBytes(kKeyCheckPlain), kKeyCheckMeta));
+    AUTHD_RETURN_IF_ERROR(rt->store->Write([&](domain::WriteTx& tx) -> Status {
+      // Another process may have initialised the store meanwhile: keep the first check.
+      AUTHD_ASSIGN_OR_RETURN(auto again, tx.GetMeta(kKeyCheckMeta));
+      if (!again) AUTHD_RETURN_IF_ERROR(tx.PutMeta(kKeyCheckMeta, sealed));
+      check = again ? *again : sealed;
+      return Ok();
+    }));
+  } else {
+    if (::access(config.master_key_file.c_str(), F_OK) != 0) {
+      return Err(ErrorCode::kInvalidArgument, "the database " + config.db + " is sealed with a master key, but " +
+                                                  config.master_key_file +
+                                                  " does not exist; restore the key file from your backup or set "
+                                                  "AUTHD_MASTER_KEY_FILE");
+    }
+    AUTHD_ASSIGN_OR_RETURN(master, ReadMasterKey(config.master_key_file));
+    rt->keyring = std::make_unique<domain::Keyring>(master);
+  }
+  auto sealed = Base64UrlDecode(*check);
+  if (!sealed || !rt->keyring->Open(*sealed, kKeyCheckMeta)) {
+    return Err(ErrorCode::kInvalidArgument, "the master key in " + config.master_key_file + " does not open " +
+                                                config.db + "; use the key file that was created with this database");
+  }
+  rt->core = std::make_unique<domain::Core>(*rt->store, *rt->keyring, *rt->clock, CoreOptionsFrom(config));
+  AUTHD_RETURN_IF_ERROR(rt->core->Init());
+  return rt;
+}
+
+}  // namespace authd::runtime

@@ -1,0 +1,23 @@
+// The SQLite implementation of the domain's Store: WAL, synchronous=FULL (a committed write is
+// on disk), one writer connection, a pool of reader connections, versioned transactional
+// migrations and an integrity check at open.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "authd/domain/store.h"
+
+namespace authd::store {
+
+struct SqliteOptions {
+  int readers = 4;
+  int busy_timeout_ms = 5000;
+  bool quick_check = true;  // refuse to open a damaged file (SECURITY.md P7)
+};
+
+// Opens (creating if needed, mode 0600) and migrates the database at `path`.
+// kStorageCorrupt when the integrity check fails; kStorageUnavailable when it cannot be opened.
+Result<std::unique_ptr<domain::Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options = {});
+
+}  // namespace authd::store

@@ -1,0 +1,673 @@
+#include "authd/store/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "authd/base/log.h"
+#include "authd/domain/policy.h"
+#include "authd/store/migrations.h"
+
+namespace authd::store {
+namespace {
+
+using domain::AuditEvent;
+using domain::Client;
+using domain::Credential;
+using domain::EnrollmentCode;
+using domain::SigningKeyRecord;
+using domain::TokenRecord;
+using domain::User;
+
+// Shared between the store and its connections: once set, writes are refused (P7, fsyncgate).
+struct Health {
+  std::atomic<bool> corrupt{false};
+  std::atomic<bool> io_failed{false};
+};
+
+Error SqlError(int rc, const char* what, Health* health) {
+  int primary = rc & 0xFF;
+  Log(LogLevel::kError, "storage_error", {{"op", what}, {"sqlite", sqlite3_errstr(rc)}, {"rc", rc}});
+  switch (primary) {
+    case SQLITE_FULL:
+      return Err(ErrorCode::kStorageFull, "the database disk is full");
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      if (health) health->corrupt = true;
+      Log(LogLevel::kError, "storage_corrupt", {{"action", "writes refused until an operator restores the database"}});
+      return Err(ErrorCode::kStorageCorrupt, "the database is damaged; writes are refused");
+    case SQLITE_IOERR:
+      if (health) health->io_failed = true;
+      Log(LogLevel::kError, "storage_io_failure", {{"action", "writes refused until authd restarts"}});
+      return Err(ErrorCode::kStorageUnavailable, "the database could not be written");
+    default:
+      return Err(ErrorCode::kStorageUnavailable, "the database is not available");
+  }
+}
+
+// A cached prepared statement in use. Resets and clears bindings when it goes out of scope.
+class Query {
+ public:
+  Query(sqlite3_stmt* stmt, Health* health) : stmt_(stmt), health_(health) {}
+  ~Query() {
+    if (!stmt_) return;
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Query(Query&& other) noexcept : stmt_(other.stmt_), health_(other.health_), last_rc_(other.last_rc_) {
+    other.stmt_ = nullptr;
+  }
+  Query& operator=(Query&&) = delete;
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  Query& Bind(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Query& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
+  Query& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
+  Query& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Query& Bind(int i, int v) { return Bind(i, static_cast<int64_t>(v)); }
+  Query& Bind(int i, ByteView v) {
+    static const uint8_t kEmpty = 0;
+    sqlite3_bind_blob(stmt_, i, v.empty() ? &kEmpty : v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Query& Bind(int i, const Bytes& v) { return Bind(i, ByteView(v)); }
+
+  // true: a row is ready; false: done.
+  Result<bool> Step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    last_rc_ = sqlite3_extended_errcode(sqlite3_db_handle(stmt_));
+    if ((last_rc_ & 0xFF) == SQLITE_CONSTRAINT) {
+      return Err(ErrorCode::kConflict, "constraint");
+    }
+    return SqlError(last_rc_, sqlite3_sql(stmt_), health_);
+  }
+  Status Run() {
+    auto r = Step();
+    if (!r) return r.error();
+    return Ok();
+  }
+  int last_rc() const { return last_rc_; }
+
+  std::string Text(int col) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  Bytes Blob(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    if (!p || n <= 0) return {};
+    auto b = static_cast<const uint8_t*>(p);
+    return Bytes(b, b + n);
+  }
+
+ private:
+  sqlite3_stmt* stmt_;
+  Health* health_;
+  int last_rc_ = SQLITE_OK;
+};
+
+struct DbDeleter {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtDeleter {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+
+// One connection and its statement cache. Used by one thread at a time.
+class Connection {
+ public:
+  Connection(std::unique_ptr<sqlite3, DbDeleter> db, Health* health) : db_(std::move(db)), health_(health) {}
+
+  sqlite3* raw() { return db_.get(); }
+  Health* health() { return health_; }
+
+  Status Exec(const char* sql) {
+    char* msg = nullptr;
+    int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, &msg);
+    sqlite3_free(msg);
+    if (rc != SQLITE_OK) return SqlError(sqlite3_extended_errcode(db_.get()), "exec", health_);
+    return Ok();
+  }
+
+  // Statements are cached by the address of their (static) SQL text.
+  Result<Query> Prepare(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      int rc = sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) {
+        Log(LogLevel::kError, "storage_prepare_failed", {{"sql", sql}, {"error", sqlite3_errmsg(db_.get())}});
+        return SqlError(rc, "prepare", health_);
+      }
+      it = cache_.emplace(sql, std::unique_ptr<sqlite3_stmt, StmtDeleter>(stmt)).first;
+    }
+    return Query(it->second.get(), health_);
+  }
+
+ private:
+  std::unique_ptr<sqlite3, DbDeleter> db_;
+  Health* health_;
+  // Declared after db_ so that the statements are finalized before the connection closes.
+  std::map<const char*, std::unique_ptr<sqlite3_stmt, StmtDeleter>> cache_;
+};
+
+#define AUTHD_PREPARE(q, sql) AUTHD_ASSIGN_OR_RETURN(Query q, conn_.Prepare(sql))
+
+User ReadUser(const Query& q) {
+  User u;
+  u.id = q.Text(0);
+  u.username = q.Text(1);
+  u.display_name = q.Text(2);
+  u.status = q.Text(3);
+  u.roles = domain::SplitList(q.Text(4));
+  u.created_at = q.Int(5);
+  u.updated_at = q.Int(6);
+  return u;
+}
+
+Credential ReadCredential(const Query& q) {
+  Credential c;
+  c.id = q.Text(0);
+  c.user_id = q.Text(1);
+  c.type = q.Text(2);
+  c.nickname = q.Text(3);
+  c.status = q.Text(4);
+  c.info = q.Text(5);
+  c.created_at = q.Int(6);
+  c.last_used_at = q.Int(7);
+  return c;
+}
+
+Client ReadClient(const Query& q) {
+  Client c;
+  c.client_id = q.Text(0);
+  c.name = q.Text(1);
+  c.secret_hash = q.Blob(2);
+  c.ykval_id = q.Int(3);
+  c.ykval_key_sealed = q.Blob(4);
+  c.scopes = domain::SplitList(q.Text(5));
+  c.allowed_ips = domain::SplitList(q.Text(6));
+  c.status = q.Text(7);
+  c.created_at = q.Int(8);
+  return c;
+}
+
+TokenRecord ReadToken(const Query& q) {
+  TokenRecord t;
+  t.jti = q.Text(0);
+  t.token_hash = q.Blob(1);
+  t.user_id = q.Text(2);
+  t.username = q.Text(3);
+  t.credential_id = q.Text(4);
+  t.audience = q.Text(5);
+  t.client_id = q.Text(6);
+  t.amr = domain::SplitList(q.Text(7));
+  t.roles = domain::SplitList(q.Text(8));
+  t.issued_at = q.Int(9);
+  t.expires_at = q.Int(10);
+  t.auth_time = q.Int(11);
+  t.revoked_at = q.Int(12);
+  return t;
+}
+
+AuditEvent ReadAudit(const Query& q) {
+  AuditEvent e;
+  e.seq = q.Int(0);
+  e.at_ms = q.Int(1);
+  e.actor = q.Text(2);
+  e.action = q.Text(3);
+  e.target = q.Text(4);
+  e.outcome = q.Text(5);
+  e.source = q.Text(6);
+  e.request_id = q.Text(7);
+  e.reason = q.Text(8);
+  e.detail = q.Text(9);
+  e.prev_hash = q.Blob(10);
+  e.hash = q.Blob(11);
+  return e;
+}
+
+#define TOKEN_COLS \
+  "jti, token_hash, user_id, username, credential_id, audience, client_id, amr, roles, issued_at, expires_at, auth_time, revoked_at"
+#define AUDIT_COLS \
+  "seq, at_ms, actor, action, target, outcome, source, request_id, reason, detail, prev_hash, hash"
+#define CLIENT_COLS \
+  "client_id, name, secret_hash, ykval_id, ykval_key_sealed, scopes, allowed_ips, status, created_at"
+#define CRED_COLS "id, user_id, type, nickname, status, info, created_at, last_used_at"
+#define USER_COLS "id, username, display_name, status, roles, created_at, updated_at"
+
+class SqliteTx final : public domain::WriteTx {
+ public:
+  explicit SqliteTx(Connection& conn) : conn_(conn) {}
+
+  template <typename T, typename F>
+  Result<std::optional<T>> One(Query& q, F read) {
+    AUTHD_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return std::optional<T>();
+    return std::optional<T>(read(q));
+  }
+  template <typename T, typename F>
+  Result<std::vector<T>> All(Query& q, F read) {
+    std::vector<T> out;
+    while (true) {
+      AUTHD_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      out.push_back(read(q));
+    }
+    return out;
+  }
+  Result<int64_t> Changes(Query& q) {
+    AUTHD_RETURN_IF_ERROR(q.Run());
+    return static_cast<int64_t>(sqlite3_changes(conn_.raw()));
+  }
+
+  Result<std::optional<User>> FindUserByName(std::string_view username) override {
+    AUTHD_PREPARE(q, "SELECT " USER_COLS " FROM users WHERE username = ?1");
+    q.Bind(1, username);
+    return One<User>(q, ReadUser);
+  }
+  Result<std::optional<User>> FindUserById(std::string_view id) override {
+    AUTHD_PREPARE(q, "SELECT " USER_COLS " FROM users WHERE id = ?1");
+    q.Bind(1, id);
+    return One<User>(q, ReadUser);
+  }
+  Result<std::vector<User>> ListUsers(std::string_view query, std::string_view after, int limit) override {
+    AUTHD_PREPARE(q, "SELECT " USER_COLS " FROM users WHERE username > ?1 AND instr(username, ?2) > 0 "
+                     "ORDER BY username LIMIT ?3");
+    std::string lowered(query);
+    for (char& c : lowered) if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    q.Bind(1, after).Bind(2, lowered).Bind(3, limit);
+    return All<User>(q, ReadUser);
+  }
+
+  Result<std::vector<Credential>> ListCredentials(std::string_view user_id) override {
+    AUTHD_PREPARE(q, "SELECT " CRED_COLS " FROM credentials WHERE user_id = ?1 ORDER BY created_at, id");
+    q.Bind(1, user_id);
+    return All<Credential>(q, ReadCredential);
+  }
+  Result<std::optional<Credential>> FindCredential(std::string_view id) override {
+    AUTHD_PREPARE(q, "SELECT " CRED_COLS " FROM credentials WHERE id = ?1");
+    q.Bind(1, id);
+    return One<Credential>(q, ReadCredential);
+  }
+
+  Result<std::optional<Client>> FindClient(std::string_view client_id) override {
+    AUTHD_PREPARE(q, "SELECT " CLIENT_COLS " FROM clients WHERE client_id = ?1");
+    q.Bind(1, client_id);
+    return One<Client>(q, ReadClient);
+  }
+  Result<std::optional<Client>> FindClientByYkvalId(int64_t ykval_id) override {
+    AUTHD_PREPARE(q, "SELECT " CLIENT_COLS " FROM clients WHERE ykval_id = ?1");
+    q.Bind(1, ykval_id);
+    return One<Client>(q, ReadClient);
+  }
+
+  Result<std::vector<SigningKeyRecord>> ListSigningKeys() override {
+    AUTHD_PREPARE(q, "SELECT kid, alg, public_jwk, private_sealed, created_at, retired_at FROM signing_keys "
+                     "ORDER BY created_at DESC, kid");
+    return All<SigningKeyRecord>(q, [](const Query& r) {
+      SigningKeyRecord k;
+      k.kid = r.Text(0);
+      k.alg = r.Text(1);
+      k.public_jwk = r.Text(2);
+      k.private_sealed = r.Blob(3);
+      k.created_at = r.Int(4);
+      k.retired_at = r.Int(5);
+      return k;
+    });
+  }
+
+  Result<std::optional<TokenRecord>> FindTokenByHash(ByteView token_hash) override {
+    AUTHD_PREPARE(q, "SELECT " TOKEN_COLS " FROM tokens WHERE token_hash = ?1");
+    q.Bind(1, token_hash);
+    return One<TokenRecord>(q, ReadToken);
+  }
+  Result<std::optional<TokenRecord>> FindTokenByJti(std::string_view jti) override {
+    AUTHD_PREPARE(q, "SELECT " TOKEN_COLS " FROM tokens WHERE jti = ?1");
+    q.Bind(1, jti);
+    return One<TokenRecord>(q, ReadToken);
+  }
+
+  Result<std::vector<AuditEvent>> ListAudit(int64_t since_ms, int64_t before_seq, int limit) override {
+    AUTHD_PREPARE(q, "SELECT " AUDIT_COLS " FROM audit WHERE at_ms >= ?1 AND (?2 = 0 OR seq < ?2) "
+                     "ORDER BY seq DESC LIMIT ?3");
+    q.Bind(1, since_ms).Bind(2, before_seq).Bind(3, limit);
+    return All<AuditEvent>(q, ReadAudit);
+  }
+  Result<std::optional<AuditEvent>> LastAudit() override {
+    AUTHD_PREPARE(q, "SELECT " AUDIT_COLS " FROM audit ORDER BY seq DESC LIMIT 1");
+    return One<AuditEvent>(q, ReadAudit);
+  }
+  Status ScanAudit(const std::function<bool(const AuditEvent&)>& fn) override {
+    AUTHD_PREPARE(q, "SELECT " AUDIT_COLS " FROM audit ORDER BY seq");
+    while (true) {
+      AUTHD_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row || !fn(ReadAudit(q))) break;
+    }
+    return Ok();
+  }
+
+  Result<std::optional<std::string>> GetMeta(std::string_view key) override {
+    AUTHD_PREPARE(q, "SELECT value FROM meta WHERE key = ?1");
+    q.Bind(1, key);
+    return One<std::string>(q, [](const Query& r) { return r.Text(0); });
+  }
+
+  // --- writes --------------------------------------------------------------------------
+  Status InsertUser(const User& u) override {
+    AUTHD_PREPARE(q, "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    q.Bind(1, u.id).Bind(2, u.username).Bind(3, u.display_name).Bind(4, u.status)
+        .Bind(5, domain::JoinList(u.roles)).Bind(6, u.created_at).Bind(7, u.updated_at);
+    Status s = q.Run();
+    if (!s && s.code() == ErrorCode::kConflict) return Err(ErrorCode::kUserExists, "a user with that username exists");
+    return s;
+  }
+  Status UpdateUser(const User& u) override {
+    AUTHD_PREPARE(q, "UPDATE users SET display_name = ?2, status = ?3, roles = ?4, updated_at = ?5 WHERE id = ?1");
+    q.Bind(1, u.id).Bind(2, u.display_name).Bind(3, u.status).Bind(4, domain::JoinList(u.roles)).Bind(5, u.updated_at);
+    return q.Run();
+  }
+
+  Status InsertCredential(const Credential& c) override {
+    AUTHD_PREPARE(q, "INSERT INTO credentials (" CRED_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    q.Bind(1, c.id).Bind(2, c.user_id).Bind(3, c.type).Bind(4, c.nickname).Bind(5, c.status).Bind(6, c.info)
+        .Bind(7, c.created_at).Bind(8, c.last_used_at);
+    Status s = q.Run();
+    if (!s && s.code() == ErrorCode::kConflict) return Err(ErrorCode::kCredentialExists, "credential already registered");
+    return s;
+  }
+  Result<bool> SetCredentialStatus(std::string_view user_id, std::string_view id, std::string_view status) override {
+    AUTHD_PREPARE(q, "UPDATE credentials SET status = ?3 WHERE id = ?1 AND user_id = ?2");
+    q.Bind(1, id).Bind(2, user_id).Bind(3, status);
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
+    return n > 0;
+  }
+
+  Status InsertEnrollmentCode(const EnrollmentCode& c) override {
+    AUTHD_PREPARE(q, "INSERT INTO enrollment_codes (code_hash, user_id, created_by, created_at, expires_at, consumed_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, 0)");
+    q.Bind(1, c.code_hash).Bind(2, c.user_id).Bind(3, c.created_by).Bind(4, c.created_at).Bind(5, c.expires_at);
+    return q.Run();
+  }
+  Result<bool> ConsumeEnrollmentCode(ByteView code_hash, std::string_view user_id, int64_t now) override {
+    AUTHD_PREPARE(q, "UPDATE enrollment_codes SET consumed_at = ?3 "
+                     "WHERE code_hash = ?1 AND user_id = ?2 AND consumed_at = 0 AND expires_at > ?3");
+    q.Bind(1, code_hash).Bind(2, user_id).Bind(3, now);
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
+    return n == 1;
+  }
+
+  Status InsertClient(Client& c) override {
+    {
+      AUTHD_PREPARE(next, "SELECT COALESCE(MAX(ykval_id), 0) + 1 FROM clients");
+      AUTHD_ASSIGN_OR_RETURN(bool row, next.Step());
+      c.ykval_id = row ? next.Int(0) : 1;
+    }
+    AUTHD_PREPARE(q, "INSERT INTO clients (" CLIENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    q.Bind(1, c.client_id).Bind(2, c.name).Bind(3, c.secret_hash).Bind(4, c.ykval_id).Bind(5, c.ykval_key_sealed)
+        .Bind(6, domain::JoinList(c.scopes)).Bind(7, domain::JoinList(c.allowed_ips)).Bind(8, c.status)
+        .Bind(9, c.created_at);
+    return q.Run();
+  }
+
+  Status InsertSigningKey(const SigningKeyRecord& k) override {
+    AUTHD_PREPARE(q, "INSERT INTO signing_keys (kid, alg, public_jwk, private_sealed, created_at, retired_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    q.Bind(1, k.kid).Bind(2, k.alg).Bind(3, k.public_jwk).Bind(4, k.private_sealed).Bind(5, k.created_at)
+        .Bind(6, k.retired_at);
+    return q.Run();
+  }
+  Status RetireSigningKeys(int64_t at) override {
+    AUTHD_PREPARE(q, "UPDATE signing_keys SET retired_at = ?1 WHERE retired_at = 0");
+    q.Bind(1, at);
+    return q.Run();
+  }
+  Result<int64_t> DeleteSigningKeysRetiredBefore(int64_t before) override {
+    AUTHD_PREPARE(q, "DELETE FROM signing_keys WHERE retired_at <> 0 AND retired_at < ?1");
+    q.Bind(1, before);
+    return Changes(q);
+  }
+
+  Status InsertToken(const TokenRecord& t) override {
+    AUTHD_PREPARE(q, "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+    q.Bind(1, t.jti).Bind(2, t.token_hash).Bind(3, t.user_id).Bind(4, t.username).Bind(5, t.credential_id)
+        .Bind(6, t.audience).Bind(7, t.client_id).Bind(8, domain::JoinList(t.amr)).Bind(9, domain::JoinList(t.roles))
+        .Bind(10, t.issued_at).Bind(11, t.expires_at).Bind(12, t.auth_time).Bind(13, t.revoked_at);
+    return q.Run();
+  }
+  Result<int64_t> RevokeTokenByJti(std::string_view jti, int64_t at) override {
+    AUTHD_PREPARE(q, "UPDATE tokens SET revoked_at = ?2 WHERE jti = ?1 AND revoked_at = 0 AND expires_at > ?2");
+    q.Bind(1, jti).Bind(2, at);
+    return Changes(q);
+  }
+  Result<int64_t> RevokeTokensOfUser(std::string_view user_id, int64_t at) override {
+    AUTHD_PREPARE(q, "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at = 0 AND expires_at > ?2");
+    q.Bind(1, user_id).Bind(2, at);
+    return Changes(q);
+  }
+  Result<int64_t> RevokeTokensOfCredential(std::string_view credential_id, int64_t at) override {
+    AUTHD_PREPARE(q, "UPDATE tokens SET revoked_at = ?2 "
+                     "WHERE credential_id = ?1 AND credential_id <> '' AND revoked_at = 0 AND expires_at > ?2");
+    q.Bind(1, credential_id).Bind(2, at);
+    return Changes(q);
+  }
+  Result<int64_t> DeleteTokensExpiredBefore(int64_t before, int limit) override {
+    AUTHD_PREPARE(q, "DELETE FROM tokens WHERE jti IN (SELECT jti FROM tokens WHERE expires_at < ?1 LIMIT ?2)");
+    q.Bind(1, before).Bind(2, limit);
+    return Changes(q);
+  }
+
+  Status AppendAudit(const AuditEvent& e) override {
+    AUTHD_PREPARE(q, "INSERT INTO audit (" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    q.Bind(1, e.seq).Bind(2, e.at_ms).Bind(3, e.actor).Bind(4, e.action).Bind(5, e.target).Bind(6, e.outcome)
+        .Bind(7, e.source).Bind(8, e.request_id).Bind(9, e.reason).Bind(10, e.detail).Bind(11, e.prev_hash)
+        .Bind(12, e.hash);
+    return q.Run();
+  }
+  Status PutMeta(std::string_view key, std::string_view value) override {
+    AUTHD_PREPARE(q, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2");
+    q.Bind(1, key).Bind(2, value);
+    return q.Run();
+  }
+
+ private:
+  Connection& conn_;
+};
+
+Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, const SqliteOptions& opt, Health* health,
+                                                   bool create) {
+  sqlite3* raw = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  std::unique_ptr<sqlite3, DbDeleter> db(raw);
+  if (rc != SQLITE_OK) {
+    Log(LogLevel::kError, "storage_open_failed", {{"path", path}, {"error", raw ? sqlite3_errmsg(raw) : "out of memory"}});
+    return Err(ErrorCode::kStorageUnavailable, "cannot open the database at " + path);
+  }
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), opt.busy_timeout_ms);
+  auto conn = std::make_unique<Connection>(std::move(db), health);
+  // WAL with synchronous=FULL: a committed transaction survives power loss (SECURITY.md S04).
+  AUTHD_RETURN_IF_ERROR(conn->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  return conn;
+}
+
+class SqliteStore final : public domain::Store {
+ public:
+  SqliteStore(std::string path, SqliteOptions opt) : path_(std::move(path)), opt_(opt) {}
+
+  Status Open() {
+    struct stat st{};
+    bool exists = ::stat(path_.c_str(), &st) == 0;
+    if (!exists) {
+      // Create the file 0600 before SQLite does: it holds hashes and sealed secrets.
+      mode_t old = ::umask(077);
+      auto w = OpenConnection(path_, opt_, &health_, true);
+      ::umask(old);
+      if (!w) return w.error();
+      writer_ = std::move(w.value());
+    } else {
+      AUTHD_ASSIGN_OR_RETURN(writer_, OpenConnection(path_, opt_, &health_, false));
+    }
+    if (opt_.quick_check) AUTHD_RETURN_IF_ERROR(QuickCheck());
+    AUTHD_RETURN_IF_ERROR(Migrate());
+    for (int i = 0; i < opt_.readers; ++i) {
+      AUTHD_ASSIGN_OR_RETURN(auto r, OpenConnection(path_, opt_, &health_, false));
+      AUTHD_RETURN_IF_ERROR(r->Exec("PRAGMA query_only=ON;"));
+      idle_readers_.push_back(std::move(r));
+    }
+    return Ok();
+  }
+
+  Status Read(const std::function<Status(domain::ReadTx&)>& fn) override {
+    std::unique_ptr<Connection> conn;
+    {
+      std::unique_lock lock(readers_mu_);
+      readers_cv_.wait(lock, [&] { return !idle_readers_.empty(); });
+      conn = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+    }
+    Status s = conn->Exec("BEGIN");
+    if (s) {
+      SqliteTx tx(*conn);
+      s = fn(tx);
+      Status end = conn->Exec("COMMIT");
+      if (!end) (void)conn->Exec("ROLLBACK");
+      if (s && !end) s = end;
+    }
+    {
+      std::lock_guard lock(readers_mu_);
+      idle_readers_.push_back(std::move(conn));
+    }
+    readers_cv_.notify_one();
+    return s;
+  }
+
+  Status Write(const std::function<Status(domain::WriteTx&)>& fn) override {
+    if (health_.corrupt) return Err(ErrorCode::kStorageCorrupt, "the database is damaged; writes are refused");
+    if (health_.io_failed) return Err(ErrorCode::kStorageUnavailable, "the database could not be written; restart authd");
+    std::lock_guard lock(writer_mu_);
+    AUTHD_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+    SqliteTx tx(*writer_);
+    Status s = fn(tx);
+    if (!s) {
+      (void)writer_->Exec("ROLLBACK");
+      return s;
+    }
+    Status c = writer_->Exec("COMMIT");
+    if (!c) {
+      // Never acknowledge a write whose commit failed; leave no transaction open.
+      if (!sqlite3_get_autocommit(writer_->raw())) (void)writer_->Exec("ROLLBACK");
+      return c;
+    }
+    return Ok();
+  }
+
+  Status Ping() override {
+    if (health_.corrupt) return Err(ErrorCode::kStorageCorrupt, "the database is damaged");
+    if (health_.io_failed) return Err(ErrorCode::kStorageUnavailable, "the database could not be written");
+    return Read([](domain::ReadTx& tx) -> Status {
+      AUTHD_ASSIGN_OR_RETURN(auto v, tx.GetMeta("schema"));
+      (void)v;
+      return Ok();
+    });
+  }
+
+  std::string Describe() const override { return "sqlite:" + path_; }
+
+ private:
+  Status QuickCheck() {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(writer_->raw(), "PRAGMA quick_check", -1, &raw, nullptr);
+    std::unique_ptr<sqlite3_stmt, StmtDeleter> stmt(raw);
+    if (rc != SQLITE_OK) return SqlError(sqlite3_extended_errcode(writer_->raw()), "quick_check", &health_);
+    std::string first;
+    rc = sqlite3_step(stmt.get());
+    if (rc == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(stmt.get(), 0);
+      first = t ? reinterpret_cast<const char*>(t) : "";
+    } else if (rc != SQLITE_DONE) {
+      return SqlError(sqlite3_extended_errcode(writer_->raw()), "quick_check", &health_);
+    }
+    if (first != "ok") {
+      health_.corrupt = true;
+      Log(LogLevel::kError, "storage_corrupt", {{"path", path_}, {"quick_check", first.substr(0, 200)}});
+      return Err(ErrorCode::kStorageCorrupt, "the database at " + path_ + " failed its integrity check (" +
+                                                 first.substr(0, 120) + "); restore it from a backup");
+    }
+    return Ok();
+  }
+
+  Status Migrate() {
+    AUTHD_RETURN_IF_ERROR(writer_->Exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "applied_at INTEGER NOT NULL)"));
+    for (const auto& m : SqliteMigrations()) {
+      bool applied = false;
+      {
+        AUTHD_ASSIGN_OR_RETURN(Query q, writer_->Prepare("SELECT 1 FROM schema_migrations WHERE version = ?1"));
+        q.Bind(1, m.version);
+        AUTHD_ASSIGN_OR_RETURN(applied, q.Step());
+      }
+      if (applied) continue;
+      // Each migration is one transaction: a crash leaves it wholly applied or not at all.
+      AUTHD_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+      Status s = writer_->Exec(m.sql);
+      if (s) {
+        AUTHD_ASSIGN_OR_RETURN(Query q, writer_->Prepare(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, strftime('%s','now'))"));
+        q.Bind(1, m.version).Bind(2, m.name);
+        s = q.Run();
+      }
+      if (s) {
+        AUTHD_ASSIGN_OR_RETURN(Query q, writer_->Prepare(
+            "INSERT INTO meta (key, value) VALUES ('schema', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1"));
+        q.Bind(1, std::to_string(m.version));
+        s = q.Run();
+      }
+      if (s) s = writer_->Exec("COMMIT");
+      if (!s) {
+        (void)writer_->Exec("ROLLBACK");
+        Log(LogLevel::kError, "migration_failed", {{"version", m.version}, {"name", m.name}});
+        return s;
+      }
+      Log(LogLevel::kInfo, "migration_applied", {{"version", m.version}, {"name", m.name}});
+    }
+    return Ok();
+  }
+
+  std::string path_;
+  SqliteOptions opt_;
+  Health health_;
+  std::mutex writer_mu_;
+  std::unique_ptr<Connection> writer_;
+  std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<domain::Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options) {
+  auto store = std::make_unique<SqliteStore>(path, options);
+  AUTHD_RETURN_IF_ERROR(store->Open());
+  return std::unique_ptr<domain::Store>(std::move(store));
+}
+
+}  // namespace authd::store
