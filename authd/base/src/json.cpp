@@ -108,7 +108,11 @@ class StrictSax final : public nlohmann::json_sax<Json> {
 
 Result<Json> ParseJsonStrict(std::string_view text, const JsonLimits& limits) {
   if (text.size() > limits.max_bytes) return Err(ErrorCode::kBadRequest, "JSON document too large");
-  // A UTF-8 byte order mark is not JSON text (RFC 8259 §8.1 lets parsers refuse it).
+  // A UTF-8 byte order mark is not JSON text (RFC 8259 §8.1 lets parsers refuse it); callers
+  // whose specification says to strip one (WebAuthn clientDataJSON) do so before calling.
+  if (text.size() >= 3 && text.substr(0, 3) == "\xef\xbb\xbf") {
+    return Err(ErrorCode::kBadRequest, "a byte order mark is not allowed");
+  }
   StrictSax sax(limits);
   bool ok = false;
   try {

@@ -258,13 +258,13 @@ Status HttpServer::Start() {
                             Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
       ctx->preferServerCiphers();
       auto secure = std::make_unique<Poco::Net::SecureServerSocket>(ctx);
-      secure->bind(address, true);
+      secure->bind(address, true, false);
       secure->listen(128);
       socket = std::move(secure);
       impl_->tls = true;
     } else {
       socket = std::make_unique<Poco::Net::ServerSocket>();
-      socket->bind(address, true);
+      socket->bind(address, true, false);
       socket->listen(128);
     }
     impl_->port = socket->address().port();

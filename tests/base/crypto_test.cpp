@@ -1,0 +1,91 @@
+#include "authd/base/crypto.h"
+
+#include <gtest/gtest.h>
+
+#include "authd/base/encoding.h"
+
+namespace authd {
+namespace {
+
+TEST(Hash, Sha256AndHmacVectors) {
+  EXPECT_EQ(HexEncode(Sha256(AsBytes("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // RFC 4231 test case 2.
+  EXPECT_EQ(HexEncode(HmacSha256(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  // RFC 2202 test case 2.
+  EXPECT_EQ(HexEncode(HmacSha1(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))),
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+}
+
+TEST(Hkdf, Rfc5869Case1) {
+  auto ikm = *HexDecode("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b");
+  auto salt = *HexDecode("000102030405060708090a0b0c");
+  auto info = *HexDecode("f0f1f2f3f4f5f6f7f8f9");
+  SecretBytes okm = HkdfSha256(ikm, salt, info, 42);
+  EXPECT_EQ(HexEncode(okm.view()),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+}
+
+TEST(Seal, RoundTripAndBindsKeyAndContext) {
+  Bytes key = RandomBytes(32);
+  Bytes sealed = SealAesGcm(key, AsBytes("totp seed"), AsBytes("ctx:1"));
+  auto opened = OpenAesGcm(key, sealed, AsBytes("ctx:1"));
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(AsChars(opened->view()), "totp seed");
+  EXPECT_FALSE(OpenAesGcm(key, sealed, AsBytes("ctx:2")));
+  EXPECT_FALSE(OpenAesGcm(RandomBytes(32), sealed, AsBytes("ctx:1")));
+  Bytes flipped = sealed;
+  flipped[20] ^= 1;
+  EXPECT_FALSE(OpenAesGcm(key, flipped, AsBytes("ctx:1")));
+  EXPECT_FALSE(OpenAesGcm(key, ByteView(sealed).first(10), AsBytes("ctx:1")));
+  // A fresh nonce each time: sealing twice gives different bytes.
+  EXPECT_NE(SealAesGcm(key, AsBytes("x"), {}), SealAesGcm(key, AsBytes("x"), {}));
+}
+
+TEST(SafeEquals, ComparesContentAndLength) {
+  EXPECT_TRUE(SafeEquals(std::string_view("abc"), std::string_view("abc")));
+  EXPECT_FALSE(SafeEquals(std::string_view("abc"), std::string_view("abd")));
+  EXPECT_FALSE(SafeEquals(std::string_view("abc"), std::string_view("abcd")));
+  EXPECT_TRUE(SafeEquals(std::string_view(), std::string_view()));
+}
+
+class SigningKeyTest : public ::testing::TestWithParam<JwsAlg> {};
+
+TEST_P(SigningKeyTest, SignsVerifiesAndSurvivesDerRoundTrip) {
+  SigningKey key = SigningKey::Generate(GetParam());
+  Bytes sig = key.Sign(AsBytes("header.payload"));
+  EXPECT_EQ(sig.size(), 64u);
+  EXPECT_TRUE(key.Verify(AsBytes("header.payload"), sig));
+  EXPECT_FALSE(key.Verify(AsBytes("header.payloaD"), sig));
+  sig[5] ^= 0x40;
+  EXPECT_FALSE(key.Verify(AsBytes("header.payload"), sig));
+
+  SecretBytes der = key.PrivateDer();
+  auto again = SigningKey::FromPrivateDer(GetParam(), der.view());
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(key.Verify(AsBytes("m"), again->Sign(AsBytes("m"))));
+  EXPECT_NE(key.PublicJwkFields().find("\"x\""), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Algs, SigningKeyTest, ::testing::Values(JwsAlg::kES256, JwsAlg::kEdDSA));
+
+TEST(SigningKey, RefusesKeyOfOtherType) {
+  SigningKey ec = SigningKey::Generate(JwsAlg::kES256);
+  EXPECT_FALSE(SigningKey::FromPrivateDer(JwsAlg::kEdDSA, ec.PrivateDer().view()));
+  EXPECT_FALSE(SigningKey::FromPrivateDer(JwsAlg::kES256, AsBytes("not a key")));
+}
+
+TEST(VerifyJwsSignature, RefusesPsychicSignatureAndWrongSizes) {
+  SigningKey key = SigningKey::Generate(JwsAlg::kES256);
+  Bytes zero(64, 0);  // r = s = 0 (CVE-2022-21449)
+  EXPECT_FALSE(VerifyJwsSignature(JwsAlg::kES256, key.pkey(), AsBytes("m"), zero));
+  Bytes sig = key.Sign(AsBytes("m"));
+  EXPECT_FALSE(VerifyJwsSignature(JwsAlg::kES256, key.pkey(), AsBytes("m"), ByteView(sig).first(63)));
+  Bytes big(64, 0xff);  // r, s >= n
+  EXPECT_FALSE(VerifyJwsSignature(JwsAlg::kES256, key.pkey(), AsBytes("m"), big));
+  // An ES256 signature presented as EdDSA with the EC key: refused (alg bound to key type).
+  EXPECT_FALSE(VerifyJwsSignature(JwsAlg::kEdDSA, key.pkey(), AsBytes("m"), sig));
+}
+
+}  // namespace
+}  // namespace authd

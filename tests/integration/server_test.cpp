@@ -1,0 +1,255 @@
+// The server's public surface, limits and headers, against the real authd process.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "integration/harness.h"
+
+namespace authd::testing {
+namespace {
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.Start()) << server_.log(); }
+  AuthdProcess server_;
+};
+
+void ExpectProblem(const HttpResult& r, int status, const std::string& code) {
+  EXPECT_EQ(r.status, status) << r.body;
+  EXPECT_EQ(r.header("content-type"), "application/problem+json") << r.body;
+  Json j = r.json();
+  EXPECT_EQ(j.value("code", ""), code) << r.body;
+  EXPECT_EQ(j.value("status", 0), status);
+  EXPECT_FALSE(j.value("title", "").empty());
+  EXPECT_FALSE(j.value("detail", "").empty());
+}
+
+TEST_F(ServerTest, HealthReadinessAndDiscovery) {
+  HttpResult h = server_.Get("/healthz");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.json()["status"], "ok");
+  EXPECT_EQ(server_.Get("/readyz").status, 200);
+
+  HttpResult conf = server_.Get("/.well-known/authd-configuration");
+  ASSERT_EQ(conf.status, 200);
+  Json c = conf.json();
+  EXPECT_EQ(c["issuer"], "http://localhost:8080");
+  EXPECT_EQ(c["rp_id"], "localhost");
+  EXPECT_EQ(c["origins"], Json({"http://localhost:8080"}));
+  EXPECT_EQ(c["jwks_uri"], "http://localhost:8080/.well-known/jwks.json");
+
+  HttpResult jwks = server_.Get("/.well-known/jwks.json");
+  ASSERT_EQ(jwks.status, 200);
+  EXPECT_EQ(jwks.header("content-type"), "application/jwk-set+json");
+  Json keys = jwks.json()["keys"];
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0]["kty"], "EC");
+  EXPECT_EQ(keys[0]["alg"], "ES256");
+  EXPECT_FALSE(keys[0].contains("d"));
+}
+
+TEST_F(ServerTest, MetricsExposeRequestsLatencyAndAuthentications) {
+  server_.Get("/healthz");
+  server_.Request("POST", "/v1/tokens/introspect", "token=x", {{"Content-Type", "application/x-www-form-urlencoded"}});
+  HttpResult m = server_.Get("/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.header("content-type").find("text/plain"), std::string::npos);
+  EXPECT_NE(m.body.find("authd_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}"), std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("authd_http_request_duration_seconds_bucket{route=\"/healthz\""), std::string::npos);
+  EXPECT_NE(m.body.find("authd_authentications_total{factor=\"client\",result=\"invalid_client\"}"), std::string::npos);
+}
+
+TEST_F(ServerTest, EveryResponseCarriesSecurityHeaders) {
+  for (const char* path : {"/healthz", "/nope", "/.well-known/jwks.json"}) {
+    HttpResult r = server_.Get(path);
+    EXPECT_EQ(r.header("cache-control"), "no-store") << path;
+    EXPECT_EQ(r.header("x-content-type-options"), "nosniff") << path;
+    EXPECT_NE(r.header("content-security-policy").find("default-src 'none'"), std::string::npos) << path;
+    EXPECT_EQ(r.header("x-request-id").size(), 16u) << path;
+    EXPECT_TRUE(r.header("strict-transport-security").empty()) << "no HSTS over plain HTTP";
+  }
+}
+
+TEST_F(ServerTest, RequestIdIsEchoedOnlyWhenSafe) {
+  EXPECT_EQ(server_.Get("/healthz", {{"X-Request-Id", "abc-123_x.y"}}).header("x-request-id"), "abc-123_x.y");
+  std::string echoed = server_.Get("/healthz", {{"X-Request-Id", "bad id<script>"}}).header("x-request-id");
+  EXPECT_NE(echoed, "bad id<script>");
+  EXPECT_EQ(echoed.size(), 16u);
+  EXPECT_NE(server_.Get("/healthz", {{"X-Request-Id", std::string(65, 'a')}}).header("x-request-id"),
+            std::string(65, 'a'));
+}
+
+TEST_F(ServerTest, UnknownRoutesAndMethods) {
+  ExpectProblem(server_.Get("/v1/nothing"), 404, "not_found");
+  HttpResult r = server_.Request("DELETE", "/healthz");
+  ExpectProblem(r, 405, "method_not_allowed");
+  EXPECT_EQ(r.header("allow"), "GET");
+  ExpectProblem(server_.Get("/v1/tokens/revoke"), 405, "method_not_allowed");  // K15
+}
+
+// Sends raw bytes on a fresh connection and returns everything the server answers before it
+// closes the connection (or the bounded wait ends).
+std::string RawExchange(uint16_t port, const std::vector<std::string>& parts) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return "";
+  for (const auto& p : parts) {
+    if (send(fd, p.data(), p.size(), MSG_NOSIGNAL) < 0) break;
+  }
+  std::string response;
+  char buf[4096];
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) response.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return response;
+}
+
+TEST_F(ServerTest, DeclaredOversizedBodyIs413BeforeBuffering) {
+  // Content-Length says 10 MB and no body follows: the answer comes from the header alone, and
+  // the connection is closed.
+  std::string response = RawExchange(server_.port(), {"POST /v1/tokens/introspect HTTP/1.1\r\nHost: x\r\n"
+                                                      "Content-Type: application/x-www-form-urlencoded\r\n"
+                                                      "Content-Length: 10000000\r\n\r\n"});
+  EXPECT_EQ(response.rfind("HTTP/1.1 413", 0), 0u) << response.substr(0, 200);
+  EXPECT_NE(response.find("body_too_large"), std::string::npos);
+  std::string lower = response;
+  for (char& c : lower) c = static_cast<char>(std::tolower(c));
+  EXPECT_NE(lower.find("connection: close"), std::string::npos) << response.substr(0, 400);
+}
+
+TEST_F(ServerTest, RealBodyJustOverTheLimitIs413) {
+  std::string token = server_.TokenFor("root", {"admin"});
+  ASSERT_FALSE(token.empty());
+  std::string body = "{\"username\":\"" + std::string(70 * 1024, 'a') + "\"}";
+  ExpectProblem(server_.Request("POST", "/v1/admin/users", body,
+                                {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}}),
+                413, "body_too_large");
+}
+
+TEST_F(ServerTest, ChunkedBodyPastTheLimitIs413) {
+  std::string head = "POST /v1/tokens/introspect HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     "Content-Type: application/x-www-form-urlencoded\r\n\r\n";
+  std::string chunk = "4000\r\n" + std::string(0x4000, 'a') + "\r\n";
+  std::string response = RawExchange(server_.port(), {head, chunk, chunk, chunk, chunk, chunk});
+  EXPECT_EQ(response.rfind("HTTP/1.1 413", 0), 0u) << response.substr(0, 200);
+  EXPECT_NE(response.find("body_too_large"), std::string::npos);
+}
+
+TEST_F(ServerTest, WrongContentTypeIs415) {
+  std::string token = server_.TokenFor("root", {"admin"});
+  ExpectProblem(server_.Request("POST", "/v1/admin/users", "{\"username\":\"x\"}",
+                                {{"Content-Type", "text/plain"}, {"Authorization", "Bearer " + token}}),
+                415, "unsupported_media_type");
+  ExpectProblem(server_.Request("POST", "/v1/admin/users", "{\"username\":\"x\"}", {{"Authorization", "Bearer " + token}}),
+                415, "unsupported_media_type");
+}
+
+TEST_F(ServerTest, HostileJsonIs400AndStoresNothing) {
+  std::string token = server_.TokenFor("root", {"admin"});
+  std::map<std::string, std::string> h = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
+  const std::vector<std::string> bodies = {
+      "{\"username\":\"a\xff\"}",                          // invalid UTF-8
+      "{\"username\":\"\\ud800\"}",                        // lone surrogate
+      "{\"username\":\"a\\u0000b\"}",                      // NUL
+      std::string(20000, '[') ,                            // depth
+      "{\"username\":1e999999}",                           // huge number
+      "{\"username\":\"dup\",\"username\":\"dup2\"}",      // duplicate key
+      "{\"username\":\"x\"",                               // truncated
+      "[\"username\"]",                                    // not an object
+      "{\"username\":[\"x\"]}",                            // wrong type
+      "{\"username\":\"x\",\"roles\":\"admin\"}",          // roles not an array
+  };
+  for (const auto& b : bodies) {
+    HttpResult r = server_.Request("POST", "/v1/admin/users", b, h);
+    EXPECT_EQ(r.status, 400) << b.substr(0, 40) << " -> " << r.body;
+    EXPECT_EQ(r.json().value("code", ""), "bad_request") << b.substr(0, 40);
+  }
+  ExpectProblem(server_.PostJson("/v1/admin/users", {{"username", "bad name"}}, token), 400, "invalid_username");
+  ExpectProblem(server_.PostJson("/v1/admin/users", {{"username", "x"}, {"roles", {"god"}}}, token), 400,
+                "invalid_argument");
+  HttpResult list = server_.Get("/v1/admin/users", {{"Authorization", "Bearer " + token}});
+  EXPECT_EQ(list.json()["users"].size(), 1u) << list.body;  // only root
+  EXPECT_EQ(server_.Get("/healthz").status, 200);           // and the server lives on
+}
+
+TEST_F(ServerTest, TooManyHeadersOrHugeValuesAreRefusedWithoutHarm) {
+  std::map<std::string, std::string> many;
+  for (int i = 0; i < 150; ++i) many["X-H" + std::to_string(i)] = "v";
+  EXPECT_EQ(server_.Get("/healthz", many).status, 400);
+  EXPECT_EQ(server_.Get("/healthz", {{"X-Big", std::string(10000, 'a')}}).status, 400);
+  EXPECT_EQ(server_.Get("/healthz").status, 200);
+}
+
+TEST_F(ServerTest, BadPercentEscapeInQueryIs400) {
+  ExpectProblem(server_.Get("/v1/admin/users?q=%zz"), 400, "bad_request");
+}
+
+// Holds a worker busy by sending an incomplete request head.
+int HoldConnection(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return -1;
+  const char* partial = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  send(fd, partial, strlen(partial), MSG_NOSIGNAL);
+  return fd;
+}
+
+TEST(Overload, FullQueueGetsA503FastAndServiceRecovers) {
+  AuthdProcess server(std::map<std::string, std::string>{{"AUTHD_THREADS", "2"}, {"AUTHD_MAX_QUEUED", "1"}, {"AUTHD_REQUEST_TIMEOUT", "3"}});
+  ASSERT_TRUE(server.Start()) << server.log();
+  std::vector<int> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(HoldConnection(server.port()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  auto start = std::chrono::steady_clock::now();
+  HttpResult r = server.Get("/healthz");
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.json().value("code", ""), "overloaded");
+  EXPECT_LT(took, std::chrono::seconds(1));
+  for (int fd : held) close(fd);
+  // Once the held connections are gone, service resumes.
+  bool recovered = false;
+  for (int i = 0; i < 50 && !recovered; ++i) {
+    recovered = server.Get("/healthz").status == 200;
+    if (!recovered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(recovered);
+}
+
+TEST(SlowClient, HeaderTrickleIsCutOffAtTheDeadline) {
+  AuthdProcess server(std::map<std::string, std::string>{{"AUTHD_REQUEST_TIMEOUT", "1"}});
+  ASSERT_TRUE(server.Start()) << server.log();
+  int fd = HoldConnection(server.port());
+  ASSERT_GE(fd, 0);
+  char buf[256];
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  auto start = std::chrono::steady_clock::now();
+  ssize_t n = recv(fd, buf, sizeof(buf), 0);  // the server closes (or answers) within its deadline
+  auto took = std::chrono::steady_clock::now() - start;
+  close(fd);
+  EXPECT_LE(n, static_cast<ssize_t>(sizeof(buf)));
+  EXPECT_LT(took, std::chrono::milliseconds(4500));
+  EXPECT_EQ(server.Get("/healthz").status, 200);
+}
+
+}  // namespace
+}  // namespace authd::testing
