@@ -11,6 +11,12 @@ if(AUTHD_SANITIZE)
   set(AUTHD_HARDENING -fstack-protector-strong -fPIC)
 endif()
 
+if(AUTHD_FUZZ)
+  # Every library is instrumented for coverage and checked by ASan/UBSan while fuzzing.
+  set(AUTHD_SAN_FLAGS -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  set(AUTHD_HARDENING -fPIC)
+endif()
+
 function(authd_apply_flags target)
   target_compile_options(${target} PRIVATE ${AUTHD_WARNINGS} ${AUTHD_HARDENING} ${AUTHD_SAN_FLAGS})
   target_link_options(${target} PRIVATE ${AUTHD_LINK_HARDENING} ${AUTHD_SAN_FLAGS})
@@ -36,4 +42,18 @@ function(authd_test name)
   authd_apply_flags(${name})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABEL}" DISCOVERY_TIMEOUT 30)
+endfunction()
+
+# DESIGN.md: the pure layers must not reach for the network or the database. Fails the
+# configure step when a file under one of `dirs` includes a Poco::Net or sqlite3 header.
+function(authd_check_layering)
+  foreach(dir ${ARGN})
+    file(GLOB_RECURSE files CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${dir}/*.h ${CMAKE_SOURCE_DIR}/${dir}/*.cpp)
+    foreach(f ${files})
+      file(STRINGS ${f} bad REGEX "#include [<\"](Poco/Net/|sqlite3\\.h|libpq)")
+      if(bad)
+        message(FATAL_ERROR "${f} includes ${bad}: ${dir} must stay free of network and SQL code (DESIGN.md)")
+      endif()
+    endforeach()
+  endforeach()
 endfunction()

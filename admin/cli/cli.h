@@ -48,5 +48,6 @@ void RegisterUserCommands(CLI::App& app, Context& ctx);
 void RegisterTokenCommands(CLI::App& app, Context& ctx);
 void RegisterClientCommands(CLI::App& app, Context& ctx);
 void RegisterAuditCommands(CLI::App& app, Context& ctx);
+void RegisterBackupCommands(CLI::App& app, Context& ctx);
 
 }  // namespace authctl

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   authctl::RegisterTokenCommands(app, ctx);
   authctl::RegisterClientCommands(app, ctx);
   authctl::RegisterAuditCommands(app, ctx);
+  authctl::RegisterBackupCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,7 +1,7 @@
 // authctl user ..., enrollment-code, credential revoke
 
 #include "cli.h"
-#include "authd/http/api.h"
+#include "authd/domain/views.h"
 
 namespace authctl {
 
@@ -19,7 +19,7 @@ void RegisterUserCommands(CLI::App& app, Context& ctx) {
     add->add_option("--role", *roles, "admin, enroller or auditor (repeat for several)");
     add->callback([&ctx, username, display, roles] {
       auto u = Check(ctx.Core().CreateUser(ctx.Operator(), ctx.Audit(), {*username, *display, *roles}));
-      PrintJson(authd::http::UserJson(u));
+      PrintJson(authd::domain::UserJson(u));
     });
   }
   {
@@ -28,9 +28,9 @@ void RegisterUserCommands(CLI::App& app, Context& ctx) {
     show->add_option("USERNAME", *username)->required();
     show->callback([&ctx, username] {
       auto view = Check(ctx.Core().GetUser(*username));
-      auto j = authd::http::UserJson(view.user);
+      auto j = authd::domain::UserJson(view.user);
       j["credentials"] = authd::Json::array();
-      for (const auto& c : view.credentials) j["credentials"].push_back(authd::http::CredentialJson(c));
+      for (const auto& c : view.credentials) j["credentials"].push_back(authd::domain::CredentialJson(c));
       PrintJson(j);
     });
   }
@@ -42,7 +42,7 @@ void RegisterUserCommands(CLI::App& app, Context& ctx) {
       std::string cursor;
       do {
         auto page = Check(ctx.Core().ListUsers(*query, 200, cursor));
-        for (const auto& u : page.users) PrintJson(authd::http::UserJson(u));
+        for (const auto& u : page.users) PrintJson(authd::domain::UserJson(u));
         cursor = page.next_cursor;
       } while (!cursor.empty());
     });

@@ -228,3 +228,65 @@ TEST(Authctl, SeesWhatTheServerWrites) {
 
 }  // namespace
 }  // namespace authd::testing
+
+namespace authd::testing {
+namespace {
+
+TEST(Backup, OnlineBackupRestoresExactlyTheStateItCaptured) {
+  AuthdProcess server;
+  ASSERT_TRUE(server.Start()) << server.log();
+  std::string token = server.TokenFor("root", {"admin"});
+  ASSERT_EQ(server.PostJson("/v1/admin/users", {{"username", "before"}}, token).status, 201);
+  std::string file = server.dir().File("nightly.authd-backup");
+  CommandResult b = server.Authctl({"backup", file});  // while authd serves
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_NE(b.out.find("written to"), std::string::npos);
+  ASSERT_EQ(server.PostJson("/v1/admin/users", {{"username", "after"}}, token).status, 201);
+  // The backup holds no readable user data: it is sealed.
+  std::string bytes = ReadFile(file);
+  EXPECT_EQ(bytes.find("before"), std::string::npos);
+  EXPECT_EQ(bytes.find("SQLite format"), std::string::npos);
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+
+  CommandResult refuse = server.Authctl({"restore", file});
+  EXPECT_EQ(refuse.exit_code, 1);
+  EXPECT_NE(refuse.err.find("--force"), std::string::npos);
+  CommandResult r = server.Authctl({"restore", file, "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto auth = std::map<std::string, std::string>{{"Authorization", "Bearer " + token}};
+  EXPECT_EQ(server.Get("/v1/admin/users/before", auth).status, 200);
+  EXPECT_EQ(server.Get("/v1/admin/users/after", auth).status, 404);
+  EXPECT_EQ(server.Authctl({"audit", "verify"}).exit_code, 0);
+}
+
+TEST(Backup, RestoreRefusesAnotherKeyAndDamagedFiles) {
+  AuthdProcess server;
+  ASSERT_EQ(server.Authctl({"user", "add", "alice"}).exit_code, 0);
+  std::string file = server.dir().File("b");
+  ASSERT_EQ(server.Authctl({"backup", file}).exit_code, 0);
+
+  std::string damaged = ReadFile(file);
+  damaged[damaged.size() / 2] = static_cast<char>(damaged[damaged.size() / 2] ^ 1);
+  WriteFile(server.dir().File("damaged"), damaged);
+  CommandResult d = server.Authctl({"restore", server.dir().File("damaged"), "--force"});
+  EXPECT_EQ(d.exit_code, 1);
+  EXPECT_NE(d.err.find("does not open"), std::string::npos) << d.err;
+
+  WriteFile(server.dir().File("other.key"), std::string(64, 'b') + "\n");
+  ::chmod(server.dir().File("other.key").c_str(), 0600);
+  server.env()["AUTHD_MASTER_KEY_FILE"] = server.dir().File("other.key");
+  CommandResult k = server.Authctl({"restore", file, "--force"});
+  EXPECT_EQ(k.exit_code, 1);
+  EXPECT_NE(k.err.find("does not open"), std::string::npos) << k.err;
+
+  WriteFile(server.dir().File("junk"), "hello");
+  EXPECT_EQ(server.Authctl({"restore", server.dir().File("junk"), "--force"}).exit_code, 1);
+  // The database is untouched by the refused restores.
+  server.env().erase("AUTHD_MASTER_KEY_FILE");
+  EXPECT_EQ(server.Authctl({"user", "show", "alice"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace authd::testing

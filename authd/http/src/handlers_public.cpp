@@ -6,26 +6,6 @@
 
 namespace authd::http {
 
-Json UserJson(const domain::User& u) {
-  return {{"id", u.id},         {"username", u.username},
-          {"display_name", u.display_name}, {"status", u.status},
-          {"roles", u.roles},   {"created_at", Rfc3339(u.created_at)},
-          {"updated_at", Rfc3339(u.updated_at)}};
-}
-
-Json CredentialJson(const domain::Credential& c) {
-  Json j = Json::object();
-  auto info = ParseJsonStrict(c.info);
-  if (info.ok() && info->is_object()) j = std::move(info.value());
-  j["id"] = c.id;
-  j["type"] = c.type;
-  j["nickname"] = c.nickname;
-  j["status"] = c.status;
-  j["created_at"] = Rfc3339(c.created_at);
-  j["last_used_at"] = c.last_used_at ? Json(Rfc3339(c.last_used_at)) : Json(nullptr);
-  return j;
-}
-
 Json TokenResponseJson(const domain::IssuedToken& t, int64_t ttl) {
   return {{"access_token", t.access_token},
           {"token_type", "Bearer"},

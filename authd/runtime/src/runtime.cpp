@@ -9,6 +9,7 @@
 
 #include "authd/base/crypto.h"
 #include "authd/base/encoding.h"
+#include "authd/base/files.h"
 #include "authd/base/log.h"
 #include "authd/store/sqlite_store.h"
 
@@ -17,11 +18,6 @@ namespace {
 
 constexpr std::string_view kKeyCheckMeta = "master_key_check";
 constexpr std::string_view kKeyCheckPlain = "authd master key check v1";
-
-std::string Folder(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-}
 
 }  // namespace
 
@@ -51,25 +47,10 @@ Result<SecretBytes> ReadMasterKey(const std::string& path) {
 }
 
 Status WriteMasterKey(const std::string& path, const SecretBytes& key) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Err(ErrorCode::kInvalidArgument, "cannot create master key file " + tmp + ": " + std::strerror(errno));
-  }
   std::string hex = HexEncode(key.view()) + "\n";
-  bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && ::fsync(fd) == 0;
+  Status s = WriteFileDurably(path, AsBytes(hex));
   OPENSSL_cleanse(hex.data(), hex.size());
-  ok = (::close(fd) == 0) && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Err(ErrorCode::kInvalidArgument, "cannot write master key file " + path + ": " + std::strerror(errno));
-  }
-  int dir = ::open(Folder(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return Ok();
+  return s;
 }
 
 domain::CoreOptions CoreOptionsFrom(const Config& c) {

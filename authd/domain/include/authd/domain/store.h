@@ -85,6 +85,9 @@ class Store {
   virtual Status Write(const std::function<Status(WriteTx&)>& fn) = 0;
   // Cheap check that the store answers (readiness).
   virtual Status Ping() = 0;
+  // A consistent copy of the whole store, taken online without blocking writers, as bytes that
+  // RestoreSqliteImage (or the implementation's own restore) turns back into a store.
+  virtual Result<Bytes> Snapshot() = 0;
   virtual std::string Describe() const = 0;
 };
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "authd/domain/core.h"
+#include "authd/domain/views.h"
 #include "authd/http/metrics.h"
 #include "authd/http/router.h"
 
@@ -34,9 +35,9 @@ inline void RegisterAllRoutes(Router& router, Api& api) {
   RegisterAdminRoutes(router, api);
 }
 
-// JSON renderings shared by handlers.
-Json UserJson(const domain::User& user);
-Json CredentialJson(const domain::Credential& credential);
+using domain::CredentialJson;
+using domain::UserJson;
+
 // API.md "The token response".
 Json TokenResponseJson(const domain::IssuedToken& token, int64_t ttl);
 // Parses RFC 3339 UTC ("2026-01-02T03:04:05Z") or Unix seconds; nullopt otherwise.

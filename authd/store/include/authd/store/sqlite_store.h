@@ -20,4 +20,9 @@ struct SqliteOptions {
 // kStorageCorrupt when the integrity check fails; kStorageUnavailable when it cannot be opened.
 Result<std::unique_ptr<domain::Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options = {});
 
+// Writes a database image made by Snapshot() to `path` (mode 0600, fsynced), after checking that
+// it is an intact SQLite database. kStorageCorrupt when it is not; kStorageUnavailable when the
+// file cannot be written.
+Status WriteSqliteImage(ByteView image, const std::string& path);
+
 }  // namespace authd::store

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for a while (default 20 s each).
+# Usage: scripts/fuzz.sh [SECONDS_EACH] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-20}
+shift || true
+bash scripts/install-deps.sh
+CC=clang CXX=clang++ AUTHD_BUILD_DIR=build-fuzz bash scripts/build.sh -DAUTHD_FUZZ=ON -DAUTHD_BUILD_TESTS=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  targets=()
+  for f in build-fuzz/fuzz/fuzz_*; do targets+=("$(basename "$f")"); done
+fi
+export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1
+failed=0
+for t in "${targets[@]}"; do
+  name=${t#fuzz_}
+  corpus=$(mktemp -d)
+  cp tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true
+  echo "fuzz: $t for ${seconds}s"
+  if ! build-fuzz/fuzz/"$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 -print_final_stats=1 \
+      "$corpus" > "build-fuzz/$t.log" 2>&1; then
+    echo "fuzz: $t FAILED; see build-fuzz/$t.log"; tail -40 "build-fuzz/$t.log"; failed=1
+  else
+    grep -E 'stat::number_of_executed_units' "build-fuzz/$t.log" | sed "s/^/fuzz: $t /" || true
+  fi
+  rm -rf "$corpus"
+done
+exit $failed
