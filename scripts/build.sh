@@ -11,5 +11,11 @@ elif (($# > 0)); then
   cmake -S . -B "$build_dir" "$@"
 fi
 echo "build: compiling in $build_dir (this takes a few minutes the first time)"
-cmake --build "$build_dir" --parallel "$(nproc)"
-echo "build: done: $build_dir/bin/authd and $build_dir/bin/authctl"
+targets=()
+for t in ${AUTHD_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$build_dir" --parallel "$(nproc)" "${targets[@]}"
+if [[ -z "${AUTHD_BUILD_TARGETS:-}" ]]; then
+  echo "build: done: $build_dir/bin/authd and $build_dir/bin/authctl"
+else
+  echo "build: done: ${AUTHD_BUILD_TARGETS}"
+fi

@@ -6,12 +6,12 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
 bash scripts/install-deps.sh
-CC=clang CXX=clang++ AUTHD_BUILD_DIR=build-fuzz bash scripts/build.sh -DAUTHD_FUZZ=ON -DAUTHD_BUILD_TESTS=OFF \
+all_targets="fuzz_json fuzz_urlencoded fuzz_base64 fuzz_jws_shape fuzz_ip_allow_list"
+CC=clang CXX=clang++ AUTHD_BUILD_DIR=build-fuzz AUTHD_BUILD_TARGETS="$all_targets" bash scripts/build.sh -DAUTHD_FUZZ=ON -DAUTHD_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=()
-  for f in build-fuzz/fuzz/fuzz_*; do targets+=("$(basename "$f")"); done
+  read -r -a targets <<< "$all_targets"
 fi
 export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1
 failed=0
