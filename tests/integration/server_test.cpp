@@ -210,6 +210,34 @@ int HoldConnection(uint16_t port) {
   return fd;
 }
 
+TEST(SlowClient, TrickledHeaderBytesDoNotExtendTheDeadline) {
+  AuthdProcess server(std::map<std::string, std::string>{{"AUTHD_REQUEST_TIMEOUT", "2"}});
+  ASSERT_TRUE(server.Start()) << server.log();
+  int fd = HoldConnection(server.port());
+  ASSERT_GE(fd, 0);
+  // One header byte every 500 ms: each recv succeeds well within Poco's per-read timeout, yet
+  // the whole head is overdue after 2 s and the connection must be cut.
+  auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(8)) {
+    if (send(fd, "X", 1, MSG_NOSIGNAL) < 0) {
+      cut = true;
+      break;
+    }
+    char c;
+    if (recv(fd, &c, 1, MSG_DONTWAIT) == 0) {
+      cut = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  close(fd);
+  EXPECT_TRUE(cut);
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_EQ(server.Get("/healthz").status, 200);
+}
+
 TEST(Overload, FullQueueGetsA503FastAndServiceRecovers) {
   AuthdProcess server(std::map<std::string, std::string>{{"AUTHD_THREADS", "2"}, {"AUTHD_MAX_QUEUED", "1"}, {"AUTHD_REQUEST_TIMEOUT", "3"}});
   ASSERT_TRUE(server.Start()) << server.log();

@@ -4,6 +4,10 @@
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerConnection.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
@@ -15,7 +19,10 @@
 #include <Poco/ThreadPool.h>
 #include <Poco/Timespan.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "authd/base/crypto.h"
 #include "authd/base/log.h"
@@ -23,6 +30,7 @@
 namespace authd::http {
 namespace {
 
+constexpr auto kKeepAliveIdle = std::chrono::seconds(5);
 constexpr const char* kApiCsp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 bool IsSafeRequestId(std::string_view id) {
@@ -45,6 +53,65 @@ class InFlight {
   std::atomic<int>& n_;
 };
 
+// Poco's socket timeout bounds each recv, not a whole request: a client sending one header
+// byte every few seconds would hold a worker for hours. The reaper gives every connection an
+// absolute deadline for sending its request (head and body) and shuts the socket down when it
+// passes (SECURITY.md H03). Thread-safe.
+class DeadlineReaper {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  DeadlineReaper() : thread_([this] { Run(); }) {}
+  ~DeadlineReaper() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  void Watch(const Poco::Net::StreamSocket& socket, Clock::time_point deadline) {
+    std::lock_guard lock(mu_);
+    entries_[socket.impl()] = Entry{socket, deadline};
+  }
+  // No deadline while the server itself works on the request.
+  void Pause(const Poco::Net::StreamSocket& socket) { Watch(socket, Clock::time_point::max()); }
+  void Forget(const Poco::Net::StreamSocket& socket) {
+    std::lock_guard lock(mu_);
+    entries_.erase(socket.impl());
+  }
+
+ private:
+  struct Entry {
+    Poco::Net::StreamSocket socket;
+    Clock::time_point deadline;
+  };
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(200));
+      auto now = Clock::now();
+      for (auto it = entries_.begin(); it != entries_.end();) {
+        if (it->second.deadline <= now) {
+          try {
+            it->second.socket.shutdown();
+          } catch (...) {
+          }
+          it = entries_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::unordered_map<const void*, Entry> entries_;
+  std::thread thread_;  // last: started once the members it uses exist
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -53,7 +120,9 @@ struct HttpServer::Impl {
   ServerOptions options;
   std::atomic<int> in_flight{0};
   std::unique_ptr<Poco::ThreadPool> pool;
-  std::unique_ptr<Poco::Net::HTTPServer> server;
+  std::unique_ptr<Poco::Net::TCPServer> server;
+  Poco::Net::HTTPRequestHandlerFactory::Ptr handlers;
+  DeadlineReaper reaper;
   uint16_t port = 0;
   bool tls = false;
 
@@ -102,6 +171,9 @@ struct HttpServer::Impl {
   void Handle(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPServerResponse& out) {
     InFlight guard(in_flight);
     const auto start = std::chrono::steady_clock::now();
+    Poco::Net::StreamSocket& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(in).socket();
+    // The head has arrived; the body must follow within the request deadline.
+    reaper.Watch(socket, start + std::chrono::seconds(options.request_timeout_seconds));
     Request req;
     req.method = in.getMethod();
     req.tls = tls;
@@ -125,6 +197,7 @@ struct HttpServer::Impl {
       if (!inserted) it->second += ", " + value;
     }
     if (!early) early = ReadBody(in, req.body);
+    reaper.Pause(socket);
 
     Response resp;
     if (early) {
@@ -140,6 +213,9 @@ struct HttpServer::Impl {
       }
     }
     Write(req, resp, out);
+    // The next request on this keep-alive connection: idle time plus the request deadline.
+    reaper.Watch(socket, std::chrono::steady_clock::now() + kKeepAliveIdle +
+                             std::chrono::seconds(options.request_timeout_seconds));
 
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics.ObserveRequest(req.route, req.method, resp.status, seconds);
@@ -192,8 +268,44 @@ class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
   Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
     return new Handler(impl_);
   }
+  // Keep-alive connections close after their current request.
+  void NotifyStopped() {
+    const bool abort_current = false;
+    serverStopped(this, abort_current);
+  }
 
  private:
+  HttpServer::Impl& impl_;
+};
+
+// An HTTP connection whose socket the reaper watches from its first byte to its end.
+class WatchedConnection final : public Poco::Net::HTTPServerConnection {
+ public:
+  WatchedConnection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
+                    Poco::Net::HTTPRequestHandlerFactory::Ptr handlers, HttpServer::Impl& impl)
+      : HTTPServerConnection(socket, params, handlers), impl_(impl), watched_(socket) {}
+  ~WatchedConnection() override { impl_.reaper.Forget(watched_); }
+  void run() override {
+    impl_.reaper.Watch(watched_, std::chrono::steady_clock::now() +
+                                     std::chrono::seconds(impl_.options.request_timeout_seconds));
+    HTTPServerConnection::run();
+  }
+
+ private:
+  HttpServer::Impl& impl_;
+  Poco::Net::StreamSocket watched_;
+};
+
+class WatchedConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  WatchedConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, HttpServer::Impl& impl)
+      : params_(std::move(params)), impl_(impl) {}
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
+    return new WatchedConnection(socket, params_, impl_.handlers, impl_);
+  }
+
+ private:
+  Poco::Net::HTTPServerParams::Ptr params_;
   HttpServer::Impl& impl_;
 };
 
@@ -277,7 +389,10 @@ Status HttpServer::Start() {
     params->setKeepAliveTimeout(Poco::Timespan(5, 0));
     params->setMaxKeepAliveRequests(10000);
     impl_->pool = std::make_unique<Poco::ThreadPool>(2, o.threads + 2, 60, 256 * 1024);
-    impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(*impl_), *impl_->pool, *socket, params);
+    impl_->handlers = new Factory(*impl_);
+    Poco::Net::HTTPServerParams::Ptr shared_params(params);
+    impl_->server = std::make_unique<Poco::Net::TCPServer>(new WatchedConnectionFactory(shared_params, *impl_),
+                                                           *impl_->pool, *socket, shared_params);
     impl_->server->setConnectionFilter(new OverloadFilter(*impl_, impl_->tls));
     impl_->server->start();
   } catch (const Poco::Exception& e) {
@@ -294,7 +409,10 @@ int HttpServer::in_flight() const { return impl_->in_flight.load(); }
 
 void HttpServer::Stop(std::chrono::milliseconds grace) {
   if (!impl_->server) return;
-  impl_->server->stopAll(false);
+  impl_->server->stop();
+  // Tell keep-alive connections to close after their current request (what HTTPServer::stopAll
+  // does for its own factory).
+  static_cast<Factory*>(impl_->handlers.get())->NotifyStopped();
   const auto until = std::chrono::steady_clock::now() + grace;
   while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
