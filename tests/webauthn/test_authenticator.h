@@ -1,0 +1,206 @@
+// A software authenticator for tests: makes registration and assertion responses with real
+// keys, in every attestation format authd verifies, and lets a test bend any field.
+#pragma once
+
+#include <cbor.h>
+#include <openssl/x509v3.h>
+
+#include "authd/webauthn/attestation.h"
+#include "authd/webauthn/ceremony.h"
+#include "webauthn/builders.h"
+
+namespace authd::webauthn::testing {
+
+inline Bytes Serialize(cbor_item_t* item) {
+  unsigned char* buf = nullptr;
+  size_t cap = 0;
+  size_t len = cbor_serialize_alloc(item, &buf, &cap);
+  Bytes out(buf, buf + len);
+  free(buf);
+  cbor_decref(&item);
+  return out;
+}
+inline cbor_item_t* BStr(ByteView b) { return cbor_build_bytestring(b.data(), b.size()); }
+inline cbor_item_t* CInt(int64_t v) {
+  return v >= 0 ? cbor_build_uint32(static_cast<uint32_t>(v))
+                : (-1 - v < 24 ? cbor_build_negint8(static_cast<uint8_t>(-1 - v))
+                               : cbor_build_negint16(static_cast<uint16_t>(-1 - v)));
+}
+inline void Put(cbor_item_t* map, const char* key, cbor_item_t* value) {
+  cbor_map_add(map, {cbor_move(cbor_build_string(key)), cbor_move(value)});
+}
+
+// A CA and an attestation certificate below it, with the §8.2.1 subject.
+struct AttestationCa {
+  EvpPkeyPtr ca_key{EVP_EC_gen("P-256")};
+  X509Ptr ca_cert;
+  EvpPkeyPtr leaf_key{EVP_EC_gen("P-256")};
+  X509Ptr leaf_cert;
+
+  static X509Ptr Make(EVP_PKEY* subject_key, EVP_PKEY* issuer_key, X509* issuer, const char* ou, bool ca,
+                      long not_after_days = 365) {
+    X509Ptr cert(X509_new());
+    X509_set_version(cert.get(), 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), ca ? 1 : 2);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), not_after_days * 86400);
+    X509_NAME* name = X509_get_subject_name(cert.get());
+    X509_NAME_add_entry_by_txt(name, "C", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("SE"), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("Test Keys"), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(ou), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(ca ? "Test Root" : "Test Key"), -1, -1, 0);
+    X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name);
+    X509_set_pubkey(cert.get(), subject_key);
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, issuer ? issuer : cert.get(), cert.get(), nullptr, nullptr, 0);
+    X509_EXTENSION* bc = X509V3_EXT_conf_nid(nullptr, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
+    X509_add_ext(cert.get(), bc, -1);
+    X509_EXTENSION_free(bc);
+    if (ca) {
+      X509_EXTENSION* ku = X509V3_EXT_conf_nid(nullptr, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
+      X509_add_ext(cert.get(), ku, -1);
+      X509_EXTENSION_free(ku);
+    }
+    X509_sign(cert.get(), issuer_key, EVP_sha256());
+    return cert;
+  }
+
+  AttestationCa() {
+    ca_cert = Make(ca_key.get(), ca_key.get(), nullptr, "Root", true);
+    leaf_cert = Make(leaf_key.get(), ca_key.get(), ca_cert.get(), "Authenticator Attestation", false);
+  }
+  static Bytes Der(X509* cert) {
+    unsigned char* buf = nullptr;
+    int len = i2d_X509(cert, &buf);
+    Bytes out(buf, buf + len);
+    OPENSSL_free(buf);
+    return out;
+  }
+  X509StorePtr Store() const {
+    X509StorePtr store(X509_STORE_new(), X509StoreDeleter{});
+    X509_STORE_add_cert(store.get(), ca_cert.get());
+    return store;
+  }
+};
+
+struct TestAuthenticator {
+  int64_t alg = cose::kES256;
+  EvpPkeyPtr key = NewKey(cose::kES256);
+  Bytes credential_id = RandomBytes(32);
+  std::string rp_id = "localhost";
+  std::string origin = "http://localhost:8080";
+  uint32_t counter = 0;
+
+  explicit TestAuthenticator(int64_t a = cose::kES256) : alg(a), key(NewKey(a)) {}
+
+  Bytes CoseKey() const { return *EncodeCoseKey(key.get(), alg); }
+
+  struct Registration {
+    AuthDataSpec auth;
+    std::string type = "webauthn.create";
+    std::string fmt = "none";
+    std::string origin;
+    std::string client_data_extra;
+    const AttestationCa* ca = nullptr;  // packed with x5c, or fido-u2f
+    bool corrupt_signature = false;
+    bool extra_cert = false;
+  };
+
+  Registration NewRegistration() const {
+    Registration r;
+    r.auth.rp_id = rp_id;
+    r.auth.flags = flags::kUserPresent;
+    r.auth.credential_id = credential_id;
+    r.auth.cose_key = CoseKey();
+    r.origin = origin;
+    return r;
+  }
+
+  RegistrationResponse Register(ByteView challenge, const Registration& r) const {
+    RegistrationResponse out;
+    std::string cdj = ClientDataJson(r.type, challenge, r.origin, r.client_data_extra);
+    out.client_data_json = ToBytes(cdj);
+    Bytes auth = MakeAuthData(r.auth);
+    Bytes hash = Sha256(out.client_data_json);
+    cbor_item_t* stmt = nullptr;
+    if (r.fmt == "none" || (r.fmt != "packed" && r.fmt != "fido-u2f")) {
+      stmt = cbor_new_definite_map(0);
+    } else if (r.fmt == "packed") {
+      Bytes data = auth;
+      data.insert(data.end(), hash.begin(), hash.end());
+      int64_t sig_alg = r.ca ? cose::kES256 : alg;
+      Bytes sig = SignWith(r.ca ? r.ca->leaf_key.get() : key.get(), sig_alg, data);
+      if (r.corrupt_signature) sig[sig.size() / 2] ^= 1;
+      stmt = cbor_new_definite_map(r.ca ? 3 : 2);
+      Put(stmt, "alg", CInt(sig_alg));
+      Put(stmt, "sig", BStr(sig));
+      if (r.ca) {
+        cbor_item_t* x5c = cbor_new_definite_array(r.extra_cert ? 2 : 1);
+        cbor_array_push(x5c, cbor_move(BStr(AttestationCa::Der(r.ca->leaf_cert.get()))));
+        if (r.extra_cert) cbor_array_push(x5c, cbor_move(BStr(AttestationCa::Der(r.ca->ca_cert.get()))));
+        Put(stmt, "x5c", x5c);
+      }
+    } else {  // fido-u2f
+      Bytes xy = [&] {
+        auto d = DecodeCbor(r.auth.cose_key);
+        Bytes v = {0x04};
+        auto x = *CborBytes(MapFind(d->item.get(), int64_t{-2}));
+        auto y = *CborBytes(MapFind(d->item.get(), int64_t{-3}));
+        v.insert(v.end(), x.begin(), x.end());
+        v.insert(v.end(), y.begin(), y.end());
+        return v;
+      }();
+      Bytes data = {0x00};
+      Bytes rp = Sha256(AsBytes(r.auth.rp_id));
+      data.insert(data.end(), rp.begin(), rp.end());
+      data.insert(data.end(), hash.begin(), hash.end());
+      data.insert(data.end(), r.auth.credential_id->begin(), r.auth.credential_id->end());
+      data.insert(data.end(), xy.begin(), xy.end());
+      Bytes sig = SignWith(r.ca->leaf_key.get(), cose::kES256, data);
+      if (r.corrupt_signature) sig[sig.size() / 2] ^= 1;
+      stmt = cbor_new_definite_map(2);
+      Put(stmt, "sig", BStr(sig));
+      cbor_item_t* x5c = cbor_new_definite_array(r.extra_cert ? 2 : 1);
+      cbor_array_push(x5c, cbor_move(BStr(AttestationCa::Der(r.ca->leaf_cert.get()))));
+      if (r.extra_cert) cbor_array_push(x5c, cbor_move(BStr(AttestationCa::Der(r.ca->ca_cert.get()))));
+      Put(stmt, "x5c", x5c);
+    }
+    cbor_item_t* obj = cbor_new_definite_map(3);
+    Put(obj, "fmt", cbor_build_string(r.fmt.c_str()));
+    Put(obj, "attStmt", stmt);
+    Put(obj, "authData", BStr(auth));
+    out.attestation_object = Serialize(obj);
+    return out;
+  }
+
+  struct Assertion {
+    AuthDataSpec auth;
+    std::string type = "webauthn.get";
+    std::string origin;
+    std::optional<std::string> sign_other_client_data;
+  };
+
+  Assertion NewAssertion() {
+    Assertion a;
+    a.auth.rp_id = rp_id;
+    a.auth.flags = flags::kUserPresent;
+    a.auth.sign_count = ++counter;
+    a.origin = origin;
+    return a;
+  }
+
+  AssertionResponse Assert(ByteView challenge, const Assertion& a) const {
+    AssertionResponse out;
+    out.client_data_json = ToBytes(ClientDataJson(a.type, challenge, a.origin));
+    out.authenticator_data = MakeAuthData(a.auth);
+    Bytes data = out.authenticator_data;
+    Bytes hash = Sha256(a.sign_other_client_data ? AsBytes(*a.sign_other_client_data) : ByteView(out.client_data_json));
+    data.insert(data.end(), hash.begin(), hash.end());
+    out.signature = SignWith(key.get(), alg, data);
+    return out;
+  }
+};
+
+}  // namespace authd::webauthn::testing
