@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
   authd::http::Router router;
   authd::http::Api api{*runtime.core, metrics,
                        authd::http::ApiSettings{config->issuer, config->rp_id, config->rp_name, config->origins,
-                                                config->token_alg, config->ceremony_ttl}};
+                                                config->token_alg, config->ceremony_ttl},
+                       runtime.webauthn.get()};
   authd::http::RegisterAllRoutes(router, api);
 
   authd::http::ServerOptions options;

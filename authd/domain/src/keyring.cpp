@@ -8,7 +8,10 @@ namespace authd::domain {
 Keyring::Keyring(const SecretBytes& master)
     : seal_key_(HkdfSha256(master.view(), AsBytes("authd"), AsBytes("seal v1"), 32)),
       audit_key_(HkdfSha256(master.view(), AsBytes("authd"), AsBytes("audit chain v1"), 32)),
-      pseudonym_key_(HkdfSha256(master.view(), AsBytes("authd"), AsBytes("audit pseudonym v1"), 32)) {}
+      pseudonym_key_(HkdfSha256(master.view(), AsBytes("authd"), AsBytes("audit pseudonym v1"), 32)),
+      decoy_key_(HkdfSha256(master.view(), AsBytes("authd"), AsBytes("decoy v1"), 32)) {}
+
+Bytes Keyring::DecoyMac(ByteView data) const { return HmacSha256(decoy_key_.view(), data); }
 
 Bytes Keyring::Seal(ByteView plaintext, std::string_view context) const {
   return SealAesGcm(seal_key_.view(), plaintext, AsBytes(context));

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 
+#include "authd/base/encoding.h"
 #include "authd/domain/policy.h"
 
 extern char** environ;
@@ -163,6 +164,47 @@ const std::vector<Entry>& Entries() {
          AUTHD_ASSIGN_OR_RETURN(c.request_timeout, ParseInt(k, v, 1, 300));
          return Ok();
        }},
+      {{"user_verification", "least user verification a ceremony asks for: discouraged, preferred, required"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         if (v != "discouraged" && v != "preferred" && v != "required") {
+           return Bad(k, "must be discouraged, preferred or required");
+         }
+         c.user_verification = v;
+         return Ok();
+       }},
+      {{"counter_policy", "on a signature counter that did not advance: reject, or disable (the key)"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         if (v != "reject" && v != "disable") return Bad(k, "must be reject or disable");
+         c.counter_policy = v;
+         return Ok();
+       }},
+      {{"attestation", "keys accepted at registration: any, attested (no none/self), trusted (chain to roots)"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         if (v != "any" && v != "attested" && v != "trusted") return Bad(k, "must be any, attested or trusted");
+         c.attestation = v;
+         return Ok();
+       }},
+      {{"attestation_roots", "comma-separated PEM files of trusted attestation roots"},
+       [](Config& c, std::string_view, const std::string& v) -> Status {
+         c.attestation_roots = domain::SplitList(v);
+         return Ok();
+       }},
+      {{"aaguid_allow", "comma-separated AAGUIDs: only these models (needs trusted attestation)"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         c.aaguid_allow = domain::SplitList(v);
+         for (const auto& a : c.aaguid_allow) {
+           if (!ParseAaguid(a)) return Bad(k, "\"" + a + "\" is not an AAGUID");
+         }
+         return Ok();
+       }},
+      {{"aaguid_deny", "comma-separated AAGUIDs of refused authenticator models"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         c.aaguid_deny = domain::SplitList(v);
+         for (const auto& a : c.aaguid_deny) {
+           if (!ParseAaguid(a)) return Bad(k, "\"" + a + "\" is not an AAGUID");
+         }
+         return Ok();
+       }},
       {{"log_level", "debug, info, warn or error"},
        [](Config& c, std::string_view k, const std::string& v) -> Status {
          if (v != "debug" && v != "info" && v != "warn" && v != "error") return Bad(k, "must be debug, info, warn or error");
@@ -179,6 +221,20 @@ Status Apply(Config& c, const std::string& key, const std::string& value) {
   }
   return Err(ErrorCode::kInvalidArgument, "unknown setting \"" + key + "\"");
 }
+
+}  // namespace
+
+std::optional<Bytes> ParseAaguid(std::string_view text) {
+  std::string hex;
+  for (char ch : text) {
+    if (ch != '-') hex.push_back(ch);
+  }
+  auto b = HexDecode(hex);
+  if (!b || b->size() != 16) return std::nullopt;
+  return b;
+}
+
+namespace {
 
 std::string Trim(std::string s) {
   auto not_space = [](unsigned char ch) { return !std::isspace(ch); };

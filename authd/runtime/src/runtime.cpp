@@ -64,6 +64,25 @@ domain::CoreOptions CoreOptionsFrom(const Config& c) {
   return o;
 }
 
+Result<domain::WebAuthnOptions> WebAuthnOptionsFrom(const Config& c) {
+  domain::WebAuthnOptions o;
+  o.rp_id = c.rp_id;
+  o.rp_name = c.rp_name;
+  o.origins.origins = c.origins;
+  o.ceremony_ttl = c.ceremony_ttl;
+  o.min_user_verification = c.user_verification;
+  o.counter_policy = c.counter_policy == "disable" ? domain::CounterPolicy::kRejectAndDisable : domain::CounterPolicy::kReject;
+  o.trust.allow_none = c.attestation == "any";
+  o.trust.allow_self = c.attestation == "any";
+  o.trust.require_trusted_chain = c.attestation == "trusted";
+  if (!c.attestation_roots.empty()) {
+    AUTHD_ASSIGN_OR_RETURN(o.trust.roots, webauthn::LoadTrustAnchors(c.attestation_roots));
+  }
+  for (const auto& a : c.aaguid_allow) o.trust.aaguid_allow.push_back(*ParseAaguid(a));
+  for (const auto& a : c.aaguid_deny) o.trust.aaguid_deny.push_back(*ParseAaguid(a));
+  return o;
+}
+
 Result<std::unique_ptr<Runtime>> OpenRuntime(const Config& config) {
   auto rt = std::make_unique<Runtime>();
   rt->config = config;
@@ -115,6 +134,8 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Config& config) {
   }
   rt->core = std::make_unique<domain::Core>(*rt->store, *rt->keyring, *rt->clock, CoreOptionsFrom(config));
   AUTHD_RETURN_IF_ERROR(rt->core->Init());
+  AUTHD_ASSIGN_OR_RETURN(auto webauthn_options, WebAuthnOptionsFrom(config));
+  rt->webauthn = std::make_unique<domain::WebAuthnService>(*rt->core, *rt->keyring, std::move(webauthn_options));
   return rt;
 }
 

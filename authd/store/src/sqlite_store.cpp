@@ -253,6 +253,51 @@ AuditEvent ReadAudit(const Query& q) {
 #define CLIENT_COLS \
   "client_id, name, secret_hash, ykval_id, ykval_key_sealed, scopes, allowed_ips, status, created_at"
 #define CRED_COLS "id, user_id, type, nickname, status, info, created_at, last_used_at"
+#define CEREMONY_COLS \
+  "id_hash, kind, user_id, challenge, client_id, user_verification, enrollment_code_hash, actor, allowed, appid, " \
+  "created_at, expires_at"
+#define WEBAUTHN_COLS \
+  "raw_id, id, user_id, public_key, alg, sign_count, uv_initialized, backup_eligible, backup_state, transports, " \
+  "aaguid, fmt, attestation_type, discoverable, appid, clone_suspected"
+
+domain::Ceremony ReadCeremony(const Query& q) {
+  domain::Ceremony c;
+  c.id_hash = q.Blob(0);
+  c.kind = q.Text(1);
+  c.user_id = q.Text(2);
+  c.challenge = q.Blob(3);
+  c.client_id = q.Text(4);
+  c.user_verification = q.Text(5);
+  c.enrollment_code_hash = q.Blob(6);
+  c.actor = q.Text(7);
+  c.allowed = domain::SplitList(q.Text(8));
+  c.appid = q.Text(9);
+  c.created_at = q.Int(10);
+  c.expires_at = q.Int(11);
+  return c;
+}
+
+domain::WebAuthnCredential ReadWebAuthn(const Query& q) {
+  domain::WebAuthnCredential c;
+  c.raw_id = q.Blob(0);
+  c.id = q.Text(1);
+  c.user_id = q.Text(2);
+  c.public_key = q.Blob(3);
+  c.alg = q.Int(4);
+  c.sign_count = q.Int(5);
+  c.uv_initialized = q.Int(6) != 0;
+  c.backup_eligible = q.Int(7) != 0;
+  c.backup_state = q.Int(8) != 0;
+  c.transports = domain::SplitList(q.Text(9));
+  c.aaguid = q.Blob(10);
+  c.fmt = q.Text(11);
+  c.attestation_type = q.Text(12);
+  c.discoverable = q.Int(13) != 0;
+  c.appid = q.Text(14);
+  c.clone_suspected = q.Int(15) != 0;
+  return c;
+}
+
 #define USER_COLS "id, username, display_name, status, roles, created_at, updated_at"
 
 class SqliteTx final : public domain::WriteTx {
@@ -372,7 +417,86 @@ class SqliteTx final : public domain::WriteTx {
     return One<std::string>(q, [](const Query& r) { return r.Text(0); });
   }
 
+  Result<std::optional<domain::Ceremony>> FindCeremony(ByteView id_hash) override {
+    AUTHD_PREPARE(q, "SELECT " CEREMONY_COLS " FROM ceremonies WHERE id_hash = ?1");
+    q.Bind(1, id_hash);
+    return One<domain::Ceremony>(q, ReadCeremony);
+  }
+  Result<std::optional<EnrollmentCode>> FindLiveEnrollmentCode(ByteView code_hash, int64_t now) override {
+    AUTHD_PREPARE(q, "SELECT code_hash, user_id, created_by, created_at, expires_at, consumed_at FROM enrollment_codes "
+                     "WHERE code_hash = ?1 AND consumed_at = 0 AND expires_at > ?2");
+    q.Bind(1, code_hash).Bind(2, now);
+    return One<EnrollmentCode>(q, [](const Query& r) {
+      EnrollmentCode c;
+      c.code_hash = r.Blob(0);
+      c.user_id = r.Text(1);
+      c.created_by = r.Text(2);
+      c.created_at = r.Int(3);
+      c.expires_at = r.Int(4);
+      c.consumed_at = r.Int(5);
+      return c;
+    });
+  }
+  Result<std::optional<domain::WebAuthnCredential>> FindWebAuthnCredential(ByteView raw_id) override {
+    AUTHD_PREPARE(q, "SELECT " WEBAUTHN_COLS " FROM webauthn_credentials WHERE raw_id = ?1");
+    q.Bind(1, raw_id);
+    return One<domain::WebAuthnCredential>(q, ReadWebAuthn);
+  }
+  Result<std::vector<domain::WebAuthnCredential>> ListWebAuthnCredentials(std::string_view user_id) override {
+    AUTHD_PREPARE(q, "SELECT " WEBAUTHN_COLS " FROM webauthn_credentials WHERE user_id = ?1 ORDER BY id");
+    q.Bind(1, user_id);
+    return All<domain::WebAuthnCredential>(q, ReadWebAuthn);
+  }
+
   // --- writes --------------------------------------------------------------------------
+  Status InsertCeremony(const domain::Ceremony& c) override {
+    AUTHD_PREPARE(q, "INSERT INTO ceremonies (" CEREMONY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    q.Bind(1, c.id_hash).Bind(2, c.kind).Bind(3, c.user_id).Bind(4, c.challenge).Bind(5, c.client_id)
+        .Bind(6, c.user_verification).Bind(7, c.enrollment_code_hash).Bind(8, c.actor)
+        .Bind(9, domain::JoinList(c.allowed)).Bind(10, c.appid).Bind(11, c.created_at).Bind(12, c.expires_at);
+    return q.Run();
+  }
+  Result<bool> TakeCeremony(ByteView id_hash) override {
+    AUTHD_PREPARE(q, "DELETE FROM ceremonies WHERE id_hash = ?1");
+    q.Bind(1, id_hash);
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
+    return n == 1;
+  }
+  Result<int64_t> DeleteCeremoniesExpiredBefore(int64_t before) override {
+    AUTHD_PREPARE(q, "DELETE FROM ceremonies WHERE expires_at < ?1");
+    q.Bind(1, before);
+    return Changes(q);
+  }
+  Status InsertWebAuthnCredential(const domain::WebAuthnCredential& c) override {
+    AUTHD_PREPARE(q, "INSERT INTO webauthn_credentials (" WEBAUTHN_COLS ") VALUES "
+                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+    q.Bind(1, c.raw_id).Bind(2, c.id).Bind(3, c.user_id).Bind(4, c.public_key).Bind(5, c.alg).Bind(6, c.sign_count)
+        .Bind(7, int64_t{c.uv_initialized}).Bind(8, int64_t{c.backup_eligible}).Bind(9, int64_t{c.backup_state})
+        .Bind(10, domain::JoinList(c.transports)).Bind(11, c.aaguid).Bind(12, c.fmt).Bind(13, c.attestation_type)
+        .Bind(14, int64_t{c.discoverable}).Bind(15, c.appid).Bind(16, int64_t{c.clone_suspected});
+    Status s = q.Run();
+    if (!s && s.code() == ErrorCode::kConflict) return Err(ErrorCode::kCredentialExists, "credential already registered");
+    return s;
+  }
+  Result<bool> AdvanceWebAuthnCounter(ByteView raw_id, int64_t expected_count, int64_t new_count, bool backup_state,
+                                      bool uv_initialized) override {
+    AUTHD_PREPARE(q, "UPDATE webauthn_credentials SET sign_count = ?3, backup_state = ?4, "
+                     "uv_initialized = MAX(uv_initialized, ?5) WHERE raw_id = ?1 AND sign_count = ?2");
+    q.Bind(1, raw_id).Bind(2, expected_count).Bind(3, new_count).Bind(4, int64_t{backup_state})
+        .Bind(5, int64_t{uv_initialized});
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
+    return n == 1;
+  }
+  Status MarkCloneSuspected(ByteView raw_id) override {
+    AUTHD_PREPARE(q, "UPDATE webauthn_credentials SET clone_suspected = 1 WHERE raw_id = ?1");
+    q.Bind(1, raw_id);
+    return q.Run();
+  }
+  Status TouchCredential(std::string_view id, int64_t at) override {
+    AUTHD_PREPARE(q, "UPDATE credentials SET last_used_at = ?2 WHERE id = ?1");
+    q.Bind(1, id).Bind(2, at);
+    return q.Run();
+  }
   Status InsertUser(const User& u) override {
     AUTHD_PREPARE(q, "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     q.Bind(1, u.id).Bind(2, u.username).Bind(3, u.display_name).Bind(4, u.status)

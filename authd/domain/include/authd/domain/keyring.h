@@ -27,11 +27,14 @@ class Keyring {
   Bytes AuditMac(ByteView data) const;
   // Stable keyed pseudonym for a username or address in the audit log: "ps:<16 hex>".
   std::string Pseudonym(std::string_view value) const;
+  // Stable made-up values (e.g. decoy credential ids for unknown users), the same on every node.
+  Bytes DecoyMac(ByteView data) const;
 
  private:
   SecretBytes seal_key_;
   SecretBytes audit_key_;
   SecretBytes pseudonym_key_;
+  SecretBytes decoy_key_;
 };
 
 }  // namespace authd::domain

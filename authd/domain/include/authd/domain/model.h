@@ -98,4 +98,39 @@ struct AuditEvent {
   Bytes hash;
 };
 
+// A WebAuthn ceremony in flight: what the server asked for, kept server-side (§13.4.3).
+struct Ceremony {
+  Bytes id_hash;
+  std::string kind;  // registration | authentication
+  std::string user_id;
+  Bytes challenge;
+  std::string client_id;
+  std::string user_verification;  // required | preferred | discouraged
+  Bytes enrollment_code_hash;
+  std::string actor;
+  std::vector<std::string> allowed;  // base64url credential ids
+  std::string appid;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+};
+
+struct WebAuthnCredential {
+  Bytes raw_id;
+  std::string id;  // base64url(raw_id)
+  std::string user_id;
+  Bytes public_key;
+  int64_t alg = 0;
+  int64_t sign_count = 0;
+  bool uv_initialized = false;
+  bool backup_eligible = false;
+  bool backup_state = false;
+  std::vector<std::string> transports;
+  Bytes aaguid;
+  std::string fmt;
+  std::string attestation_type;
+  bool discoverable = false;
+  std::string appid;
+  bool clone_suspected = false;
+};
+
 }  // namespace authd::domain

@@ -41,6 +41,12 @@ class ReadTx {
   virtual Status ScanAudit(const std::function<bool(const AuditEvent&)>& fn) = 0;
 
   virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
+
+  virtual Result<std::optional<Ceremony>> FindCeremony(ByteView id_hash) = 0;
+  // An enrolment code that is unused and unexpired at `now`.
+  virtual Result<std::optional<EnrollmentCode>> FindLiveEnrollmentCode(ByteView code_hash, int64_t now) = 0;
+  virtual Result<std::optional<WebAuthnCredential>> FindWebAuthnCredential(ByteView raw_id) = 0;
+  virtual Result<std::vector<WebAuthnCredential>> ListWebAuthnCredentials(std::string_view user_id) = 0;
 };
 
 class WriteTx : public ReadTx {
@@ -71,6 +77,21 @@ class WriteTx : public ReadTx {
   virtual Result<int64_t> RevokeTokensOfUser(std::string_view user_id, int64_t at) = 0;
   virtual Result<int64_t> RevokeTokensOfCredential(std::string_view credential_id, int64_t at) = 0;
   virtual Result<int64_t> DeleteTokensExpiredBefore(int64_t before, int limit) = 0;
+
+  virtual Status InsertCeremony(const Ceremony& ceremony) = 0;
+  // Deletes the ceremony; returns whether it was there (a conditional delete: of two concurrent
+  // callers only one sees true).
+  virtual Result<bool> TakeCeremony(ByteView id_hash) = 0;
+  virtual Result<int64_t> DeleteCeremoniesExpiredBefore(int64_t before) = 0;
+
+  // kCredentialExists when the raw id is registered already (to anyone).
+  virtual Status InsertWebAuthnCredential(const WebAuthnCredential& credential) = 0;
+  // Compare-and-set of the signature counter (§7.2 step 24): updates only if the stored count
+  // is still `expected_count`. Returns whether it did.
+  virtual Result<bool> AdvanceWebAuthnCounter(ByteView raw_id, int64_t expected_count, int64_t new_count,
+                                              bool backup_state, bool uv_initialized) = 0;
+  virtual Status MarkCloneSuspected(ByteView raw_id) = 0;
+  virtual Status TouchCredential(std::string_view id, int64_t at) = 0;
 
   virtual Status AppendAudit(const AuditEvent& event) = 0;
   virtual Status PutMeta(std::string_view key, std::string_view value) = 0;

@@ -6,6 +6,7 @@
 
 #include "authd/domain/core.h"
 #include "authd/domain/views.h"
+#include "authd/domain/webauthn_service.h"
 #include "authd/http/metrics.h"
 #include "authd/http/router.h"
 
@@ -24,15 +25,18 @@ struct Api {
   domain::Core& core;
   Metrics& metrics;
   ApiSettings settings;
+  domain::WebAuthnService* webauthn = nullptr;
 };
 
 void RegisterPublicRoutes(Router& router, Api& api);
 void RegisterTokenRoutes(Router& router, Api& api);
 void RegisterAdminRoutes(Router& router, Api& api);
+void RegisterWebAuthnRoutes(Router& router, Api& api);
 inline void RegisterAllRoutes(Router& router, Api& api) {
   RegisterPublicRoutes(router, api);
   RegisterTokenRoutes(router, api);
   RegisterAdminRoutes(router, api);
+  if (api.webauthn) RegisterWebAuthnRoutes(router, api);
 }
 
 using domain::CredentialJson;

@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "authd/base/bytes.h"
 #include "authd/base/result.h"
 
 namespace authd::runtime {
@@ -33,6 +35,13 @@ struct Config {
   int64_t max_queued = 64;
   int64_t request_timeout = 10;
   std::string log_level = "info";
+  // WebAuthn policy
+  std::string user_verification = "discouraged";  // the least a ceremony asks for
+  std::string counter_policy = "reject";          // reject | disable
+  std::string attestation = "any";                // any | attested | trusted
+  std::vector<std::string> attestation_roots;     // PEM files
+  std::vector<std::string> aaguid_allow;          // hex or UUID form
+  std::vector<std::string> aaguid_deny;
 
   bool tls() const { return !tls_cert.empty() && !tls_key.empty(); }
   std::string listen() const;
@@ -49,5 +58,8 @@ const std::vector<SettingInfo>& Settings();
 // kInvalidArgument naming the setting and what is wrong with it.
 Result<Config> LoadConfig(const std::string& file, const std::map<std::string, std::string>& env);
 std::map<std::string, std::string> ProcessEnvironment();
+
+// An AAGUID as 32 hex digits, with or without the UUID dashes.
+std::optional<Bytes> ParseAaguid(std::string_view text);
 
 }  // namespace authd::runtime

@@ -1,0 +1,429 @@
+#include "authd/domain/webauthn_service.h"
+
+#include <algorithm>
+
+#include "authd/base/crypto.h"
+#include "authd/base/encoding.h"
+#include "authd/domain/policy.h"
+
+namespace authd::domain {
+namespace {
+
+constexpr std::string_view kRegistration = "registration";
+constexpr std::string_view kAuthentication = "authentication";
+
+int UvRank(std::string_view uv) { return uv == "required" ? 2 : uv == "preferred" ? 1 : 0; }
+
+bool OneOf(std::string_view v, std::initializer_list<std::string_view> allowed) {
+  return std::find(allowed.begin(), allowed.end(), v) != allowed.end();
+}
+
+std::string Stronger(std::string_view a, std::string_view b) { return std::string(UvRank(a) >= UvRank(b) ? a : b); }
+
+Json CredentialDescriptor(const WebAuthnCredential& c) {
+  Json d = {{"type", "public-key"}, {"id", c.id}};
+  if (!c.transports.empty()) d["transports"] = c.transports;
+  return d;
+}
+
+AuditEntry Entry(std::string action, std::string target, std::string outcome, std::string reason, bool attempt) {
+  AuditEntry e;
+  e.action = std::move(action);
+  e.target = std::move(target);
+  e.outcome = std::move(outcome);
+  e.reason = std::move(reason);
+  e.attempt = attempt;
+  return e;
+}
+
+}  // namespace
+
+WebAuthnService::WebAuthnService(Core& core, const Keyring& keyring, WebAuthnOptions options)
+    : core_(core), keyring_(keyring), options_(std::move(options)) {}
+
+void WebAuthnService::Refuse(const AuditContext& ctx, const std::string& action, const std::string& target,
+                             const Error& error, const Ceremony* consume) {
+  (void)core_.store().Write([&](WriteTx& tx) -> Status {
+    // A refused response still uses up its ceremony: the challenge is never accepted twice.
+    if (consume) AUTHD_RETURN_IF_ERROR(tx.TakeCeremony(consume->id_hash));
+    return core_.audit().Append(tx, ctx, Entry(action, target, "failure", std::string(ErrorCodeName(error.code)), true));
+  });
+}
+
+Result<Ceremony> WebAuthnService::TakeLiveCeremony(std::string_view handle, std::string_view kind,
+                                                   const AuditContext& ctx, const std::string& action) {
+  std::optional<Ceremony> c;
+  Bytes id_hash = Sha256(AsBytes(handle.substr(0, 256)));
+  AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(c, tx.FindCeremony(id_hash));
+    return Ok();
+  }));
+  if (!c || c->kind != kind) {
+    Error e = Err(ErrorCode::kChallengeUnknown, "unknown or already used ceremony; start again");
+    Refuse(ctx, action, "ceremony", e, nullptr);
+    return e;
+  }
+  if (core_.clock().NowSeconds() >= c->expires_at) {
+    Error e = Err(ErrorCode::kChallengeExpired, "the ceremony expired; start again");
+    Refuse(ctx, action, "ceremony", e, &*c);
+    return e;
+  }
+  return std::move(*c);
+}
+
+// --- registration --------------------------------------------------------------------------
+
+Result<CeremonyStarted> WebAuthnService::StartRegistration(const std::optional<Principal>& who,
+                                                           const RegistrationRequest& req, const AuditContext& ctx) {
+  if (!OneOf(req.resident_key, {"discouraged", "preferred", "required"}) ||
+      !OneOf(req.user_verification, {"discouraged", "preferred", "required"}) ||
+      !OneOf(req.attestation, {"none", "indirect", "direct", "enterprise"}) ||
+      !OneOf(req.authenticator_attachment, {"", "platform", "cross-platform"})) {
+    return Err(ErrorCode::kInvalidArgument,
+               "resident_key, user_verification, attestation or authenticator_attachment has an unknown value");
+  }
+  if (req.display_name.size() > 64) return Err(ErrorCode::kInvalidArgument, "display_name is too long");
+  const int64_t now = core_.clock().NowSeconds();
+  auto username = NormalizeUsername(req.username);
+  std::optional<User> user;
+  std::optional<EnrollmentCode> code;
+  std::vector<WebAuthnCredential> existing;
+  Bytes code_hash;
+  if (username) {
+    if (!req.enrollment_code.empty()) code_hash = HashEnrollmentCode(req.enrollment_code);
+    AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
+      AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserByName(*username));
+      if (user) {
+        AUTHD_ASSIGN_OR_RETURN(existing, tx.ListWebAuthnCredentials(user->id));
+      }
+      if (!code_hash.empty()) {
+        AUTHD_ASSIGN_OR_RETURN(code, tx.FindLiveEnrollmentCode(code_hash, now));
+      }
+      return Ok();
+    }));
+  }
+
+  // Who may register a key for this user: the user, an enroller or admin, or the holder of an
+  // enrolment code issued for this user.
+  std::string actor;
+  if (who) {
+    bool self = user && who->user.id == user->id;
+    if (!self) AUTHD_RETURN_IF_ERROR(core_.Authorize(*who, Permission::kRegisterCredential, ctx, "user:" + req.username.substr(0, 64)));
+    if (!user) return Err(ErrorCode::kNotFound, "no such user");
+    if (user->status != kStatusActive) return Err(ErrorCode::kUserDisabled, "the user is disabled");
+    actor = "user:" + who->user.username;
+  } else if (!req.enrollment_code.empty()) {
+    if (!user || !code || code->user_id != user->id || user->status != kStatusActive) {
+      Error e = Err(ErrorCode::kInvalidEnrollmentCode, "the enrolment code is not valid for this user");
+      Refuse(ctx, "webauthn.register", "user:" + req.username.substr(0, 64), e, nullptr);
+      return e;
+    }
+    actor = "enrollment_code";
+  } else {
+    return Err(ErrorCode::kInvalidToken, "authenticate with a Bearer token or send an enrollment_code");
+  }
+
+  Ceremony c;
+  std::string handle = RandomId(32);
+  c.id_hash = Sha256(AsBytes(handle));
+  c.kind = std::string(kRegistration);
+  c.user_id = user->id;
+  c.challenge = RandomBytes(32);
+  c.user_verification = Stronger(req.user_verification, options_.min_user_verification);
+  c.enrollment_code_hash = code ? code->code_hash : Bytes{};
+  c.actor = actor;
+  c.created_at = now;
+  c.expires_at = now + options_.ceremony_ttl;
+  AUTHD_RETURN_IF_ERROR(core_.store().Write([&](WriteTx& tx) -> Status {
+    (void)tx.DeleteCeremoniesExpiredBefore(now - 60);
+    return tx.InsertCeremony(c);
+  }));
+
+  Json params = Json::array();
+  for (int64_t alg : options_.algorithms) params.push_back({{"type", "public-key"}, {"alg", alg}});
+  Json exclude = Json::array();
+  for (const auto& e : existing) exclude.push_back(CredentialDescriptor(e));
+  Json selection = {{"residentKey", req.resident_key},
+                    {"requireResidentKey", req.resident_key == "required"},
+                    {"userVerification", c.user_verification}};
+  if (!req.authenticator_attachment.empty()) selection["authenticatorAttachment"] = req.authenticator_attachment;
+  CeremonyStarted out;
+  out.handle = handle;
+  out.public_key = {{"rp", {{"id", options_.rp_id}, {"name", options_.rp_name}}},
+                    {"user",
+                     {{"id", user->id},
+                      {"name", user->username},
+                      {"displayName", req.display_name.empty() ? user->display_name : req.display_name}}},
+                    {"challenge", Base64UrlEncode(c.challenge)},
+                    {"pubKeyCredParams", params},
+                    {"timeout", options_.ceremony_ttl * 1000},
+                    {"excludeCredentials", exclude},
+                    {"authenticatorSelection", selection},
+                    {"attestation", req.attestation},
+                    {"extensions", {{"credProps", true}}}};
+  return out;
+}
+
+Result<RegistrationResult> WebAuthnService::FinishRegistration(std::string_view handle,
+                                                               const RegistrationCredential& cred,
+                                                               std::string nickname, const AuditContext& ctx) {
+  const std::string action = "webauthn.register";
+  if (nickname.size() > 64) return Err(ErrorCode::kInvalidArgument, "nickname is too long");
+  AUTHD_ASSIGN_OR_RETURN(Ceremony c, TakeLiveCeremony(handle, kRegistration, ctx, action));
+  std::optional<User> user;
+  AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserById(c.user_id));
+    return Ok();
+  }));
+  std::string target = user ? "user:" + user->username : "user:unknown";
+  auto fail = [&](Error e) -> Error {
+    Refuse(ctx, action, target, e, &c);
+    return e;
+  };
+  if (!user || user->status != kStatusActive) return fail(Err(ErrorCode::kUserDisabled, "the user is disabled"));
+
+  webauthn::RegistrationExpectations expected;
+  expected.challenge = c.challenge;
+  expected.origins = options_.origins;
+  expected.rp_id = options_.rp_id;
+  expected.allowed_algs = options_.algorithms;
+  expected.require_user_verification = c.user_verification == "required";
+  expected.trust = options_.trust;
+  expected.trust.now = core_.clock().NowSeconds();
+  auto verified = webauthn::VerifyRegistration({cred.client_data_json, cred.attestation_object}, expected);
+  if (!verified) return fail(verified.error());
+  // beyond spec: the id the client reports must be the one the authenticator attested.
+  if (!SafeEquals(verified->credential_id, cred.raw_id)) {
+    return fail(Err(ErrorCode::kBadRequest, "credential id does not match the attested credential"));
+  }
+
+  const int64_t now = core_.clock().NowSeconds();
+  RegistrationResult out;
+  WebAuthnCredential& w = out.credential;
+  w.raw_id = verified->credential_id;
+  w.id = Base64UrlEncode(w.raw_id);
+  w.user_id = user->id;
+  w.public_key = verified->cose_key;
+  w.alg = verified->alg;
+  w.sign_count = verified->sign_count;
+  w.uv_initialized = verified->user_verified;
+  w.backup_eligible = verified->backup_eligible;
+  w.backup_state = verified->backup_state;
+  for (const auto& t : cred.transports) {
+    if (OneOf(t, {"usb", "nfc", "ble", "internal", "hybrid", "smart-card"})) w.transports.push_back(t);
+  }
+  w.aaguid = verified->aaguid;
+  w.discoverable = cred.discoverable.value_or(false);
+  w.fmt = verified->fmt;
+  w.attestation_type = std::string(webauthn::AttestationTypeName(verified->attestation_type));
+  Credential& r = out.record;
+  r.id = w.id;
+  r.user_id = user->id;
+  r.type = "webauthn";
+  r.nickname = nickname;
+  r.created_at = now;
+  Json info = {{"aaguid", HexEncode(w.aaguid)},
+               {"fmt", w.fmt},
+               {"attestation_type", w.attestation_type},
+               {"attestation_trusted", verified->attestation_trusted},
+               {"alg", w.alg},
+               {"transports", w.transports},
+               {"backup_eligible", w.backup_eligible},
+               {"backup_state", w.backup_state},
+               {"user_verified", w.uv_initialized},
+               {"discoverable", w.discoverable}};
+  r.info = DumpJson(info);
+
+  Status s = core_.store().Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(bool live, tx.TakeCeremony(c.id_hash));
+    if (!live) return Err(ErrorCode::kChallengeUnknown, "the ceremony was used by another request");
+    if (!c.enrollment_code_hash.empty()) {
+      // An enrolment code is consumed only by a successful registration (API.md).
+      AUTHD_ASSIGN_OR_RETURN(bool consumed, tx.ConsumeEnrollmentCode(c.enrollment_code_hash, user->id, now));
+      if (!consumed) return Err(ErrorCode::kInvalidEnrollmentCode, "the enrolment code was used or expired meanwhile");
+    }
+    // §7.1 step 26: a credential id registered to anyone is refused.
+    AUTHD_ASSIGN_OR_RETURN(auto clash, tx.FindWebAuthnCredential(w.raw_id));
+    if (clash) return Err(ErrorCode::kCredentialExists, "this key is registered already");
+    // §7.1 step 29: the record, durably, in this one transaction.
+    AUTHD_RETURN_IF_ERROR(tx.InsertCredential(r));
+    AUTHD_RETURN_IF_ERROR(tx.InsertWebAuthnCredential(w));
+    AuditEntry e = Entry(action, target, "success", "", true);
+    e.detail = {{"credential", w.id.substr(0, 64)}, {"fmt", w.fmt}, {"attestation_type", w.attestation_type},
+                {"by", c.actor}};
+    return core_.audit().Append(tx, ctx, e);
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+// --- authentication ------------------------------------------------------------------------
+
+Result<CeremonyStarted> WebAuthnService::StartAuthentication(const AuthenticationRequest& req,
+                                                             const AuditContext& ctx) {
+  (void)ctx;
+  if (!OneOf(req.user_verification, {"discouraged", "preferred", "required"})) {
+    return Err(ErrorCode::kInvalidArgument, "user_verification has an unknown value");
+  }
+  if (req.username.size() > 256) return Err(ErrorCode::kInvalidArgument, "username is too long");
+  const int64_t now = core_.clock().NowSeconds();
+  std::optional<User> user;
+  std::vector<WebAuthnCredential> creds;
+  std::optional<Client> client;
+  auto username = NormalizeUsername(req.username);
+  AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
+    if (!req.username.empty() && username) {
+      AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserByName(*username));
+      if (user) {
+        AUTHD_ASSIGN_OR_RETURN(creds, tx.ListWebAuthnCredentials(user->id));
+      }
+    }
+    if (!req.client_id.empty()) {
+      AUTHD_ASSIGN_OR_RETURN(client, tx.FindClient(req.client_id.substr(0, 128)));
+    }
+    return Ok();
+  }));
+  if (!req.client_id.empty() && (!client || client->status != kStatusActive)) {
+    return Err(ErrorCode::kInvalidArgument, "client_id is not a known client");
+  }
+
+  Ceremony c;
+  std::string handle = RandomId(32);
+  c.id_hash = Sha256(AsBytes(handle));
+  c.kind = std::string(kAuthentication);
+  c.challenge = RandomBytes(32);
+  c.client_id = req.client_id;
+  c.user_verification = Stronger(req.user_verification, options_.min_user_verification);
+  c.created_at = now;
+  c.expires_at = now + options_.ceremony_ttl;
+  Json allow = Json::array();
+  std::string appid;
+  if (!req.username.empty()) {
+    bool real = user && user->status == kStatusActive && !creds.empty();
+    if (real) {
+      c.user_id = user->id;
+      for (const auto& w : creds) {
+        allow.push_back(CredentialDescriptor(w));
+        c.allowed.push_back(w.id);
+        if (!w.appid.empty()) appid = w.appid;
+      }
+    } else {
+      // No account enumeration: an unknown user (or one without keys) gets a made-up but
+      // stable credential id of the usual size, so the answer looks like a real one.
+      Bytes seed = keyring_.DecoyMac(AsBytes("webauthn-user:" + req.username));
+      Bytes fake = seed;
+      Bytes more = keyring_.DecoyMac(seed);
+      fake.insert(fake.end(), more.begin(), more.end());
+      std::string id = Base64UrlEncode(fake);
+      allow.push_back({{"type", "public-key"}, {"id", id}, {"transports", {"usb"}}});
+      c.user_id = "unknown";
+      c.allowed.push_back(id);
+    }
+  }
+  c.appid = appid;
+  AUTHD_RETURN_IF_ERROR(core_.store().Write([&](WriteTx& tx) -> Status {
+    (void)tx.DeleteCeremoniesExpiredBefore(now - 60);
+    return tx.InsertCeremony(c);
+  }));
+  CeremonyStarted out;
+  out.handle = handle;
+  out.public_key = {{"challenge", Base64UrlEncode(c.challenge)},
+                    {"timeout", options_.ceremony_ttl * 1000},
+                    {"rpId", options_.rp_id},
+                    {"allowCredentials", allow},
+                    {"userVerification", c.user_verification}};
+  if (!appid.empty()) out.public_key["extensions"] = {{"appid", appid}};
+  return out;
+}
+
+Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handle, const AuthenticationCredential& cred,
+                                                          const AuditContext& ctx) {
+  const std::string action = "webauthn.authenticate";
+  AUTHD_ASSIGN_OR_RETURN(Ceremony c, TakeLiveCeremony(handle, kAuthentication, ctx, action));
+  std::optional<WebAuthnCredential> w;
+  std::optional<Credential> record;
+  std::optional<User> user;
+  AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(w, tx.FindWebAuthnCredential(cred.raw_id));
+    if (w) {
+      AUTHD_ASSIGN_OR_RETURN(record, tx.FindCredential(w->id));
+      AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserById(w->user_id));
+    }
+    return Ok();
+  }));
+  std::string target = user ? "user:" + user->username : "credential:unknown";
+  auto fail = [&](Error e) -> Error {
+    Refuse(ctx, action, target, e, &c);
+    return e;
+  };
+  if (!w || !record || !user) return fail(Err(ErrorCode::kUnknownCredential, "this key is not registered"));
+  std::string id = Base64UrlEncode(cred.raw_id);
+  // §7.2 step 5: the credential must be one the options allowed.
+  if (!c.allowed.empty() && std::find(c.allowed.begin(), c.allowed.end(), id) == c.allowed.end()) {
+    return fail(Err(ErrorCode::kUnknownCredential, "this key was not asked for"));
+  }
+  // §7.2 step 6: the credential's owner.
+  auto handle_bytes = Base64UrlDecode(user->id);
+  if (!c.user_id.empty()) {
+    if (w->user_id != c.user_id) return fail(Err(ErrorCode::kUnknownCredential, "this key belongs to someone else"));
+    if (cred.user_handle && (!handle_bytes || !SafeEquals(*cred.user_handle, *handle_bytes))) {
+      return fail(Err(ErrorCode::kUserHandleMismatch, "the user handle does not match"));
+    }
+  } else {
+    if (!cred.user_handle) return fail(Err(ErrorCode::kMissingUserHandle, "a discoverable credential must return its user handle"));
+    if (!handle_bytes || !SafeEquals(*cred.user_handle, *handle_bytes)) {
+      return fail(Err(ErrorCode::kUserHandleMismatch, "the user handle does not match the key's owner"));
+    }
+  }
+  if (user->status != kStatusActive) return fail(Err(ErrorCode::kUserDisabled, "the user is disabled"));
+  if (record->status != kStatusActive) return fail(Err(ErrorCode::kCredentialRevoked, "this key was revoked"));
+
+  webauthn::AssertionExpectations expected;
+  expected.challenge = c.challenge;
+  expected.origins = options_.origins;
+  expected.rp_id = options_.rp_id;
+  if (cred.appid_extension_used && !w->appid.empty()) expected.appid = w->appid;
+  expected.require_user_verification = c.user_verification == "required";
+  webauthn::StoredCredential stored{w->public_key, static_cast<uint32_t>(w->sign_count), w->backup_eligible};
+  auto verified = webauthn::VerifyAssertion({cred.client_data_json, cred.authenticator_data, cred.signature}, stored,
+                                            expected);
+  if (!verified) {
+    if (verified.code() == ErrorCode::kCounterRegression) {
+      // §7.2 step 22: a possible clone. Flag it (and by policy take the key out of service).
+      (void)core_.store().Write([&](WriteTx& tx) -> Status {
+        AUTHD_RETURN_IF_ERROR(tx.MarkCloneSuspected(w->raw_id));
+        if (options_.counter_policy == CounterPolicy::kRejectAndDisable) {
+          AUTHD_RETURN_IF_ERROR(tx.SetCredentialStatus(user->id, w->id, kStatusDisabled));
+        }
+        AuditEntry e = Entry("webauthn.clone_suspected", "credential:" + w->id.substr(0, 64), "failure",
+                             "counter_regression", false);
+        e.detail = {{"user", user->username}, {"stored_count", w->sign_count},
+                    {"disabled", options_.counter_policy == CounterPolicy::kRejectAndDisable}};
+        return core_.audit().Append(tx, ctx, e);
+      });
+    }
+    return fail(verified.error());
+  }
+
+  IssuedToken token;
+  const int64_t now = core_.clock().NowSeconds();
+  Status s = core_.store().Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(bool live, tx.TakeCeremony(c.id_hash));
+    if (!live) return Err(ErrorCode::kChallengeUnknown, "the ceremony was used by another request");
+    // §7.2 step 24: the counter advances only from the value this verification saw (P2).
+    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceWebAuthnCounter(w->raw_id, w->sign_count, verified->sign_count,
+                                                                    verified->backup_state, verified->user_verified));
+    if (!advanced) return Err(ErrorCode::kCounterRegression, "the key was used concurrently");
+    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(w->id, now));
+    std::vector<std::string> amr = {"hwk"};
+    if (verified->user_verified) amr.push_back("pin");
+    AUTHD_ASSIGN_OR_RETURN(token, core_.tokens().Issue(tx, *user, w->id, c.client_id, amr, now));
+    AuditEntry e = Entry(action, target, "success", "", true);
+    e.detail = {{"credential", w->id.substr(0, 64)}, {"jti", token.record.jti}, {"user_verified", verified->user_verified}};
+    return core_.audit().Append(tx, ctx, e);
+  });
+  if (!s) return fail(s.error());
+  return token;
+}
+
+}  // namespace authd::domain

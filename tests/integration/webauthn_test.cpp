@@ -1,0 +1,280 @@
+// WebAuthn ceremonies over HTTP against the real authd, with a software authenticator that
+// holds real keys: enrolment by code, login, replay, counters, revocation, enumeration.
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "authd/base/encoding.h"
+#include "integration/harness.h"
+#include "webauthn/test_authenticator.h"
+
+namespace authd::testing {
+namespace {
+
+using webauthn::testing::TestAuthenticator;
+
+class WebAuthnHttp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.Start()) << server_.log();
+    admin_ = server_.TokenFor("root", {"admin"});
+    ASSERT_EQ(server_.Authctl({"user", "add", "alice"}).exit_code, 0);
+    client_ = server_.Client("app");
+  }
+
+  std::string Code(const std::string& user) {
+    std::string c = server_.Authctl({"enrollment-code", user}).out;
+    if (!c.empty()) c.pop_back();
+    return c;
+  }
+
+  static Bytes Challenge(const Json& options) {
+    return Base64UrlDecode(options["publicKey"]["challenge"].get<std::string>()).value_or(Bytes{});
+  }
+
+  Json RegistrationJson(const Json& options, const TestAuthenticator::Registration& reg) {
+    auto resp = key_.Register(Challenge(options), reg);
+    std::string id = Base64UrlEncode(*reg.auth.credential_id);
+    return {{"ceremony", options["ceremony"]},
+            {"nickname", "blue key"},
+            {"credential",
+             {{"id", id},
+              {"rawId", id},
+              {"type", "public-key"},
+              {"response",
+               {{"clientDataJSON", Base64UrlEncode(resp.client_data_json)},
+                {"attestationObject", Base64UrlEncode(resp.attestation_object)},
+                {"transports", {"usb"}}}},
+              {"clientExtensionResults", {{"credProps", {{"rk", false}}}}}}}};
+  }
+
+  HttpResult Enrol(const std::string& code) {
+    HttpResult opts = server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}, {"enrollment_code", code}});
+    if (opts.status != 200) return opts;
+    return server_.PostJson("/v1/webauthn/registration/verify", RegistrationJson(opts.json(), key_.NewRegistration()));
+  }
+
+  Json AssertionJson(const Json& options, const TestAuthenticator::Assertion& a) {
+    auto resp = key_.Assert(Challenge(options), a);
+    std::string id = Base64UrlEncode(key_.credential_id);
+    return {{"ceremony", options["ceremony"]},
+            {"credential",
+             {{"id", id},
+              {"rawId", id},
+              {"type", "public-key"},
+              {"response",
+               {{"clientDataJSON", Base64UrlEncode(resp.client_data_json)},
+                {"authenticatorData", Base64UrlEncode(resp.authenticator_data)},
+                {"signature", Base64UrlEncode(resp.signature)}}},
+              {"clientExtensionResults", Json::object()}}}};
+  }
+
+  HttpResult Login(std::optional<TestAuthenticator::Assertion> a = std::nullopt) {
+    HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options",
+                                       {{"username", "alice"}, {"client_id", client_["client_id"]}});
+    if (opts.status != 200) return opts;
+    return server_.PostJson("/v1/webauthn/authentication/verify", AssertionJson(opts.json(), a ? *a : key_.NewAssertion()));
+  }
+
+  Json Introspect(const std::string& token) {
+    return server_
+        .Request("POST", "/v1/tokens/introspect", "token=" + token,
+                 {{"Content-Type", "application/x-www-form-urlencoded"},
+                  {"Authorization", BasicAuth(client_["client_id"], client_["client_secret"])}})
+        .json();
+  }
+
+  AuthdProcess server_;
+  std::string admin_;
+  Json client_;
+  TestAuthenticator key_;
+};
+
+TEST_F(WebAuthnHttp, EnrolWithACodeThenLogIn) {
+  HttpResult opts = server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}, {"enrollment_code", Code("alice")}});
+  ASSERT_EQ(opts.status, 200) << opts.body;
+  Json pk = opts.json()["publicKey"];
+  EXPECT_EQ(pk["rp"]["id"], "localhost");
+  EXPECT_EQ(pk["user"]["name"], "alice");
+  EXPECT_EQ(Challenge(opts.json()).size(), 32u);
+  EXPECT_EQ(pk["excludeCredentials"], Json::array());
+  EXPECT_EQ(pk["pubKeyCredParams"][0]["alg"], -7);
+
+  HttpResult reg = server_.PostJson("/v1/webauthn/registration/verify", RegistrationJson(opts.json(), key_.NewRegistration()));
+  ASSERT_EQ(reg.status, 201) << reg.body;
+  Json cred = reg.json()["credential"];
+  EXPECT_EQ(cred["id"], Base64UrlEncode(key_.credential_id));
+  EXPECT_EQ(cred["type"], "webauthn");
+  EXPECT_EQ(cred["fmt"], "none");
+  EXPECT_EQ(cred["attestation_type"], "none");
+  EXPECT_EQ(cred["alg"], -7);
+  EXPECT_EQ(cred["nickname"], "blue key");
+  EXPECT_EQ(cred["aaguid"], "00000000-0000-0000-0000-000000000000");
+
+  HttpResult login = Login();
+  ASSERT_EQ(login.status, 200) << login.body;
+  Json t = login.json();
+  EXPECT_EQ(t["token_type"], "Bearer");
+  EXPECT_EQ(t["user"]["username"], "alice");
+  EXPECT_EQ(t["credential_id"], cred["id"]);
+  EXPECT_EQ(t["amr"], Json({"hwk"}));
+  Json intro = Introspect(t["access_token"]);
+  EXPECT_EQ(intro["active"], true);
+  EXPECT_EQ(intro["aud"], client_["client_id"]);
+  EXPECT_EQ(intro["credential_id"], cred["id"]);
+  // The key now appears in the admin view, and in excludeCredentials of a new registration.
+  HttpResult user = server_.Get("/v1/admin/users/alice", {{"Authorization", "Bearer " + admin_}});
+  ASSERT_EQ(user.json()["user"]["credentials"].size(), 1u);
+  EXPECT_NE(user.json()["user"]["credentials"][0]["last_used_at"], nullptr);
+  HttpResult again = server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}}, admin_);
+  EXPECT_EQ(again.json()["publicKey"]["excludeCredentials"][0]["id"], cred["id"]);
+}
+
+TEST_F(WebAuthnHttp, EnrolmentCodeIsConsumedOnlyBySuccess) {
+  std::string code = Code("alice");
+  // A failing registration (wrong origin) leaves the code usable.
+  HttpResult opts = server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}, {"enrollment_code", code}});
+  auto bad = key_.NewRegistration();
+  bad.origin = "https://evil.example";
+  HttpResult refused = server_.PostJson("/v1/webauthn/registration/verify", RegistrationJson(opts.json(), bad));
+  EXPECT_EQ(refused.status, 422);
+  EXPECT_EQ(refused.json()["code"], "origin_mismatch");
+  ASSERT_EQ(Enrol(code).status, 201);
+  HttpResult reuse = server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}, {"enrollment_code", code}});
+  EXPECT_EQ(reuse.status, 401);
+  EXPECT_EQ(reuse.json()["code"], "invalid_enrollment_code");
+}
+
+TEST_F(WebAuthnHttp, WR04_ReplayedRegistrationIsRefusedAndStoresNothingNew) {
+  HttpResult opts = server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}, {"enrollment_code", Code("alice")}});
+  Json body = RegistrationJson(opts.json(), key_.NewRegistration());
+  ASSERT_EQ(server_.PostJson("/v1/webauthn/registration/verify", body).status, 201);
+  HttpResult replay = server_.PostJson("/v1/webauthn/registration/verify", body);
+  EXPECT_EQ(replay.status, 422);
+  EXPECT_EQ(replay.json()["code"], "challenge_unknown");
+  HttpResult user = server_.Get("/v1/admin/users/alice", {{"Authorization", "Bearer " + admin_}});
+  EXPECT_EQ(user.json()["user"]["credentials"].size(), 1u);
+}
+
+TEST_F(WebAuthnHttp, WR17_AKeyRegisteredToSomeoneElseIsAConflict) {
+  ASSERT_EQ(Enrol(Code("alice")).status, 201);
+  ASSERT_EQ(server_.Authctl({"user", "add", "bob"}).exit_code, 0);
+  HttpResult opts = server_.PostJson("/v1/webauthn/registration/options", {{"username", "bob"}, {"enrollment_code", Code("bob")}});
+  ASSERT_EQ(opts.status, 200);
+  HttpResult clash = server_.PostJson("/v1/webauthn/registration/verify", RegistrationJson(opts.json(), key_.NewRegistration()));
+  EXPECT_EQ(clash.status, 409);
+  EXPECT_EQ(clash.json()["code"], "credential_exists");
+}
+
+TEST_F(WebAuthnHttp, RegistrationNeedsTokenOrCode) {
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}}).json()["code"], "invalid_token");
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}, {"enrollment_code", "AAAA-BBBB"}})
+                .json()["code"],
+            "invalid_enrollment_code");
+  // A code for another user does not work, and an unknown user looks the same as a wrong code.
+  ASSERT_EQ(server_.Authctl({"user", "add", "bob"}).exit_code, 0);
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}, {"enrollment_code", Code("bob")}})
+                .status,
+            401);
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/registration/options", {{"username", "ghost"}, {"enrollment_code", Code("bob")}})
+                .json()["code"],
+            "invalid_enrollment_code");
+  std::string plain = server_.TokenFor("carol", {});
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}}, plain).status, 403);
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/registration/options", {{"username", "carol"}}, plain).status, 200);
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/registration/options", {{"username", "ghost"}}, admin_).status, 404);
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}, {"attestation", "weird"}}, admin_)
+                .status,
+            400);
+}
+
+TEST_F(WebAuthnHttp, WA11_ReplayedAssertionIsRefused) {
+  ASSERT_EQ(Enrol(Code("alice")).status, 201);
+  HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "alice"}});
+  Json body = AssertionJson(opts.json(), key_.NewAssertion());
+  ASSERT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", body).status, 200);
+  HttpResult replay = server_.PostJson("/v1/webauthn/authentication/verify", body);
+  EXPECT_EQ(replay.status, 422);
+  EXPECT_EQ(replay.json()["code"], "challenge_unknown");
+  EXPECT_FALSE(replay.json().contains("access_token"));
+}
+
+TEST_F(WebAuthnHttp, WA08_CounterRegressionIsRefusedFlaggedAndAudited) {
+  ASSERT_EQ(Enrol(Code("alice")).status, 201);
+  ASSERT_EQ(Login().status, 200);  // counter 1
+  auto stale = key_.NewAssertion();
+  stale.auth.sign_count = 1;  // a clone replaying the same counter
+  HttpResult r = Login(stale);
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.json()["code"], "counter_regression");
+  CommandResult tail = server_.Authctl({"audit", "tail", "-n", "5"});
+  EXPECT_NE(tail.out.find("webauthn.clone_suspected"), std::string::npos) << tail.out;
+  auto next = key_.NewAssertion();
+  next.auth.sign_count = 5;
+  EXPECT_EQ(Login(next).status, 200);  // policy "reject": the genuine key keeps working
+}
+
+TEST_F(WebAuthnHttp, WA15_RevokedKeyIsRefusedAndItsTokensDie) {
+  ASSERT_EQ(Enrol(Code("alice")).status, 201);
+  HttpResult login = Login();
+  ASSERT_EQ(login.status, 200);
+  std::string token = login.json()["access_token"];
+  std::string id = Base64UrlEncode(key_.credential_id);
+  HttpResult del = server_.Request("DELETE", "/v1/admin/users/alice/credentials/" + id, "",
+                                   {{"Authorization", "Bearer " + admin_}});
+  EXPECT_EQ(del.status, 204) << del.body;
+  EXPECT_EQ(Introspect(token), Json({{"active", false}}));
+  HttpResult after = Login();
+  EXPECT_EQ(after.status, 422);
+  EXPECT_EQ(after.json()["code"], "credential_revoked");
+}
+
+TEST_F(WebAuthnHttp, UnknownUsersGetTheSameShapeOfOptions) {
+  ASSERT_EQ(Enrol(Code("alice")).status, 201);
+  Json known = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "alice"}}).json();
+  Json unknown = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "mallory"}}).json();
+  Json unknown2 = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "mallory"}}).json();
+  ASSERT_EQ(unknown["publicKey"]["allowCredentials"].size(), known["publicKey"]["allowCredentials"].size());
+  EXPECT_EQ(unknown["publicKey"]["allowCredentials"][0]["id"], unknown2["publicKey"]["allowCredentials"][0]["id"]);
+  EXPECT_EQ(unknown.size(), known.size());
+  EXPECT_EQ(unknown["publicKey"].size(), known["publicKey"].size());
+  // A login attempt for the made-up user fails like any unknown key.
+  HttpResult r = server_.PostJson("/v1/webauthn/authentication/verify", AssertionJson(unknown, key_.NewAssertion()));
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.json()["code"], "unknown_credential");
+}
+
+TEST_F(WebAuthnHttp, WA14_EnvelopeErrorsAre400) {
+  ASSERT_EQ(Enrol(Code("alice")).status, 201);
+  HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "alice"}});
+  Json body = AssertionJson(opts.json(), key_.NewAssertion());
+  Json wrong_id = body;
+  wrong_id["credential"]["id"] = Base64UrlEncode(Bytes(32, 9));
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", wrong_id).json()["code"], "bad_request");
+  Json padded = body;
+  padded["credential"]["response"]["signature"] = padded["credential"]["response"]["signature"].get<std::string>() + "==";
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", padded).status, 400);
+  Json type = body;
+  type["credential"]["type"] = "password";
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", type).status, 400);
+  // None of these consumed the ceremony: the genuine response still works.
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", body).status, 200);
+}
+
+TEST_F(WebAuthnHttp, WR05_ExpiredCeremonyIsRefused) {
+  AuthdProcess fast(std::map<std::string, std::string>{{"AUTHD_CEREMONY_TTL", "10"}});
+  ASSERT_TRUE(fast.Start()) << fast.log();
+  ASSERT_EQ(fast.Authctl({"user", "add", "alice"}).exit_code, 0);
+  std::string code = fast.Authctl({"enrollment-code", "alice"}).out;
+  code.pop_back();
+  HttpResult opts = fast.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}, {"enrollment_code", code}});
+  ASSERT_EQ(opts.status, 200);
+  std::this_thread::sleep_for(std::chrono::seconds(11));
+  HttpResult late = fast.PostJson("/v1/webauthn/registration/verify", RegistrationJson(opts.json(), key_.NewRegistration()));
+  EXPECT_EQ(late.status, 422);
+  EXPECT_EQ(late.json()["code"], "challenge_expired");
+}
+
+}  // namespace
+}  // namespace authd::testing
