@@ -864,7 +864,13 @@ Status WriteSqliteImage(ByteView image, const std::string& path) {
 
 Result<std::unique_ptr<domain::Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options) {
   auto store = std::make_unique<SqliteStore>(path, options);
-  AUTHD_RETURN_IF_ERROR(store->Open());
+  Status opened = store->Open();
+  if (!opened && opened.code() == ErrorCode::kStorageCorrupt && opened.error().detail.find(path) == std::string::npos) {
+    // Damage found before the integrity check ran (an unreadable header or schema): say the same.
+    return Err(ErrorCode::kStorageCorrupt,
+               "the database at " + path + " failed its integrity check (damaged pages); restore it from a backup");
+  }
+  AUTHD_RETURN_IF_ERROR(opened);
   return std::unique_ptr<domain::Store>(std::move(store));
 }
 
