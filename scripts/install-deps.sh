@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs every Debian package authd needs to build, run and test.
 # Idempotent: when everything is present it returns in well under a second.
+# --with-browser adds Chromium for the browser end-to-end tests.
 set -euo pipefail
+with_browser=0
+[[ "${1:-}" == "--with-browser" ]] && with_browser=1
 
 packages=(
   # toolchain
@@ -15,6 +18,7 @@ packages=(
   postgresql nlohmann-json3-dev prometheus-cpp-dev libcli11-dev
 )
 
+((with_browser)) && packages+=(chromium fonts-dejavu-core)
 missing=()
 # Node.js and npm (for browser tests and the JOSE cross-check) come with the machine image on
 # some hosts (a packaged nodejs that bundles npm); install Debian's only where neither exists.

@@ -3,7 +3,7 @@
 # end) with CTest. Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --with-browser
 if [[ -f tests/js/package.json ]]; then
   echo "test: installing the JavaScript test dependencies (npm ci)"
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)

@@ -8,6 +8,7 @@
 #include "authd/domain/views.h"
 #include "authd/domain/webauthn_service.h"
 #include "authd/http/metrics.h"
+#include "authd/http/pages.h"
 #include "authd/http/router.h"
 
 namespace authd::http {
@@ -37,6 +38,7 @@ inline void RegisterAllRoutes(Router& router, Api& api) {
   RegisterTokenRoutes(router, api);
   RegisterAdminRoutes(router, api);
   if (api.webauthn) RegisterWebAuthnRoutes(router, api);
+  RegisterPageRoutes(router);
 }
 
 using domain::CredentialJson;

@@ -1,0 +1,50 @@
+// Shared helpers for the hosted pages: JSON calls to authd and the browser's WebAuthn JSON
+// helpers (PublicKeyCredential.parse*OptionsFromJSON and toJSON), nothing hand-rolled.
+'use strict';
+
+window.authd = {
+  async post(path, body) {
+    const response = await fetch(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      credentials: 'omit',
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(data.detail || data.title || `request failed (${response.status})`);
+      error.code = data.code;
+      throw error;
+    }
+    return data;
+  },
+
+  supported() {
+    return window.PublicKeyCredential &&
+      typeof PublicKeyCredential.parseCreationOptionsFromJSON === 'function';
+  },
+
+  show(element, text, kind) {
+    element.textContent = text;
+    element.className = kind || '';
+  },
+
+  fill(list, entries) {
+    list.replaceChildren();
+    for (const [name, value] of entries) {
+      const dt = document.createElement('dt');
+      dt.textContent = name;
+      const dd = document.createElement('dd');
+      dd.textContent = Array.isArray(value) ? value.join(', ') : String(value);
+      list.append(dt, dd);
+    }
+  },
+
+  explain(error) {
+    if (error.name === 'NotAllowedError') return 'The key was not touched in time, or the request was cancelled. Try again.';
+    if (error.name === 'InvalidStateError') return 'This key is already registered for you.';
+    if (error.code === 'invalid_enrollment_code') return 'That enrolment code is not valid for this username. Check both, or ask for a new code.';
+    if (error.code === 'challenge_expired') return 'That took too long. Start again.';
+    return error.message || String(error);
+  },
+};
