@@ -49,5 +49,6 @@ void RegisterTokenCommands(CLI::App& app, Context& ctx);
 void RegisterClientCommands(CLI::App& app, Context& ctx);
 void RegisterAuditCommands(CLI::App& app, Context& ctx);
 void RegisterBackupCommands(CLI::App& app, Context& ctx);
+void RegisterImportU2fCommand(CLI::App& credential, Context& ctx);
 
 }  // namespace authctl

@@ -76,6 +76,7 @@ void RegisterUserCommands(CLI::App& app, Context& ctx) {
   {
     auto* cred = app.add_subcommand("credential", "manage users' credentials");
     cred->require_subcommand(1);
+    RegisterImportU2fCommand(*cred, ctx);
     auto* revoke = cred->add_subcommand("revoke", "revoke a credential and every token issued through it");
     auto username = std::make_shared<std::string>();
     auto id = std::make_shared<std::string>();

@@ -276,5 +276,63 @@ TEST_F(WebAuthnHttp, WR05_ExpiredCeremonyIsRefused) {
   EXPECT_EQ(late.json()["code"], "challenge_expired");
 }
 
+TEST_F(WebAuthnHttp, PamU2fUsersKeepTheirKeysThroughTheAppIdExtension) {
+  TestAuthenticator u2f;  // a key registered by pamu2fcfg for the "pam://station" origin
+  u2f.rp_id = "pam://station";
+  TestAuthenticator old_u2f;
+  old_u2f.rp_id = "pam://station";
+  auto point = [](const TestAuthenticator& k) {
+    auto d = webauthn::DecodeCbor(k.CoseKey());
+    Bytes xy = *webauthn::CborBytes(webauthn::MapFind(d->item.get(), int64_t{-2}));
+    Bytes y = *webauthn::CborBytes(webauthn::MapFind(d->item.get(), int64_t{-3}));
+    xy.insert(xy.end(), y.begin(), y.end());
+    return xy;
+  };
+  Bytes old_point = {0x04};
+  Bytes xy = point(old_u2f);
+  old_point.insert(old_point.end(), xy.begin(), xy.end());
+  std::string file = server_.dir().File("u2f_mappings");
+  WriteFile(file, "# pam_u2f mappings\n"
+                  "alice:" + Base64Encode(u2f.credential_id) + "," + Base64Encode(point(u2f)) + ",es256,+presence\n"
+                  "bob:" + Base64UrlEncode(old_u2f.credential_id) + "," + HexEncode(old_point) + "\n"
+                  "carol:not-a-key\n");
+  CommandResult r = server_.Authctl({"credential", "import-u2f", file, "--appid", "pam://station", "--create-users"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "imported 2 key(s) with appid pam://station; skipped 1\n");
+  EXPECT_NE(r.err.find("line 4 (carol): skipped"), std::string::npos) << r.err;
+  // Importing again does not duplicate.
+  CommandResult again = server_.Authctl({"credential", "import-u2f", file, "--appid", "pam://station"});
+  EXPECT_NE(again.err.find("registered already"), std::string::npos) << again.err;
+
+  const std::vector<std::pair<const char*, TestAuthenticator*>> users = {{"alice", &u2f}, {"bob", &old_u2f}};
+  for (const auto& [name, key] : users) {
+    HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", {{"username", name}});
+    ASSERT_EQ(opts.status, 200);
+    EXPECT_EQ(opts.json()["publicKey"]["extensions"]["appid"], "pam://station");
+    auto resp = key->Assert(Challenge(opts.json()), key->NewAssertion());
+    std::string id = Base64UrlEncode(key->credential_id);
+    Json body = {{"ceremony", opts.json()["ceremony"]},
+                 {"credential",
+                  {{"id", id}, {"rawId", id}, {"type", "public-key"},
+                   {"response", {{"clientDataJSON", Base64UrlEncode(resp.client_data_json)},
+                                 {"authenticatorData", Base64UrlEncode(resp.authenticator_data)},
+                                 {"signature", Base64UrlEncode(resp.signature)}}},
+                   {"clientExtensionResults", {{"appid", true}}}}}};
+    HttpResult login = server_.PostJson("/v1/webauthn/authentication/verify", body);
+    EXPECT_EQ(login.status, 200) << name << " " << login.body;
+  }
+  // Without the appid extension the same key's rpIdHash is another relying party's.
+  HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "alice"}});
+  auto resp = u2f.Assert(Challenge(opts.json()), u2f.NewAssertion());
+  std::string id = Base64UrlEncode(u2f.credential_id);
+  Json body = {{"ceremony", opts.json()["ceremony"]},
+               {"credential",
+                {{"id", id}, {"rawId", id}, {"type", "public-key"},
+                 {"response", {{"clientDataJSON", Base64UrlEncode(resp.client_data_json)},
+                               {"authenticatorData", Base64UrlEncode(resp.authenticator_data)},
+                               {"signature", Base64UrlEncode(resp.signature)}}}}}};
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", body).json()["code"], "rp_id_mismatch");
+}
+
 }  // namespace
 }  // namespace authd::testing

@@ -248,6 +248,38 @@ Result<Bytes> EncodeCoseKey(EVP_PKEY* key, int64_t alg) {
   return Invalid("unsupported key type");
 }
 
+Result<Bytes> CoseKeyFromRaw(int64_t alg, ByteView raw) {
+  Bytes out;
+  if (alg == cose::kES256) {
+    if (raw.size() == 65 && raw[0] == 0x04) raw = raw.subspan(1);
+    if (raw.size() != 64) return Invalid("an ES256 public key is 64 or 65 bytes");
+    Header(out, 5, 5);
+    Int(out, kKty); Int(out, kKtyEc2);
+    Int(out, kAlg); Int(out, alg);
+    Int(out, kCrvOrN); Int(out, 1);
+    Int(out, kXOrE); Bstr(out, raw.first(32));
+    Int(out, kY); Bstr(out, raw.subspan(32));
+  } else if (alg == cose::kEdDSA) {
+    if (raw.size() != 32) return Invalid("an EdDSA public key is 32 bytes");
+    Header(out, 5, 4);
+    Int(out, kKty); Int(out, kKtyOkp);
+    Int(out, kAlg); Int(out, alg);
+    Int(out, kCrvOrN); Int(out, 6);
+    Int(out, kXOrE); Bstr(out, raw);
+  } else if (alg == cose::kRS256) {
+    if (raw.size() != 259) return Invalid("an RS256 public key is 256 bytes of n and 3 of e");
+    Header(out, 5, 4);
+    Int(out, kKty); Int(out, kKtyRsa);
+    Int(out, kAlg); Int(out, alg);
+    Int(out, kCrvOrN); Bstr(out, raw.first(256));
+    Int(out, kXOrE); Bstr(out, raw.subspan(256));
+  } else {
+    return Invalid("unsupported algorithm");
+  }
+  AUTHD_RETURN_IF_ERROR(ParseCoseKey(out));  // on the curve, sizes right
+  return out;
+}
+
 Status VerifySignature(const CosePublicKey& key, ByteView data, ByteView signature) {
   auto bad = [] { return Err(ErrorCode::kSignatureInvalid, "the signature does not verify"); };
   if (!key.key || signature.empty() || signature.size() > 1024) return bad();

@@ -257,6 +257,48 @@ Result<RegistrationResult> WebAuthnService::FinishRegistration(std::string_view 
   return out;
 }
 
+Result<WebAuthnCredential> WebAuthnService::ImportCredential(std::string_view username, const Bytes& raw_id,
+                                                             const Bytes& cose_key, std::string appid,
+                                                             std::string source, const AuditContext& ctx) {
+  if (raw_id.empty() || raw_id.size() > webauthn::kMaxCredentialIdLength) {
+    return Err(ErrorCode::kCredentialIdTooLong, "the key handle must be 1 to 1023 bytes");
+  }
+  if (appid.empty() || appid.size() > 256) return Err(ErrorCode::kInvalidArgument, "appid must be 1 to 256 characters");
+  AUTHD_ASSIGN_OR_RETURN(webauthn::CosePublicKey key, webauthn::ParseCoseKey(cose_key));
+  AUTHD_ASSIGN_OR_RETURN(std::string name, NormalizeUsername(username));
+  WebAuthnCredential w;
+  w.raw_id = raw_id;
+  w.id = Base64UrlEncode(raw_id);
+  w.public_key = cose_key;
+  w.alg = key.alg;
+  w.aaguid = Bytes(16, 0);
+  w.fmt = "none";
+  w.attestation_type = "none";
+  w.transports = {"usb"};
+  w.appid = std::move(appid);
+  Credential r;
+  r.id = w.id;
+  r.type = "webauthn";
+  r.nickname = "imported from " + source;
+  r.created_at = core_.clock().NowSeconds();
+  r.info = DumpJson(Json{{"aaguid", HexEncode(w.aaguid)}, {"fmt", w.fmt}, {"attestation_type", w.attestation_type},
+                         {"alg", w.alg}, {"appid", w.appid}, {"imported_from", source}});
+  Status s = core_.store().Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(auto user, tx.FindUserByName(name));
+    if (!user) return Err(ErrorCode::kNotFound, "no such user");
+    w.user_id = r.user_id = user->id;
+    AUTHD_ASSIGN_OR_RETURN(auto clash, tx.FindWebAuthnCredential(w.raw_id));
+    if (clash) return Err(ErrorCode::kCredentialExists, "this key is registered already");
+    AUTHD_RETURN_IF_ERROR(tx.InsertCredential(r));
+    AUTHD_RETURN_IF_ERROR(tx.InsertWebAuthnCredential(w));
+    AuditEntry e = Entry("webauthn.import", "user:" + user->username, "success", "", false);
+    e.detail = {{"credential", w.id.substr(0, 64)}, {"source", source}, {"appid", w.appid}};
+    return core_.audit().Append(tx, ctx, e);
+  });
+  if (!s) return s.error();
+  return w;
+}
+
 // --- authentication ------------------------------------------------------------------------
 
 Result<CeremonyStarted> WebAuthnService::StartAuthentication(const AuthenticationRequest& req,

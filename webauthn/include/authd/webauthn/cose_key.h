@@ -36,6 +36,11 @@ Result<CosePublicKey> ParseCoseKey(ByteView cbor);
 // Canonical COSE_Key encoding of a public key (EC P-256/384/521, Ed25519, RSA).
 Result<Bytes> EncodeCoseKey(EVP_PKEY* key, int64_t alg);
 
+// A COSE_Key from a bare public key as FIDO tools print it: ES256 as x||y (64 bytes) or the
+// uncompressed point 0x04||x||y (65), EdDSA as 32 bytes, RS256 as n (256 bytes) || e (3).
+// kInvalidPublicKey when the bytes are not such a key (the result is checked with ParseCoseKey).
+Result<Bytes> CoseKeyFromRaw(int64_t alg, ByteView raw);
+
 // Verifies a WebAuthn signature: ECDSA as strict DER (anything else, trailing bytes included, is
 // refused), EdDSA as 64 raw bytes, RSA PKCS#1 v1.5 or PSS (salt = hash length) with SHA-256.
 // kSignatureInvalid on any failure.

@@ -85,6 +85,12 @@ class WebAuthnService {
   Result<IssuedToken> FinishAuthentication(std::string_view handle, const AuthenticationCredential& cred,
                                            const AuditContext& ctx);
 
+  // Registers a key enrolled elsewhere (pam_u2f, an earlier U2F server) for `username`: it is
+  // used through the appid extension with `appid` (§10.1.1). kCredentialExists, kNotFound,
+  // kInvalidPublicKey.
+  Result<WebAuthnCredential> ImportCredential(std::string_view username, const Bytes& raw_id, const Bytes& cose_key,
+                                              std::string appid, std::string source, const AuditContext& ctx);
+
   const WebAuthnOptions& options() const { return options_; }
 
  private:
