@@ -56,8 +56,13 @@ class WebAuthnHttp : public ::testing::Test {
   }
 
   Json AssertionJson(const Json& options, const TestAuthenticator::Assertion& a) {
-    auto resp = key_.Assert(Challenge(options), a);
-    std::string id = Base64UrlEncode(key_.credential_id);
+    return AssertionJsonFor(key_, options, a, Json::object());
+  }
+
+  static Json AssertionJsonFor(const TestAuthenticator& key, const Json& options, const TestAuthenticator::Assertion& a,
+                               const Json& extension_results) {
+    auto resp = key.Assert(Challenge(options), a);
+    std::string id = Base64UrlEncode(key.credential_id);
     return {{"ceremony", options["ceremony"]},
             {"credential",
              {{"id", id},
@@ -67,7 +72,7 @@ class WebAuthnHttp : public ::testing::Test {
                {{"clientDataJSON", Base64UrlEncode(resp.client_data_json)},
                 {"authenticatorData", Base64UrlEncode(resp.authenticator_data)},
                 {"signature", Base64UrlEncode(resp.signature)}}},
-              {"clientExtensionResults", Json::object()}}}};
+              {"clientExtensionResults", extension_results}}}};
   }
 
   HttpResult Login(std::optional<TestAuthenticator::Assertion> a = std::nullopt) {
@@ -309,28 +314,13 @@ TEST_F(WebAuthnHttp, PamU2fUsersKeepTheirKeysThroughTheAppIdExtension) {
     HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", {{"username", name}});
     ASSERT_EQ(opts.status, 200);
     EXPECT_EQ(opts.json()["publicKey"]["extensions"]["appid"], "pam://station");
-    auto resp = key->Assert(Challenge(opts.json()), key->NewAssertion());
-    std::string id = Base64UrlEncode(key->credential_id);
-    Json body = {{"ceremony", opts.json()["ceremony"]},
-                 {"credential",
-                  {{"id", id}, {"rawId", id}, {"type", "public-key"},
-                   {"response", {{"clientDataJSON", Base64UrlEncode(resp.client_data_json)},
-                                 {"authenticatorData", Base64UrlEncode(resp.authenticator_data)},
-                                 {"signature", Base64UrlEncode(resp.signature)}}},
-                   {"clientExtensionResults", {{"appid", true}}}}}};
+    Json body = AssertionJsonFor(*key, opts.json(), key->NewAssertion(), {{"appid", true}});
     HttpResult login = server_.PostJson("/v1/webauthn/authentication/verify", body);
     EXPECT_EQ(login.status, 200) << name << " " << login.body;
   }
   // Without the appid extension the same key's rpIdHash is another relying party's.
   HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "alice"}});
-  auto resp = u2f.Assert(Challenge(opts.json()), u2f.NewAssertion());
-  std::string id = Base64UrlEncode(u2f.credential_id);
-  Json body = {{"ceremony", opts.json()["ceremony"]},
-               {"credential",
-                {{"id", id}, {"rawId", id}, {"type", "public-key"},
-                 {"response", {{"clientDataJSON", Base64UrlEncode(resp.client_data_json)},
-                               {"authenticatorData", Base64UrlEncode(resp.authenticator_data)},
-                               {"signature", Base64UrlEncode(resp.signature)}}}}}};
+  Json body = AssertionJsonFor(u2f, opts.json(), u2f.NewAssertion(), Json::object());
   EXPECT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", body).json()["code"], "rp_id_mismatch");
 }
 

@@ -5,29 +5,11 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include "authd/base/openssl_ptr.h"
 #include "authd/webauthn/cbor.h"
 
 namespace authd::webauthn {
 namespace {
-
-struct CtxDeleter {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-struct BldDeleter {
-  void operator()(OSSL_PARAM_BLD* p) const { OSSL_PARAM_BLD_free(p); }
-};
-struct ParamDeleter {
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-struct BnDeleter {
-  void operator()(BIGNUM* p) const { BN_free(p); }
-};
-struct SigDeleter {
-  void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
-};
 
 constexpr int64_t kKty = 1, kAlg = 3, kCrvOrN = -1, kXOrE = -2, kY = -3, kD = -4;
 constexpr int64_t kKtyOkp = 1, kKtyEc2 = 2, kKtyRsa = 3;
@@ -43,14 +25,14 @@ struct Curve {
 constexpr Curve kCurves[] = {{1, cose::kES256, "P-256", 32}, {2, cose::kES384, "P-384", 48}, {3, cose::kES512, "P-521", 66}};
 
 Result<EvpPkeyPtr> FromData(const char* type, OSSL_PARAM* params) {
-  std::unique_ptr<EVP_PKEY_CTX, CtxDeleter> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   EVP_PKEY* raw = nullptr;
   if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params) != 1) {
     return Invalid("the public key does not load");
   }
   EvpPkeyPtr key(raw);
-  std::unique_ptr<EVP_PKEY_CTX, CtxDeleter> check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+  EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
   if (!check || EVP_PKEY_public_check(check.get()) != 1) return Invalid("the public key is not valid (point not on the curve?)");
   return key;
 }
@@ -72,12 +54,12 @@ Result<EvpPkeyPtr> Ec2Key(const cbor_item_t* map, int64_t alg) {
   point.push_back(0x04);
   point.insert(point.end(), x->begin(), x->end());
   point.insert(point.end(), y->begin(), y->end());
-  std::unique_ptr<OSSL_PARAM_BLD, BldDeleter> bld(OSSL_PARAM_BLD_new());
+  ParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve->name, 0) != 1 ||
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
     return Invalid("EC2 key could not be built");
   }
-  std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld.get()));
+  ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
   return FromData("EC", params.get());
 }
 
@@ -99,17 +81,17 @@ Result<EvpPkeyPtr> RsaKey(const cbor_item_t* map, int64_t alg) {
   if (!n || !e || n->empty() || e->empty() || e->size() > 8) return Invalid("RSA key needs n and e");
   if ((*n)[0] == 0) return Invalid("RSA modulus has a leading zero");
   if (n->size() * 8 < 2048 || n->size() > 1024) return Invalid("RSA modulus must be 2048 to 8192 bits");
-  std::unique_ptr<BIGNUM, BnDeleter> bn_n(BN_bin2bn(n->data(), static_cast<int>(n->size()), nullptr));
-  std::unique_ptr<BIGNUM, BnDeleter> bn_e(BN_bin2bn(e->data(), static_cast<int>(e->size()), nullptr));
+  BignumPtr bn_n(BN_bin2bn(n->data(), static_cast<int>(n->size()), nullptr));
+  BignumPtr bn_e(BN_bin2bn(e->data(), static_cast<int>(e->size()), nullptr));
   if (!bn_n || !bn_e || !BN_is_odd(bn_e.get()) || BN_cmp(bn_e.get(), BN_value_one()) <= 0) {
     return Invalid("RSA exponent must be odd and greater than 1");
   }
-  std::unique_ptr<OSSL_PARAM_BLD, BldDeleter> bld(OSSL_PARAM_BLD_new());
+  ParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (!bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
     return Invalid("RSA key could not be built");
   }
-  std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld.get()));
+  ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
   return FromData("RSA", params.get());
 }
 
@@ -157,7 +139,7 @@ void Bstr(Bytes& out, ByteView b) {
 Bytes BnBytes(EVP_PKEY* key, const char* name, size_t pad) {
   BIGNUM* bn = nullptr;
   if (EVP_PKEY_get_bn_param(key, name, &bn) != 1) return {};
-  std::unique_ptr<BIGNUM, BnDeleter> owned(bn);
+  BignumPtr owned(bn);
   size_t n = pad ? pad : static_cast<size_t>(BN_num_bytes(bn));
   Bytes out(n);
   if (BN_bn2binpad(bn, out.data(), static_cast<int>(n)) < 0) return {};
@@ -287,7 +269,7 @@ Status VerifySignature(const CosePublicKey& key, ByteView data, ByteView signatu
   if (key.alg == cose::kES256 || key.alg == cose::kES384 || key.alg == cose::kES512) {
     // Strict DER: parse, re-encode, and require the same bytes (no BER, no trailing data).
     const unsigned char* p = signature.data();
-    std::unique_ptr<ECDSA_SIG, SigDeleter> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(signature.size())));
+    EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(signature.size())));
     if (!sig || p != signature.data() + signature.size()) return bad();
     unsigned char* der = nullptr;
     int len = i2d_ECDSA_SIG(sig.get(), &der);
@@ -300,7 +282,7 @@ Status VerifySignature(const CosePublicKey& key, ByteView data, ByteView signatu
   } else if (!md) {
     return bad();
   }
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, key.alg == cose::kEdDSA ? nullptr : md, nullptr, key.key.get()) != 1) {
     return bad();

@@ -14,26 +14,12 @@
 #include <openssl/x509.h>
 
 #include "authd/base/encoding.h"
+#include "authd/base/openssl_ptr.h"
 
 namespace authd {
 namespace {
 
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-struct CipherCtxDeleter {
-  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
-};
-struct PkeyCtxDeleter {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
-struct BnDeleter {
-  void operator()(BIGNUM* p) const { BN_free(p); }
-};
-struct EcdsaSigDeleter {
-  void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
-};
-using BnPtr = std::unique_ptr<BIGNUM, BnDeleter>;
+
 
 [[noreturn]] void Fatal(const char* what) {
   std::fprintf(stderr, "{\"level\":\"fatal\",\"event\":\"crypto_failure\",\"what\":\"%s\"}\n", what);
@@ -91,7 +77,7 @@ Bytes HmacSha256(ByteView key, ByteView data) { return Hmac(EVP_sha256(), key, d
 Bytes HmacSha1(ByteView key, ByteView data) { return Hmac(EVP_sha1(), key, data); }
 
 SecretBytes HkdfSha256(ByteView key, ByteView salt, ByteView info, size_t length) {
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
   Bytes out(length);
   size_t outlen = length;
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) <= 0 ||
@@ -111,7 +97,7 @@ Bytes SealAesGcm(ByteView key32, ByteView plaintext, ByteView aad) {
   out[0] = kSealVersion;
   Bytes nonce = RandomBytes(kGcmNonce);
   std::copy(nonce.begin(), nonce.end(), out.begin() + 1);
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   uint8_t* ct = out.data() + 1 + kGcmNonce;
   if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key32.data(), nonce.data()) != 1 ||
@@ -135,7 +121,7 @@ Result<SecretBytes> OpenAesGcm(ByteView key32, ByteView sealed, ByteView aad) {
   const uint8_t* ct = nonce + kGcmNonce;
   Bytes tag(ct + ct_len, ct + ct_len + kGcmTag);
   Bytes plain(ct_len);
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   bool ok = ctx &&
             EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key32.data(), nonce) == 1 &&
@@ -196,7 +182,7 @@ std::string SigningKey::PublicJwkFields() const {
 }
 
 Bytes SigningKey::Sign(ByteView input) const {
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   const EVP_MD* md = alg_ == JwsAlg::kES256 ? EVP_sha256() : nullptr;
   size_t siglen = 0;
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, pkey_.get()) != 1 ||
@@ -209,7 +195,7 @@ Bytes SigningKey::Sign(ByteView input) const {
   if (alg_ == JwsAlg::kEdDSA) return sig;
   // DER ECDSA-Sig-Value -> JWS raw R||S (RFC 7518 §3.4).
   const unsigned char* p = sig.data();
-  std::unique_ptr<ECDSA_SIG, EcdsaSigDeleter> es(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
+  EcdsaSigPtr es(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
   if (!es) Fatal("ECDSA signature");
   Bytes raw(64);
   if (BN_bn2binpad(ECDSA_SIG_get0_r(es.get()), raw.data(), 32) != 32 ||
@@ -229,15 +215,15 @@ bool VerifyJwsSignature(JwsAlg alg, EVP_PKEY* pub, ByteView input, ByteView sign
   ByteView to_verify = signature;
   if (alg == JwsAlg::kES256) {
     if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC) return false;
-    BnPtr r(BN_bin2bn(signature.data(), 32, nullptr));
-    BnPtr s(BN_bin2bn(signature.data() + 32, 32, nullptr));
+    BignumPtr r(BN_bin2bn(signature.data(), 32, nullptr));
+    BignumPtr s(BN_bin2bn(signature.data() + 32, 32, nullptr));
     if (!r || !s) return false;
     // beyond OpenSSL: refuse r or s outside [1, n-1] explicitly (CVE-2022-21449 class).
     if (BN_is_zero(r.get()) || BN_is_zero(s.get()) || BN_cmp(r.get(), P256Order()) >= 0 ||
         BN_cmp(s.get(), P256Order()) >= 0) {
       return false;
     }
-    std::unique_ptr<ECDSA_SIG, EcdsaSigDeleter> es(ECDSA_SIG_new());
+    EcdsaSigPtr es(ECDSA_SIG_new());
     if (!es || ECDSA_SIG_set0(es.get(), r.get(), s.get()) != 1) return false;
     (void)r.release();
     (void)s.release();
@@ -250,7 +236,7 @@ bool VerifyJwsSignature(JwsAlg alg, EVP_PKEY* pub, ByteView input, ByteView sign
   } else if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519) {
     return false;
   }
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   const EVP_MD* md = alg == JwsAlg::kES256 ? EVP_sha256() : nullptr;
   return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, pub) == 1 &&
          EVP_DigestVerify(ctx.get(), to_verify.data(), to_verify.size(), input.data(), input.size()) == 1;

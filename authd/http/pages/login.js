@@ -5,42 +5,24 @@ function decodeClaims(token) {
   return JSON.parse(atob(part));
 }
 
-document.addEventListener('DOMContentLoaded', () => {
-  const form = document.getElementById('login-form');
-  const status = document.getElementById('status');
-  if (!authd.supported()) {
-    authd.show(status, 'This browser cannot use security keys here. Use a current Chrome, Edge, Firefox or Safari.', 'error');
-    form.querySelector('button').disabled = true;
-    return;
-  }
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const button = document.getElementById('login');
-    button.disabled = true;
-    try {
-      authd.show(status, 'Preparing…');
-      const username = document.getElementById('username').value.trim();
-      const started = await authd.post('/v1/webauthn/authentication/options', username ? { username } : {});
-      authd.show(status, 'Touch your key now.', 'prompt');
-      const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(started.publicKey);
-      const credential = await navigator.credentials.get({ publicKey });
-      authd.show(status, 'Checking…');
-      const result = await authd.post('/v1/webauthn/authentication/verify', {
-        ceremony: started.ceremony,
-        credential: credential.toJSON(),
-      });
-      const claims = decodeClaims(result.access_token);
-      authd.fill(document.getElementById('claims'), [
-        ['User', result.user.username], ['Methods (amr)', result.amr], ['Key', result.credential_id],
-        ['Expires', new Date(claims.exp * 1000).toISOString()], ['Audience', claims.aud], ['Token id (jti)', claims.jti],
-      ]);
-      document.getElementById('token').textContent = result.access_token;
-      document.getElementById('result').hidden = false;
-      authd.show(status, `Welcome, ${result.user.username}.`, 'ok');
-    } catch (error) {
-      authd.show(status, authd.explain(error), 'error');
-    } finally {
-      button.disabled = false;
-    }
+authd.wire('login-form', 'login', async (form, status) => {
+  authd.show(status, 'Preparing…');
+  const username = document.getElementById('username').value.trim();
+  const started = await authd.post('/v1/webauthn/authentication/options', username ? { username } : {});
+  authd.show(status, 'Touch your key now.', 'prompt');
+  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(started.publicKey);
+  const credential = await navigator.credentials.get({ publicKey });
+  authd.show(status, 'Checking…');
+  const result = await authd.post('/v1/webauthn/authentication/verify', {
+    ceremony: started.ceremony,
+    credential: credential.toJSON(),
   });
+  const claims = decodeClaims(result.access_token);
+  authd.fill(document.getElementById('claims'), [
+    ['User', result.user.username], ['Methods (amr)', result.amr], ['Key', result.credential_id],
+    ['Expires', new Date(claims.exp * 1000).toISOString()], ['Audience', claims.aud], ['Token id (jti)', claims.jti],
+  ]);
+  document.getElementById('token').textContent = result.access_token;
+  document.getElementById('result').hidden = false;
+  authd.show(status, `Welcome, ${result.user.username}.`, 'ok');
 });

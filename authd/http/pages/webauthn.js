@@ -40,6 +40,32 @@ window.authd = {
     }
   },
 
+  // Wires a page's form: refuses politely where WebAuthn is missing, and runs `ceremony` on
+  // submit with the button disabled and any failure explained in the status line.
+  wire(formId, buttonId, ceremony) {
+    document.addEventListener('DOMContentLoaded', () => {
+      const form = document.getElementById(formId);
+      const status = document.getElementById('status');
+      const button = document.getElementById(buttonId);
+      if (!authd.supported()) {
+        authd.show(status, 'This browser cannot use security keys here. Use a current Chrome, Edge, Firefox or Safari.', 'error');
+        button.disabled = true;
+        return;
+      }
+      form.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        button.disabled = true;
+        try {
+          await ceremony(form, status);
+        } catch (error) {
+          authd.show(status, authd.explain(error), 'error');
+        } finally {
+          button.disabled = false;
+        }
+      });
+    });
+  },
+
   explain(error) {
     if (error.name === 'NotAllowedError') return 'The key was not touched in time, or the request was cancelled. Try again.';
     if (error.name === 'InvalidStateError') return 'This key is already registered for you.';
