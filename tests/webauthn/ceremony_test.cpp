@@ -114,7 +114,7 @@ TEST_F(Registration, Step20_WR11_RefusesAlgorithmsNotOffered) {
 }
 
 TEST_F(Registration, Step21_WR13_UnknownFormatsAreUnsupported) {
-  for (const char* fmt : {"Packed", "foo", "NONE"}) {
+  for (const char* fmt : {"Packed", "foo", "NONE", "Apple"}) {
     auto reg = key_.NewRegistration();
     reg.fmt = fmt;
     EXPECT_EQ(CodeOf(reg), ErrorCode::kUnsupportedAttestationFormat) << fmt;
@@ -167,6 +167,23 @@ TEST_F(Registration, Step22_FidoU2f) {
   auto forged = reg;
   forged.corrupt_signature = true;
   EXPECT_EQ(CodeOf(forged), ErrorCode::kSignatureInvalid);
+}
+
+TEST_F(Registration, Step22_AppleAnonymous) {
+  auto reg = key_.NewRegistration();
+  reg.fmt = "apple";
+  reg.ca = &ca_;
+  auto ok = Run(reg);
+  ASSERT_TRUE(ok) << ok.error().detail;
+  EXPECT_EQ(ok->attestation_type, AttestationType::kBasic);
+  expected_.trust.roots = ca_.Store();
+  EXPECT_TRUE(Run(reg)->attestation_trusted);
+  auto wrong_nonce = reg;
+  wrong_nonce.corrupt_signature = true;
+  EXPECT_EQ(CodeOf(wrong_nonce), ErrorCode::kAttestationInvalid);
+  auto other_key = reg;
+  other_key.apple_other_key = true;  // a certificate for some other key
+  EXPECT_EQ(CodeOf(other_key), ErrorCode::kAttestationInvalid);
 }
 
 TEST_F(Registration, Steps23_24_TrustPolicy) {

@@ -106,6 +106,7 @@ struct TestAuthenticator {
     const AttestationCa* ca = nullptr;  // packed with x5c, or fido-u2f
     bool corrupt_signature = false;
     bool extra_cert = false;
+    bool apple_other_key = false;
   };
 
   Registration NewRegistration() const {
@@ -125,7 +126,31 @@ struct TestAuthenticator {
     Bytes auth = MakeAuthData(r.auth);
     Bytes hash = Sha256(out.client_data_json);
     cbor_item_t* stmt = nullptr;
-    if (r.fmt == "none" || (r.fmt != "packed" && r.fmt != "fido-u2f")) {
+    if (r.fmt == "apple") {
+      // A credential certificate for this key with the nonce extension (§8.8).
+      Bytes data = auth;
+      data.insert(data.end(), hash.begin(), hash.end());
+      Bytes nonce = Sha256(data);
+      if (r.corrupt_signature) nonce[0] ^= 1;
+      Bytes der = {0x30, 0x24, 0xA1, 0x22, 0x04, 0x20};
+      der.insert(der.end(), nonce.begin(), nonce.end());
+      EVP_PKEY* subject = r.apple_other_key ? r.ca->leaf_key.get() : key.get();
+      X509Ptr cert = AttestationCa::Make(subject, r.ca->ca_key.get(), r.ca->ca_cert.get(), "Apple", false);
+      ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
+      ASN1_OCTET_STRING_set(os, der.data(), static_cast<int>(der.size()));
+      ASN1_OBJECT* oid = OBJ_txt2obj("1.2.840.113635.100.8.2", 1);
+      X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, oid, 0, os);
+      X509_add_ext(cert.get(), ext, -1);
+      X509_sign(cert.get(), r.ca->ca_key.get(), EVP_sha256());
+      X509_EXTENSION_free(ext);
+      ASN1_OBJECT_free(oid);
+      ASN1_OCTET_STRING_free(os);
+      stmt = cbor_new_definite_map(1);
+      cbor_item_t* x5c = cbor_new_definite_array(2);
+      cbor_array_push(x5c, cbor_move(BStr(AttestationCa::Der(cert.get()))));
+      cbor_array_push(x5c, cbor_move(BStr(AttestationCa::Der(r.ca->ca_cert.get()))));
+      Put(stmt, "x5c", x5c);
+    } else if (r.fmt == "none" || (r.fmt != "packed" && r.fmt != "fido-u2f")) {
       stmt = cbor_new_definite_map(0);
     } else if (r.fmt == "packed") {
       Bytes data = auth;

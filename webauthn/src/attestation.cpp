@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "authd/base/crypto.h"
+
 namespace authd::webauthn {
 namespace {
 
@@ -165,6 +167,36 @@ Result<AttestationResult> VerifyFidoU2f(const AttestationObject& obj, ByteView c
   return out;
 }
 
+// §8.8 Apple Anonymous: the credential certificate carries SHA-256(authData || clientDataHash)
+// in extension 1.2.840.113635.100.8.2, as DER SEQUENCE { [1] EXPLICIT OCTET STRING (32) }, and
+// its key is the credential's.
+Result<AttestationResult> VerifyApple(const AttestationObject& obj, ByteView client_data_hash,
+                                      const CosePublicKey& credential_key) {
+  const cbor_item_t* stmt = obj.att_stmt.get();
+  if (cbor_map_size(stmt) != 1) return Invalid("apple attStmt holds only x5c");
+  AttestationResult out;
+  AUTHD_ASSIGN_OR_RETURN(out.chain, ParseX5c(MapFind(stmt, "x5c")));
+  X509* cert = out.chain[0].get();
+  Bytes expected = Sha256(Concat(obj.auth_data.raw, client_data_hash));
+  ASN1_OBJECT* oid = OBJ_txt2obj("1.2.840.113635.100.8.2", 1);
+  int idx = X509_get_ext_by_OBJ(cert, oid, -1);
+  ASN1_OBJECT_free(oid);
+  if (idx < 0) return Invalid("apple credential certificate lacks the nonce extension");
+  ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_get_ext(cert, idx));
+  ByteView der(ASN1_STRING_get0_data(value), static_cast<size_t>(ASN1_STRING_length(value)));
+  // 30 24 | A1 22 | 04 20 <nonce>: the one encoding DER allows for this structure.
+  static const uint8_t kPrefix[] = {0x30, 0x24, 0xA1, 0x22, 0x04, 0x20};
+  if (der.size() != sizeof(kPrefix) + 32 || !std::equal(std::begin(kPrefix), std::end(kPrefix), der.begin())) {
+    return Invalid("apple nonce extension is malformed");
+  }
+  if (!SafeEquals(der.subspan(sizeof(kPrefix)), expected)) return Invalid("apple nonce does not match");
+  if (EVP_PKEY_eq(X509_get0_pubkey(cert), credential_key.key.get()) != 1) {
+    return Invalid("apple credential certificate is for another key");
+  }
+  out.type = AttestationType::kBasic;
+  return out;
+}
+
 }  // namespace
 
 std::string_view AttestationTypeName(AttestationType t) {
@@ -207,6 +239,7 @@ Result<AttestationResult> VerifyAttestationStatement(const AttestationObject& ob
   if (obj.fmt == "none") return VerifyNone(obj);
   if (obj.fmt == "packed") return VerifyPacked(obj, client_data_hash, credential_key);
   if (obj.fmt == "fido-u2f") return VerifyFidoU2f(obj, client_data_hash, credential_key);
+  if (obj.fmt == "apple") return VerifyApple(obj, client_data_hash, credential_key);
   return Err(ErrorCode::kUnsupportedAttestationFormat, "attestation format is not supported");
 }
 
