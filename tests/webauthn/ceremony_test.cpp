@@ -186,6 +186,24 @@ TEST_F(Registration, Step22_AppleAnonymous) {
   EXPECT_EQ(CodeOf(other_key), ErrorCode::kAttestationInvalid);
 }
 
+TEST_F(Registration, Step22_AndroidKey) {
+  auto reg = key_.NewRegistration();
+  reg.fmt = "android-key";
+  reg.ca = &ca_;
+  auto ok = Run(reg);
+  ASSERT_TRUE(ok) << ok.error().detail;
+  EXPECT_EQ(ok->attestation_type, AttestationType::kBasic);
+  auto challenge = reg;
+  challenge.corrupt_signature = true;  // the KeyDescription binds another clientDataHash
+  EXPECT_EQ(CodeOf(challenge), ErrorCode::kAttestationInvalid);
+  auto all_apps = reg;
+  all_apps.android_all_applications = true;
+  EXPECT_EQ(CodeOf(all_apps), ErrorCode::kAttestationInvalid);
+  auto imported = reg;
+  imported.android_software_origin = true;
+  EXPECT_EQ(CodeOf(imported), ErrorCode::kAttestationInvalid);
+}
+
 TEST_F(Registration, Steps23_24_TrustPolicy) {
   auto reg = key_.NewRegistration();
   reg.fmt = "packed";

@@ -85,6 +85,35 @@ struct AttestationCa {
   }
 };
 
+// DER for tests: tag bytes, minimal length, content.
+inline Bytes Der(Bytes tag, const Bytes& content) {
+  Bytes out = std::move(tag);
+  size_t n = content.size();
+  if (n < 0x80) {
+    out.push_back(static_cast<uint8_t>(n));
+  } else if (n < 0x100) {
+    out.insert(out.end(), {0x81, static_cast<uint8_t>(n)});
+  } else {
+    out.insert(out.end(), {0x82, static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)});
+  }
+  out.insert(out.end(), content.begin(), content.end());
+  return out;
+}
+inline Bytes Cat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+// Android KeyDescription with the given challenge (§8.4).
+inline Bytes KeyDescription(const Bytes& challenge, bool all_applications, bool tee_generated) {
+  Bytes software = all_applications ? Der({0xBF, 0x84, 0x58}, Der({0x05}, {})) : Bytes{};  // [600] NULL
+  Bytes tee = Cat({Der({0xA1}, Der({0x31}, Der({0x02}, {0x02}))),                           // [1] purpose {SIGN}
+                   Der({0xBF, 0x85, 0x3E}, Der({0x02}, {static_cast<uint8_t>(tee_generated ? 0 : 1)}))});  // [702]
+  return Der({0x30}, Cat({Der({0x02}, {0x03}), Der({0x0A}, {0x01}), Der({0x02}, {0x04}), Der({0x0A}, {0x01}),
+                          Der({0x04}, challenge), Der({0x04}, {}), Der({0x30}, software), Der({0x30}, tee)}));
+}
+
 struct TestAuthenticator {
   int64_t alg = cose::kES256;
   EvpPkeyPtr key = NewKey(cose::kES256);
@@ -107,6 +136,8 @@ struct TestAuthenticator {
     bool corrupt_signature = false;
     bool extra_cert = false;
     bool apple_other_key = false;
+    bool android_all_applications = false;
+    bool android_software_origin = false;
   };
 
   Registration NewRegistration() const {
@@ -126,7 +157,29 @@ struct TestAuthenticator {
     Bytes auth = MakeAuthData(r.auth);
     Bytes hash = Sha256(out.client_data_json);
     cbor_item_t* stmt = nullptr;
-    if (r.fmt == "apple") {
+    if (r.fmt == "android-key") {
+      Bytes data = auth;
+      data.insert(data.end(), hash.begin(), hash.end());
+      Bytes bound = hash;
+      if (r.corrupt_signature) bound[0] ^= 1;
+      X509Ptr cert = AttestationCa::Make(key.get(), r.ca->ca_key.get(), r.ca->ca_cert.get(), "Android", false);
+      Bytes kd = KeyDescription(bound, r.android_all_applications, !r.android_software_origin);
+      ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
+      ASN1_OCTET_STRING_set(os, kd.data(), static_cast<int>(kd.size()));
+      ASN1_OBJECT* oid = OBJ_txt2obj("1.3.6.1.4.1.11129.2.1.17", 1);
+      X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, oid, 0, os);
+      X509_add_ext(cert.get(), ext, -1);
+      X509_sign(cert.get(), r.ca->ca_key.get(), EVP_sha256());
+      X509_EXTENSION_free(ext);
+      ASN1_OBJECT_free(oid);
+      ASN1_OCTET_STRING_free(os);
+      stmt = cbor_new_definite_map(3);
+      Put(stmt, "alg", CInt(alg));
+      Put(stmt, "sig", BStr(SignWith(key.get(), alg, data)));
+      cbor_item_t* x5c = cbor_new_definite_array(1);
+      cbor_array_push(x5c, cbor_move(BStr(AttestationCa::Der(cert.get()))));
+      Put(stmt, "x5c", x5c);
+    } else if (r.fmt == "apple") {
       // A credential certificate for this key with the nonce extension (§8.8).
       Bytes data = auth;
       data.insert(data.end(), hash.begin(), hash.end());

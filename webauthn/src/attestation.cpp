@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "authd/base/crypto.h"
+#include "authd/webauthn/der.h"
 
 namespace authd::webauthn {
 namespace {
@@ -197,6 +198,92 @@ Result<AttestationResult> VerifyApple(const AttestationObject& obj, ByteView cli
   return out;
 }
 
+// Android KeyDescription (the extension 1.3.6.1.4.1.11129.2.1.17), as §8.4 uses it.
+struct KeyDescription {
+  Bytes challenge;
+  bool all_applications = false;  // in either authorization list
+  bool tee_origin_generated = false;
+  bool tee_purpose_sign = false;
+};
+
+std::optional<KeyDescription> ParseKeyDescription(ByteView ext) {
+  size_t pos = 0;
+  auto seq = der::Read(ext, pos);
+  if (!seq || pos != ext.size() || seq->tag != 16 || !seq->constructed) return std::nullopt;
+  ByteView body = seq->value;
+  size_t p = 0;
+  std::vector<der::Tlv> fields;
+  while (p < body.size()) {
+    auto f = der::Read(body, p);
+    if (!f) return std::nullopt;
+    fields.push_back(*f);
+  }
+  // version, securityLevel, keymasterVersion, keymasterSecurityLevel, challenge, uniqueId,
+  // softwareEnforced, teeEnforced
+  if (fields.size() != 8 || fields[4].tag != 4 || fields[6].tag != 16 || fields[7].tag != 16) return std::nullopt;
+  KeyDescription kd;
+  kd.challenge.assign(fields[4].value.begin(), fields[4].value.end());
+  for (int list = 6; list <= 7; ++list) {
+    ByteView items = fields[static_cast<size_t>(list)].value;
+    size_t q = 0;
+    while (q < items.size()) {
+      auto item = der::Read(items, q);
+      if (!item || item->tag_class != 2 || !item->constructed) return std::nullopt;
+      size_t inner_pos = 0;
+      auto inner = der::Read(item->value, inner_pos);
+      if (!inner || inner_pos != item->value.size()) return std::nullopt;
+      if (item->tag == 600) kd.all_applications = true;
+      if (list != 7) continue;
+      if (item->tag == 702) {  // origin
+        auto v = der::Unsigned(*inner);
+        kd.tee_origin_generated = v && *v == 0;  // KM_ORIGIN_GENERATED
+      } else if (item->tag == 1 && inner->tag == 17) {  // purpose: SET OF INTEGER
+        size_t r = 0;
+        while (r < inner->value.size()) {
+          auto purpose = der::Read(inner->value, r);
+          if (!purpose) return std::nullopt;
+          auto v = der::Unsigned(*purpose);
+          if (v && *v == 2) kd.tee_purpose_sign = true;  // KM_PURPOSE_SIGN
+        }
+      }
+    }
+  }
+  return kd;
+}
+
+// §8.4 Android Key: the credential certificate's key is the credential's, signs
+// authData || clientDataHash, and its KeyDescription binds the clientDataHash, is not usable by
+// all applications, and was generated in (and is limited to signing by) the TEE.
+Result<AttestationResult> VerifyAndroidKey(const AttestationObject& obj, ByteView client_data_hash,
+                                           const CosePublicKey& credential_key) {
+  const cbor_item_t* stmt = obj.att_stmt.get();
+  auto alg = CborInt(MapFind(stmt, "alg"));
+  auto sig = CborBytes(MapFind(stmt, "sig"));
+  if (!alg || !sig) return Invalid("android-key attStmt needs alg, sig and x5c");
+  AttestationResult out;
+  AUTHD_ASSIGN_OR_RETURN(out.chain, ParseX5c(MapFind(stmt, "x5c")));
+  X509* cert = out.chain[0].get();
+  AUTHD_ASSIGN_OR_RETURN(CosePublicKey cert_key, CertKey(cert, *alg));
+  AUTHD_RETURN_IF_ERROR(VerifySignature(cert_key, Concat(obj.auth_data.raw, client_data_hash), *sig));
+  if (EVP_PKEY_eq(X509_get0_pubkey(cert), credential_key.key.get()) != 1) {
+    return Invalid("android-key certificate is for another key");
+  }
+  ASN1_OBJECT* oid = OBJ_txt2obj("1.3.6.1.4.1.11129.2.1.17", 1);
+  int idx = X509_get_ext_by_OBJ(cert, oid, -1);
+  ASN1_OBJECT_free(oid);
+  if (idx < 0) return Invalid("android-key certificate lacks the key description");
+  ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_get_ext(cert, idx));
+  auto kd = ParseKeyDescription(ByteView(ASN1_STRING_get0_data(value), static_cast<size_t>(ASN1_STRING_length(value))));
+  if (!kd) return Invalid("android-key key description is malformed");
+  if (!SafeEquals(kd->challenge, client_data_hash)) return Invalid("android-key challenge does not match");
+  if (kd->all_applications) return Invalid("android-key credential is usable by all applications");
+  if (!kd->tee_origin_generated || !kd->tee_purpose_sign) {
+    return Invalid("android-key credential was not generated in the TEE for signing");
+  }
+  out.type = AttestationType::kBasic;
+  return out;
+}
+
 }  // namespace
 
 std::string_view AttestationTypeName(AttestationType t) {
@@ -240,6 +327,7 @@ Result<AttestationResult> VerifyAttestationStatement(const AttestationObject& ob
   if (obj.fmt == "packed") return VerifyPacked(obj, client_data_hash, credential_key);
   if (obj.fmt == "fido-u2f") return VerifyFidoU2f(obj, client_data_hash, credential_key);
   if (obj.fmt == "apple") return VerifyApple(obj, client_data_hash, credential_key);
+  if (obj.fmt == "android-key") return VerifyAndroidKey(obj, client_data_hash, credential_key);
   return Err(ErrorCode::kUnsupportedAttestationFormat, "attestation format is not supported");
 }
 
