@@ -150,6 +150,23 @@ TEST_F(Registration, Step22_PackedFullAttestationChecksTheCertificate) {
   EXPECT_EQ(CodeOf(reg), ErrorCode::kAttestationInvalid);
 }
 
+TEST_F(Registration, Step22_PackedAaguidExtensionMustMatch) {
+  Bytes model(16, 0x5A);
+  Bytes der = {0x04, 0x10};
+  der.insert(der.end(), model.begin(), model.end());
+  AttestationCa with_ext;
+  with_ext.leaf_cert = with_ext.IssueWithExtension(with_ext.leaf_key.get(), "Authenticator Attestation",
+                                                   "1.3.6.1.4.1.45724.1.1.4", der);
+  auto reg = key_.NewRegistration();
+  reg.fmt = "packed";
+  reg.ca = &with_ext;
+  reg.auth.aaguid = model;
+  auto ok = Run(reg);
+  EXPECT_TRUE(ok) << (ok ? "" : ok.error().detail);
+  reg.auth.aaguid = Bytes(16, 0x5B);  // the authenticator data claims another model
+  EXPECT_EQ(CodeOf(reg), ErrorCode::kAttestationInvalid);
+}
+
 TEST_F(Registration, Step22_FidoU2f) {
   auto reg = key_.NewRegistration();
   reg.fmt = "fido-u2f";

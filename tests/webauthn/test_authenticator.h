@@ -78,6 +78,20 @@ struct AttestationCa {
     OPENSSL_free(buf);
     return out;
   }
+  // A certificate for `subject_key`, issued by this CA, carrying extension `oid` = `der`.
+  X509Ptr IssueWithExtension(EVP_PKEY* subject_key, const char* ou, const char* oid_text, const Bytes& der) const {
+    X509Ptr cert = Make(subject_key, ca_key.get(), ca_cert.get(), ou, false);
+    ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
+    ASN1_OCTET_STRING_set(os, der.data(), static_cast<int>(der.size()));
+    ASN1_OBJECT* oid = OBJ_txt2obj(oid_text, 1);
+    X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, oid, 0, os);
+    X509_add_ext(cert.get(), ext, -1);
+    X509_sign(cert.get(), ca_key.get(), EVP_sha256());
+    X509_EXTENSION_free(ext);
+    ASN1_OBJECT_free(oid);
+    ASN1_OCTET_STRING_free(os);
+    return cert;
+  }
   X509StorePtr Store() const {
     X509StorePtr store(X509_STORE_new(), X509StoreDeleter{});
     X509_STORE_add_cert(store.get(), ca_cert.get());
@@ -162,17 +176,9 @@ struct TestAuthenticator {
       data.insert(data.end(), hash.begin(), hash.end());
       Bytes bound = hash;
       if (r.corrupt_signature) bound[0] ^= 1;
-      X509Ptr cert = AttestationCa::Make(key.get(), r.ca->ca_key.get(), r.ca->ca_cert.get(), "Android", false);
-      Bytes kd = KeyDescription(bound, r.android_all_applications, !r.android_software_origin);
-      ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
-      ASN1_OCTET_STRING_set(os, kd.data(), static_cast<int>(kd.size()));
-      ASN1_OBJECT* oid = OBJ_txt2obj("1.3.6.1.4.1.11129.2.1.17", 1);
-      X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, oid, 0, os);
-      X509_add_ext(cert.get(), ext, -1);
-      X509_sign(cert.get(), r.ca->ca_key.get(), EVP_sha256());
-      X509_EXTENSION_free(ext);
-      ASN1_OBJECT_free(oid);
-      ASN1_OCTET_STRING_free(os);
+      X509Ptr cert = r.ca->IssueWithExtension(
+          key.get(), "Android", "1.3.6.1.4.1.11129.2.1.17",
+          KeyDescription(bound, r.android_all_applications, !r.android_software_origin));
       stmt = cbor_new_definite_map(3);
       Put(stmt, "alg", CInt(alg));
       Put(stmt, "sig", BStr(SignWith(key.get(), alg, data)));
@@ -188,16 +194,7 @@ struct TestAuthenticator {
       Bytes der = {0x30, 0x24, 0xA1, 0x22, 0x04, 0x20};
       der.insert(der.end(), nonce.begin(), nonce.end());
       EVP_PKEY* subject = r.apple_other_key ? r.ca->leaf_key.get() : key.get();
-      X509Ptr cert = AttestationCa::Make(subject, r.ca->ca_key.get(), r.ca->ca_cert.get(), "Apple", false);
-      ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
-      ASN1_OCTET_STRING_set(os, der.data(), static_cast<int>(der.size()));
-      ASN1_OBJECT* oid = OBJ_txt2obj("1.2.840.113635.100.8.2", 1);
-      X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, oid, 0, os);
-      X509_add_ext(cert.get(), ext, -1);
-      X509_sign(cert.get(), r.ca->ca_key.get(), EVP_sha256());
-      X509_EXTENSION_free(ext);
-      ASN1_OBJECT_free(oid);
-      ASN1_OCTET_STRING_free(os);
+      X509Ptr cert = r.ca->IssueWithExtension(subject, "Apple", "1.2.840.113635.100.8.2", der);
       stmt = cbor_new_definite_map(1);
       cbor_item_t* x5c = cbor_new_definite_array(2);
       cbor_array_push(x5c, cbor_move(BStr(AttestationCa::Der(cert.get()))));

@@ -55,6 +55,23 @@ Bytes Concat(ByteView a, ByteView b) {
   return out;
 }
 
+// The value (the bytes inside the OCTET STRING) of the certificate's extension `oid`, and
+// whether it is marked critical; nullopt when the certificate has no such extension.
+struct ExtensionValue {
+  ByteView der;
+  bool critical = false;
+};
+std::optional<ExtensionValue> FindExtension(X509* cert, const char* oid_text) {
+  ASN1_OBJECT* oid = OBJ_txt2obj(oid_text, 1);
+  int idx = oid ? X509_get_ext_by_OBJ(cert, oid, -1) : -1;
+  ASN1_OBJECT_free(oid);
+  if (idx < 0) return std::nullopt;
+  X509_EXTENSION* ext = X509_get_ext(cert, idx);
+  ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(ext);
+  return ExtensionValue{ByteView(ASN1_STRING_get0_data(value), static_cast<size_t>(ASN1_STRING_length(value))),
+                        X509_EXTENSION_get_critical(ext) != 0};
+}
+
 std::string SubjectEntry(X509* cert, int nid) {
   X509_NAME* name = X509_get_subject_name(cert);
   int idx = X509_NAME_get_index_by_NID(name, nid, -1);
@@ -79,21 +96,14 @@ Status CheckPackedCertificate(X509* cert, ByteView aaguid) {
   if (SubjectEntry(cert, NID_commonName).empty()) return Invalid("packed attestation certificate lacks subject CN");
   if (X509_check_ca(cert) != 0) return Invalid("packed attestation certificate must not be a CA");
   // id-fido-gen-ce-aaguid (1.3.6.1.4.1.45724.1.1.4): if present, not critical and equal to the AAGUID.
-  ASN1_OBJECT* oid = OBJ_txt2obj("1.3.6.1.4.1.45724.1.1.4", 1);
-  int idx = X509_get_ext_by_OBJ(cert, oid, -1);
-  ASN1_OBJECT_free(oid);
-  if (idx >= 0) {
-    X509_EXTENSION* ext = X509_get_ext(cert, idx);
-    if (X509_EXTENSION_get_critical(ext)) return Invalid("the AAGUID extension must not be critical");
-    ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(ext);
+  if (auto ext = FindExtension(cert, "1.3.6.1.4.1.45724.1.1.4")) {
+    if (ext->critical) return Invalid("the AAGUID extension must not be critical");
     // The extension value is an OCTET STRING wrapping the 16-byte AAGUID.
-    const unsigned char* p = ASN1_STRING_get0_data(value);
-    long len = ASN1_STRING_length(value);
-    ASN1_OCTET_STRING* inner = d2i_ASN1_OCTET_STRING(nullptr, &p, len);
-    bool same = inner && ASN1_STRING_length(inner) == 16 &&
-                std::equal(aaguid.begin(), aaguid.end(), ASN1_STRING_get0_data(inner));
-    ASN1_OCTET_STRING_free(inner);
-    if (!same) return Invalid("the certificate's AAGUID does not match the authenticator data");
+    static const uint8_t kPrefix[] = {0x04, 0x10};
+    if (ext->der.size() != 18 || !std::equal(std::begin(kPrefix), std::end(kPrefix), ext->der.begin()) ||
+        !SafeEquals(ext->der.subspan(2), aaguid)) {
+      return Invalid("the certificate's AAGUID does not match the authenticator data");
+    }
   }
   return Ok();
 }
@@ -179,12 +189,9 @@ Result<AttestationResult> VerifyApple(const AttestationObject& obj, ByteView cli
   AUTHD_ASSIGN_OR_RETURN(out.chain, ParseX5c(MapFind(stmt, "x5c")));
   X509* cert = out.chain[0].get();
   Bytes expected = Sha256(Concat(obj.auth_data.raw, client_data_hash));
-  ASN1_OBJECT* oid = OBJ_txt2obj("1.2.840.113635.100.8.2", 1);
-  int idx = X509_get_ext_by_OBJ(cert, oid, -1);
-  ASN1_OBJECT_free(oid);
-  if (idx < 0) return Invalid("apple credential certificate lacks the nonce extension");
-  ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_get_ext(cert, idx));
-  ByteView der(ASN1_STRING_get0_data(value), static_cast<size_t>(ASN1_STRING_length(value)));
+  auto ext = FindExtension(cert, "1.2.840.113635.100.8.2");
+  if (!ext) return Invalid("apple credential certificate lacks the nonce extension");
+  ByteView der = ext->der;
   // 30 24 | A1 22 | 04 20 <nonce>: the one encoding DER allows for this structure.
   static const uint8_t kPrefix[] = {0x30, 0x24, 0xA1, 0x22, 0x04, 0x20};
   if (der.size() != sizeof(kPrefix) + 32 || !std::equal(std::begin(kPrefix), std::end(kPrefix), der.begin())) {
@@ -268,12 +275,9 @@ Result<AttestationResult> VerifyAndroidKey(const AttestationObject& obj, ByteVie
   if (EVP_PKEY_eq(X509_get0_pubkey(cert), credential_key.key.get()) != 1) {
     return Invalid("android-key certificate is for another key");
   }
-  ASN1_OBJECT* oid = OBJ_txt2obj("1.3.6.1.4.1.11129.2.1.17", 1);
-  int idx = X509_get_ext_by_OBJ(cert, oid, -1);
-  ASN1_OBJECT_free(oid);
-  if (idx < 0) return Invalid("android-key certificate lacks the key description");
-  ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_get_ext(cert, idx));
-  auto kd = ParseKeyDescription(ByteView(ASN1_STRING_get0_data(value), static_cast<size_t>(ASN1_STRING_length(value))));
+  auto ext = FindExtension(cert, "1.3.6.1.4.1.11129.2.1.17");
+  if (!ext) return Invalid("android-key certificate lacks the key description");
+  auto kd = ParseKeyDescription(ext->der);
   if (!kd) return Invalid("android-key key description is malformed");
   if (!SafeEquals(kd->challenge, client_data_hash)) return Invalid("android-key challenge does not match");
   if (kd->all_applications) return Invalid("android-key credential is usable by all applications");
