@@ -65,6 +65,16 @@ TEST(Config, RefusesUnknownFileKeysAndMissingFiles) {
   EXPECT_FALSE(LoadConfig(dir.File("missing.conf"), {}));
 }
 
+TEST(Config, TopOriginsEnableIframesAndAreValidated) {
+  auto none = LoadConfig("", {});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->top_origins.empty());
+  auto some = LoadConfig("", {{"AUTHD_TOP_ORIGINS", "https://portal.example.org"}});
+  ASSERT_TRUE(some);
+  EXPECT_EQ(some->top_origins, std::vector<std::string>{"https://portal.example.org"});
+  EXPECT_FALSE(LoadConfig("", {{"AUTHD_TOP_ORIGINS", "portal.example.org"}}));
+}
+
 TEST(Config, IPv6ListenAddress) {
   auto c = LoadConfig("", {{"AUTHD_LISTEN", "[::1]:0"}});
   ASSERT_TRUE(c);

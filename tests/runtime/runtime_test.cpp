@@ -63,6 +63,28 @@ TEST(Runtime, KeyFileReadableByOthersIsRefused) {
   EXPECT_NE(rt.error().detail.find("chmod 600"), std::string::npos);
 }
 
+TEST(Runtime, WebAuthnPolicyFollowsTheSettings) {
+  auto c = LoadConfig("", {{"AUTHD_TOP_ORIGINS", "https://portal.example.org"}, {"AUTHD_ATTESTATION", "trusted"},
+                           {"AUTHD_COUNTER_POLICY", "disable"}, {"AUTHD_USER_VERIFICATION", "required"},
+                           {"AUTHD_AAGUID_DENY", "cb69481e-8ff7-4039-93ec-0a2729a154a8"}});
+  ASSERT_TRUE(c) << c.error().detail;
+  auto o = WebAuthnOptionsFrom(*c);
+  ASSERT_TRUE(o);
+  EXPECT_TRUE(o->origins.allow_cross_origin);
+  EXPECT_EQ(o->origins.top_origins, std::vector<std::string>{"https://portal.example.org"});
+  EXPECT_FALSE(o->trust.allow_none);
+  EXPECT_FALSE(o->trust.allow_self);
+  EXPECT_TRUE(o->trust.require_trusted_chain);
+  EXPECT_EQ(o->counter_policy, domain::CounterPolicy::kRejectAndDisable);
+  EXPECT_EQ(o->min_user_verification, "required");
+  ASSERT_EQ(o->trust.aaguid_deny.size(), 1u);
+  EXPECT_EQ(o->trust.aaguid_deny[0][0], 0xcb);
+  auto plain = WebAuthnOptionsFrom(*LoadConfig("", {}));
+  EXPECT_FALSE(plain->origins.allow_cross_origin);
+  EXPECT_TRUE(plain->trust.allow_none && plain->trust.allow_self);
+  EXPECT_FALSE(WebAuthnOptionsFrom(*LoadConfig("", {{"AUTHD_ATTESTATION_ROOTS", "/no/such.pem"}})));
+}
+
 TEST(Runtime, MalformedKeyFileIsRefused) {
   testing::TempDir dir;
   std::string path = dir.File("k");

@@ -93,6 +93,15 @@ const std::vector<Entry>& Entries() {
          c.origins = list;
          return Ok();
        }},
+      {{"top_origins", "comma-separated top-level origins that may embed the ceremonies in an iframe"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         auto list = domain::SplitList(v);
+         for (const auto& o : list) {
+           if (!IsOrigin(o)) return Bad(k, "\"" + o + "\" is not an origin (scheme://host[:port])");
+         }
+         c.top_origins = list;
+         return Ok();
+       }},
       {{"issuer", "token issuer (iss); default: the first origin"},
        [](Config& c, std::string_view, const std::string& v) -> Status {
          c.issuer = v;

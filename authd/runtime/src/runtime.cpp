@@ -69,6 +69,9 @@ Result<domain::WebAuthnOptions> WebAuthnOptionsFrom(const Config& c) {
   o.rp_id = c.rp_id;
   o.rp_name = c.rp_name;
   o.origins.origins = c.origins;
+  // WebAuthn §7.1 steps 10-11: cross-origin iframes only where top-level origins are configured.
+  o.origins.allow_cross_origin = !c.top_origins.empty();
+  o.origins.top_origins = c.top_origins;
   o.ceremony_ttl = c.ceremony_ttl;
   o.min_user_verification = c.user_verification;
   o.counter_policy = c.counter_policy == "disable" ? domain::CounterPolicy::kRejectAndDisable : domain::CounterPolicy::kReject;

@@ -36,6 +36,7 @@ struct Config {
   int64_t request_timeout = 10;
   std::string log_level = "info";
   // WebAuthn policy
+  std::vector<std::string> top_origins;  // non-empty: ceremonies may run in iframes on these pages
   std::string user_verification = "discouraged";  // the least a ceremony asks for
   std::string counter_policy = "reject";          // reject | disable
   std::string attestation = "any";                // any | attested | trusted
