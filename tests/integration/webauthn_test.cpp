@@ -250,6 +250,30 @@ TEST_F(WebAuthnHttp, UnknownUsersGetTheSameShapeOfOptions) {
   EXPECT_EQ(r.json()["code"], "unknown_credential");
 }
 
+TEST_F(WebAuthnHttp, WA03_UserHandleIsRequiredAndMustBeTheOwners) {
+  ASSERT_EQ(Enrol(Code("alice")).status, 201);
+  ASSERT_EQ(server_.Authctl({"user", "add", "bob"}).exit_code, 0);
+  std::string alice_id = server_.Get("/v1/admin/users/alice", {{"Authorization", "Bearer " + admin_}}).json()["user"]["id"];
+  std::string bob_id = server_.Get("/v1/admin/users/bob", {{"Authorization", "Bearer " + admin_}}).json()["user"]["id"];
+  auto usernameless = [&](const std::optional<std::string>& user_handle) {
+    HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", Json::object());
+    EXPECT_EQ(opts.json()["publicKey"]["allowCredentials"], Json::array());
+    Json body = AssertionJson(opts.json(), key_.NewAssertion());
+    if (user_handle) body["credential"]["response"]["userHandle"] = *user_handle;
+    return server_.PostJson("/v1/webauthn/authentication/verify", body);
+  };
+  EXPECT_EQ(usernameless(std::nullopt).json()["code"], "missing_user_handle");
+  EXPECT_EQ(usernameless(bob_id).json()["code"], "user_handle_mismatch");
+  HttpResult ok = usernameless(alice_id);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.json()["user"]["username"], "alice");
+  // With a username, a userHandle that is not that user's is refused too.
+  HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "alice"}});
+  Json body = AssertionJson(opts.json(), key_.NewAssertion());
+  body["credential"]["response"]["userHandle"] = bob_id;
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", body).json()["code"], "user_handle_mismatch");
+}
+
 TEST_F(WebAuthnHttp, WA14_EnvelopeErrorsAre400) {
   ASSERT_EQ(Enrol(Code("alice")).status, 201);
   HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "alice"}});
