@@ -114,7 +114,7 @@ TEST_F(Registration, Step20_WR11_RefusesAlgorithmsNotOffered) {
 }
 
 TEST_F(Registration, Step21_WR13_UnknownFormatsAreUnsupported) {
-  for (const char* fmt : {"Packed", "foo", "NONE", "Apple"}) {
+  for (const char* fmt : {"Packed", "foo", "NONE", "Apple", "TPM"}) {
     auto reg = key_.NewRegistration();
     reg.fmt = fmt;
     EXPECT_EQ(CodeOf(reg), ErrorCode::kUnsupportedAttestationFormat) << fmt;
@@ -219,6 +219,24 @@ TEST_F(Registration, Step22_AndroidKey) {
   auto imported = reg;
   imported.android_software_origin = true;
   EXPECT_EQ(CodeOf(imported), ErrorCode::kAttestationInvalid);
+}
+
+TEST_F(Registration, Step22_Tpm) {
+  auto reg = key_.NewRegistration();
+  reg.fmt = "tpm";
+  reg.ca = &ca_;
+  auto ok = Run(reg);
+  ASSERT_TRUE(ok) << ok.error().detail;
+  EXPECT_EQ(ok->attestation_type, AttestationType::kBasic);
+  auto forged = reg;
+  forged.corrupt_signature = true;
+  EXPECT_EQ(CodeOf(forged), ErrorCode::kSignatureInvalid);
+  auto other = reg;
+  other.tpm_other_key = true;  // pubArea describes another key
+  EXPECT_EQ(CodeOf(other), ErrorCode::kAttestationInvalid);
+  auto subject = reg;
+  subject.tpm_aik_subject = true;  // §8.3.1: the AIK subject must be empty
+  EXPECT_EQ(CodeOf(subject), ErrorCode::kAttestationInvalid);
 }
 
 TEST_F(Registration, Steps23_24_TrustPolicy) {

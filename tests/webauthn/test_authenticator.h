@@ -119,6 +119,52 @@ inline Bytes Cat(std::initializer_list<Bytes> parts) {
   return out;
 }
 
+inline void Be16(Bytes& out, uint16_t v) {
+  out.push_back(static_cast<uint8_t>(v >> 8));
+  out.push_back(static_cast<uint8_t>(v));
+}
+inline void Tpm2b(Bytes& out, const Bytes& b) {
+  Be16(out, static_cast<uint16_t>(b.size()));
+  out.insert(out.end(), b.begin(), b.end());
+}
+
+// An AIK certificate as §8.3.1 wants it: empty subject, critical SAN naming the TPM, AIK purpose.
+inline X509Ptr MakeAikCert(EVP_PKEY* aik_key, EVP_PKEY* ca_key, X509* ca_cert, bool with_subject) {
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 7);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400);
+  if (with_subject) {
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("tpm"), -1, -1, 0);
+  }
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert));
+  X509_set_pubkey(cert.get(), aik_key);
+  GENERAL_NAMES* names = GENERAL_NAMES_new();
+  GENERAL_NAME* gn = GENERAL_NAME_new();
+  X509_NAME* dn = X509_NAME_new();
+  for (const auto& [oid, value] : {std::pair{"2.23.133.2.1", "id:FFFFF1D0"}, std::pair{"2.23.133.2.2", "FIDO2-TEST"},
+                                   std::pair{"2.23.133.2.3", "id:F1D00002"}}) {
+    ASN1_OBJECT* o = OBJ_txt2obj(oid, 1);
+    X509_NAME_add_entry_by_OBJ(dn, o, MBSTRING_ASC, reinterpret_cast<const unsigned char*>(value), -1, -1, 0);
+    ASN1_OBJECT_free(o);
+  }
+  GENERAL_NAME_set0_value(gn, GEN_DIRNAME, dn);
+  sk_GENERAL_NAME_push(names, gn);
+  X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, names, 1, X509V3_ADD_DEFAULT);
+  GENERAL_NAMES_free(names);
+  EXTENDED_KEY_USAGE* eku = sk_ASN1_OBJECT_new_null();
+  sk_ASN1_OBJECT_push(eku, OBJ_txt2obj("2.23.133.8.3", 1));
+  X509_add1_ext_i2d(cert.get(), NID_ext_key_usage, eku, 0, X509V3_ADD_DEFAULT);
+  sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+  BASIC_CONSTRAINTS* bc = BASIC_CONSTRAINTS_new();
+  X509_add1_ext_i2d(cert.get(), NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT);
+  BASIC_CONSTRAINTS_free(bc);
+  X509_sign(cert.get(), ca_key, EVP_sha256());
+  return cert;
+}
+
 // Android KeyDescription with the given challenge (§8.4).
 inline Bytes KeyDescription(const Bytes& challenge, bool all_applications, bool tee_generated) {
   Bytes software = all_applications ? Der({0xBF, 0x84, 0x58}, Der({0x05}, {})) : Bytes{};  // [600] NULL
@@ -152,6 +198,8 @@ struct TestAuthenticator {
     bool apple_other_key = false;
     bool android_all_applications = false;
     bool android_software_origin = false;
+    bool tpm_other_key = false;
+    bool tpm_aik_subject = false;
   };
 
   Registration NewRegistration() const {
@@ -171,7 +219,49 @@ struct TestAuthenticator {
     Bytes auth = MakeAuthData(r.auth);
     Bytes hash = Sha256(out.client_data_json);
     cbor_item_t* stmt = nullptr;
-    if (r.fmt == "android-key") {
+    if (r.fmt == "tpm") {
+      // pubArea: an ECC P-256 TPMT_PUBLIC holding this credential's key.
+      auto d = DecodeCbor(r.auth.cose_key);
+      Bytes x = *CborBytes(MapFind(d->item.get(), int64_t{-2}));
+      Bytes y = *CborBytes(MapFind(d->item.get(), int64_t{-3}));
+      if (r.tpm_other_key) x[0] ^= 1;
+      Bytes pub;
+      Be16(pub, 0x0023);                             // TPM_ALG_ECC
+      Be16(pub, 0x000B);                             // nameAlg SHA-256
+      pub.insert(pub.end(), {0x00, 0x06, 0x04, 0x72});  // objectAttributes
+      Tpm2b(pub, {});                                // authPolicy
+      Be16(pub, 0x0010);                             // symmetric NULL
+      Be16(pub, 0x0010);                             // scheme NULL
+      Be16(pub, 0x0003);                             // TPM_ECC_NIST_P256
+      Be16(pub, 0x0010);                             // kdf NULL
+      Tpm2b(pub, x);
+      Tpm2b(pub, y);
+      Bytes data = auth;
+      data.insert(data.end(), hash.begin(), hash.end());
+      Bytes info = {0xff, 0x54, 0x43, 0x47, 0x80, 0x17};  // TPM_GENERATED_VALUE, TPM_ST_ATTEST_CERTIFY
+      Tpm2b(info, {});                                   // qualifiedSigner
+      Tpm2b(info, Sha256(data));                         // extraData
+      info.insert(info.end(), 17 + 8, 0);                // clockInfo, firmwareVersion
+      Bytes name = {0x00, 0x0B};
+      Bytes pub_hash = Sha256(pub);
+      name.insert(name.end(), pub_hash.begin(), pub_hash.end());
+      Tpm2b(info, name);
+      Tpm2b(info, {});                                   // qualifiedName
+      Bytes sig = SignWith(r.ca->leaf_key.get(), cose::kES256, info);
+      if (r.corrupt_signature) sig[sig.size() / 2] ^= 1;
+      X509Ptr aik = MakeAikCert(r.ca->leaf_key.get(), r.ca->ca_key.get(), r.ca->ca_cert.get(), r.tpm_aik_subject);
+      stmt = cbor_new_definite_map(6);
+      // CTAP2 canonical key order: shorter encodings first ("alg" "sig" "ver" "x5c", then
+      // "pubArea", then "certInfo").
+      Put(stmt, "alg", CInt(cose::kES256));
+      Put(stmt, "sig", BStr(sig));
+      Put(stmt, "ver", cbor_build_string("2.0"));
+      cbor_item_t* x5c = cbor_new_definite_array(1);
+      cbor_array_push(x5c, cbor_move(BStr(AttestationCa::Der(aik.get()))));
+      Put(stmt, "x5c", x5c);
+      Put(stmt, "pubArea", BStr(pub));
+      Put(stmt, "certInfo", BStr(info));
+    } else if (r.fmt == "android-key") {
       Bytes data = auth;
       data.insert(data.end(), hash.begin(), hash.end());
       Bytes bound = hash;

@@ -288,6 +288,212 @@ Result<AttestationResult> VerifyAndroidKey(const AttestationObject& obj, ByteVie
   return out;
 }
 
+// Big-endian reader over TPM structures: every read is bounds-checked.
+class TpmReader {
+ public:
+  explicit TpmReader(ByteView in) : in_(in) {}
+  bool U16(uint16_t& v) { return Get(2, [&](const uint8_t* p) { v = static_cast<uint16_t>((p[0] << 8) | p[1]); }); }
+  bool U32(uint32_t& v) {
+    return Get(4, [&](const uint8_t* p) {
+      v = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+    });
+  }
+  bool Skip(size_t n) { return Get(n, [](const uint8_t*) {}); }
+  // TPM2B: u16 size, then that many bytes.
+  bool Sized(ByteView& out) {
+    uint16_t n = 0;
+    if (!U16(n) || n > in_.size() - pos_) return false;
+    out = in_.subspan(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool done() const { return pos_ == in_.size(); }
+
+ private:
+  template <typename F>
+  bool Get(size_t n, F f) {
+    if (n > in_.size() - pos_) return false;
+    f(in_.data() + pos_);
+    pos_ += n;
+    return true;
+  }
+  ByteView in_;
+  size_t pos_ = 0;
+};
+
+constexpr uint16_t kTpmAlgRsa = 0x0001, kTpmAlgSha1 = 0x0004, kTpmAlgSha256 = 0x000B, kTpmAlgSha384 = 0x000C,
+                   kTpmAlgSha512 = 0x000D, kTpmAlgNull = 0x0010, kTpmAlgEcc = 0x0023;
+
+const EVP_MD* TpmDigest(uint16_t alg) {
+  switch (alg) {
+    case kTpmAlgSha1: return EVP_sha1();
+    case kTpmAlgSha256: return EVP_sha256();
+    case kTpmAlgSha384: return EVP_sha384();
+    case kTpmAlgSha512: return EVP_sha512();
+    default: return nullptr;
+  }
+}
+
+Bytes Digest(const EVP_MD* md, ByteView data) {
+  Bytes out(static_cast<size_t>(EVP_MD_get_size(md)));
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr);
+  return out;
+}
+
+// TPMT_PUBLIC (TPM 2.0 Part 2 §12.2.4) reduced to what §8.3 compares: the key.
+struct TpmPublic {
+  uint16_t type = 0;
+  uint16_t name_alg = 0;
+  uint16_t curve = 0;
+  uint32_t exponent = 0;
+  ByteView rsa_n, ecc_x, ecc_y;
+};
+
+std::optional<TpmPublic> ParseTpmPublic(ByteView in) {
+  TpmReader r(in);
+  TpmPublic p;
+  uint32_t attributes = 0;
+  ByteView auth_policy;
+  uint16_t symmetric = 0, scheme = 0;
+  if (!r.U16(p.type) || !r.U16(p.name_alg) || !r.U32(attributes) || !r.Sized(auth_policy) || !r.U16(symmetric)) {
+    return std::nullopt;
+  }
+  if (symmetric != kTpmAlgNull && !r.Skip(4)) return std::nullopt;  // keyBits, mode
+  if (!r.U16(scheme)) return std::nullopt;
+  if (scheme != kTpmAlgNull && !r.Skip(2)) return std::nullopt;  // hashAlg
+  if (p.type == kTpmAlgRsa) {
+    uint16_t bits = 0;
+    if (!r.U16(bits) || !r.U32(p.exponent) || !r.Sized(p.rsa_n)) return std::nullopt;
+    if (p.exponent == 0) p.exponent = 65537;
+  } else if (p.type == kTpmAlgEcc) {
+    uint16_t kdf = 0;
+    if (!r.U16(p.curve) || !r.U16(kdf)) return std::nullopt;
+    if (kdf != kTpmAlgNull && !r.Skip(2)) return std::nullopt;
+    if (!r.Sized(p.ecc_x) || !r.Sized(p.ecc_y)) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  if (!r.done()) return std::nullopt;
+  return p;
+}
+
+// The credential key from the authenticator data must be the key pubArea describes.
+bool SameKey(const TpmPublic& p, const cbor_item_t* cose) {
+  auto kty = CborInt(MapFind(cose, int64_t{1}));
+  if (!kty) return false;
+  if (p.type == kTpmAlgRsa && *kty == 3) {
+    auto n = CborBytes(MapFind(cose, int64_t{-1}));
+    auto e = CborBytes(MapFind(cose, int64_t{-2}));
+    if (!n || !e || e->size() > 4) return false;
+    uint32_t ev = 0;
+    for (uint8_t b : *e) ev = (ev << 8) | b;
+    return ev == p.exponent && std::equal(n->begin(), n->end(), p.rsa_n.begin(), p.rsa_n.end());
+  }
+  if (p.type == kTpmAlgEcc && *kty == 2) {
+    auto crv = CborInt(MapFind(cose, int64_t{-1}));
+    auto x = CborBytes(MapFind(cose, int64_t{-2}));
+    auto y = CborBytes(MapFind(cose, int64_t{-3}));
+    // TPM_ECC_NIST_P256/P384/P521 are 3/4/5; COSE crv 1/2/3.
+    return crv && x && y && p.curve == *crv + 2 && std::equal(x->begin(), x->end(), p.ecc_x.begin(), p.ecc_x.end()) &&
+           std::equal(y->begin(), y->end(), p.ecc_y.begin(), p.ecc_y.end());
+  }
+  return false;
+}
+
+// §8.3.1 requirements of the AIK certificate.
+Status CheckAikCertificate(X509* cert, ByteView aaguid) {
+  if (X509_get_version(cert) != 2) return Invalid("TPM AIK certificate is not X.509 v3");
+  if (X509_NAME_entry_count(X509_get_subject_name(cert)) != 0) return Invalid("TPM AIK certificate subject must be empty");
+  auto san = FindExtension(cert, "2.5.29.17");
+  if (!san || !san->critical) return Invalid("TPM AIK certificate needs a critical subject alternative name");
+  GENERAL_NAMES* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  bool manufacturer = false, model = false, version = false;
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
+    GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
+    if (gn->type != GEN_DIRNAME) continue;
+    X509_NAME* dn = gn->d.directoryName;
+    for (int j = 0; j < X509_NAME_entry_count(dn); ++j) {
+      char oid[64] = {};
+      OBJ_obj2txt(oid, sizeof(oid), X509_NAME_ENTRY_get_object(X509_NAME_get_entry(dn, j)), 1);
+      std::string_view o(oid);
+      manufacturer = manufacturer || o == "2.23.133.2.1";
+      model = model || o == "2.23.133.2.2";
+      version = version || o == "2.23.133.2.3";
+    }
+  }
+  GENERAL_NAMES_free(names);
+  if (!manufacturer || !model || !version) {
+    return Invalid("TPM AIK certificate must name the TPM manufacturer, model and version");
+  }
+  EXTENDED_KEY_USAGE* eku = static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr));
+  bool aik = false;
+  for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); ++i) {
+    char oid[64] = {};
+    OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(eku, i), 1);
+    aik = aik || std::string_view(oid) == "2.23.133.8.3";  // tcg-kp-AIKCertificate
+  }
+  EXTENDED_KEY_USAGE_free(eku);
+  if (!aik) return Invalid("TPM AIK certificate lacks the tcg-kp-AIKCertificate key purpose");
+  if (X509_check_ca(cert) != 0) return Invalid("TPM AIK certificate must not be a CA");
+  if (auto ext = FindExtension(cert, "1.3.6.1.4.1.45724.1.1.4")) {
+    static const uint8_t kPrefix[] = {0x04, 0x10};
+    if (ext->critical || ext->der.size() != 18 || !std::equal(std::begin(kPrefix), std::end(kPrefix), ext->der.begin()) ||
+        !SafeEquals(ext->der.subspan(2), aaguid)) {
+      return Invalid("the AIK certificate's AAGUID does not match the authenticator data");
+    }
+  }
+  return Ok();
+}
+
+// §8.3 TPM: pubArea describes the credential key; certInfo, signed by the AIK, certifies pubArea
+// (by name) and binds hash(authData || clientDataHash) in extraData.
+Result<AttestationResult> VerifyTpm(const AttestationObject& obj, ByteView client_data_hash,
+                                    const CosePublicKey& credential_key) {
+  (void)credential_key;
+  const cbor_item_t* stmt = obj.att_stmt.get();
+  auto ver = CborText(MapFind(stmt, "ver"));
+  auto alg = CborInt(MapFind(stmt, "alg"));
+  auto sig = CborBytes(MapFind(stmt, "sig"));
+  auto cert_info = CborBytes(MapFind(stmt, "certInfo"));
+  auto pub_area = CborBytes(MapFind(stmt, "pubArea"));
+  if (!ver || *ver != "2.0") return Invalid("tpm attStmt ver must be \"2.0\"");
+  if (!alg || !sig || !cert_info || !pub_area) return Invalid("tpm attStmt needs alg, sig, x5c, certInfo and pubArea");
+  auto pub = ParseTpmPublic(*pub_area);
+  if (!pub) return Invalid("tpm pubArea is malformed");
+  auto cose = DecodeCbor(obj.auth_data.attested->cose_key);
+  if (!cose || !SameKey(*pub, cose->item.get())) return Invalid("tpm pubArea describes another key");
+  const EVP_MD* name_md = TpmDigest(pub->name_alg);
+  const EVP_MD* extra_md = *alg == cose::kES384 ? EVP_sha384() : *alg == cose::kES512 ? EVP_sha512() : EVP_sha256();
+  if (!name_md) return Invalid("tpm nameAlg is not supported");
+
+  TpmReader r(*cert_info);
+  uint32_t magic = 0;
+  uint16_t type = 0;
+  ByteView signer, extra, name, qualified;
+  if (!r.U32(magic) || !r.U16(type) || !r.Sized(signer) || !r.Sized(extra) || !r.Skip(17 + 8) || !r.Sized(name) ||
+      !r.Sized(qualified) || !r.done()) {
+    return Invalid("tpm certInfo is malformed");
+  }
+  if (magic != 0xff544347) return Invalid("tpm certInfo magic is not TPM_GENERATED_VALUE");
+  if (type != 0x8017) return Invalid("tpm certInfo is not TPM_ST_ATTEST_CERTIFY");
+  if (!SafeEquals(extra, Digest(extra_md, Concat(obj.auth_data.raw, client_data_hash)))) {
+    return Invalid("tpm certInfo extraData does not bind this registration");
+  }
+  Bytes expected_name = {static_cast<uint8_t>(pub->name_alg >> 8), static_cast<uint8_t>(pub->name_alg)};
+  Bytes pub_digest = Digest(name_md, *pub_area);
+  expected_name.insert(expected_name.end(), pub_digest.begin(), pub_digest.end());
+  if (!SafeEquals(name, expected_name)) return Invalid("tpm certInfo certifies another key");
+
+  AttestationResult out;
+  AUTHD_ASSIGN_OR_RETURN(out.chain, ParseX5c(MapFind(stmt, "x5c")));
+  AUTHD_ASSIGN_OR_RETURN(CosePublicKey aik, CertKey(out.chain[0].get(), *alg));
+  AUTHD_RETURN_IF_ERROR(VerifySignature(aik, *cert_info, *sig));
+  AUTHD_RETURN_IF_ERROR(CheckAikCertificate(out.chain[0].get(), obj.auth_data.attested->aaguid));
+  out.type = AttestationType::kBasic;
+  return out;
+}
+
 }  // namespace
 
 std::string_view AttestationTypeName(AttestationType t) {
@@ -332,6 +538,7 @@ Result<AttestationResult> VerifyAttestationStatement(const AttestationObject& ob
   if (obj.fmt == "fido-u2f") return VerifyFidoU2f(obj, client_data_hash, credential_key);
   if (obj.fmt == "apple") return VerifyApple(obj, client_data_hash, credential_key);
   if (obj.fmt == "android-key") return VerifyAndroidKey(obj, client_data_hash, credential_key);
+  if (obj.fmt == "tpm") return VerifyTpm(obj, client_data_hash, credential_key);
   return Err(ErrorCode::kUnsupportedAttestationFormat, "attestation format is not supported");
 }
 
