@@ -31,6 +31,8 @@ namespace authd::http {
 namespace {
 
 constexpr auto kKeepAliveIdle = std::chrono::seconds(5);
+// The most of a refused body authd reads away before closing (see Drain).
+constexpr int64_t kMaxDrain = 1 << 20;
 constexpr const char* kApiCsp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 bool IsSafeRequestId(std::string_view id) {
@@ -128,16 +130,39 @@ struct HttpServer::Impl {
 
   Impl(const Router& r, Metrics& m, ServerOptions o) : router(r), metrics(m), options(std::move(o)) {}
 
+  // Discards what is left of a refused body (at most kMaxDrain bytes, for at most a second, and
+  // only while it keeps arriving), so that closing the connection sends FIN rather than RST and
+  // the client can read our answer.
+  static void Drain(Poco::Net::StreamSocket& socket, std::istream& stream, int64_t limit) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    char buf[16384];
+    int64_t total = 0;
+    try {
+      socket.setReceiveTimeout(Poco::Timespan(0, 250000));
+      while (stream && total < limit && std::chrono::steady_clock::now() < until) {
+        stream.read(buf, sizeof(buf));
+        total += stream.gcount();
+      }
+    } catch (const Poco::Exception&) {
+    }
+  }
+
   // Reads the body within the size limit and the deadline. Returns an error response to send
   // (and close) if the body is too large, too slow or malformed.
-  std::optional<Response> ReadBody(Poco::Net::HTTPServerRequest& in, std::string& body) {
+  std::optional<Response> ReadBody(Poco::Net::HTTPServerRequest& in, Poco::Net::StreamSocket& socket,
+                                   std::string& body) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.request_timeout_seconds);
+    auto too_large = [&] {
+      return Response::Problem(ErrorCode::kBodyTooLarge,
+                               "the body may be at most " + std::to_string(options.max_body) + " bytes");
+    };
     if (in.hasContentLength()) {
-      if (in.getContentLength64() > options.max_body) {
-        return Response::Problem(ErrorCode::kBodyTooLarge,
-                                 "the body may be at most " + std::to_string(options.max_body) + " bytes");
-      }
       if (in.getContentLength64() < 0) return Response::Problem(ErrorCode::kBadRequest, "bad Content-Length");
+      if (in.getContentLength64() > options.max_body) {
+        // Refused from the header alone; a modest excess is read away (not kept) first.
+        if (in.getContentLength64() <= kMaxDrain) Drain(socket, in.stream(), kMaxDrain);
+        return too_large();
+      }
     } else if (!in.getChunkedTransferEncoding()) {
       return std::nullopt;  // no body
     }
@@ -149,8 +174,8 @@ struct HttpServer::Impl {
         std::streamsize n = stream.gcount();
         if (n > 0) body.append(buf, static_cast<size_t>(n));
         if (static_cast<int64_t>(body.size()) > options.max_body) {
-          return Response::Problem(ErrorCode::kBodyTooLarge,
-                                   "the body may be at most " + std::to_string(options.max_body) + " bytes");
+          Drain(socket, stream, kMaxDrain - static_cast<int64_t>(body.size()));
+          return too_large();
         }
         if (std::chrono::steady_clock::now() > deadline) {
           return Response::Problem(ErrorCode::kRequestTimeout, "the body arrived too slowly");
@@ -196,7 +221,7 @@ struct HttpServer::Impl {
       auto [it, inserted] = req.headers.emplace(key, value);
       if (!inserted) it->second += ", " + value;
     }
-    if (!early) early = ReadBody(in, req.body);
+    if (!early) early = ReadBody(in, socket, req.body);
     reaper.Pause(socket);
 
     Response resp;
