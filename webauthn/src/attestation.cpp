@@ -85,6 +85,20 @@ std::string SubjectEntry(X509* cert, int nid) {
   return out;
 }
 
+// id-fido-gen-ce-aaguid (1.3.6.1.4.1.45724.1.1.4), §8.2.1 and §8.3.1: if the certificate has it,
+// it is not critical and holds the authenticator data's AAGUID as an OCTET STRING of 16 bytes.
+Status CheckAaguidExtension(X509* cert, ByteView aaguid) {
+  auto ext = FindExtension(cert, "1.3.6.1.4.1.45724.1.1.4");
+  if (!ext) return Ok();
+  if (ext->critical) return Invalid("the AAGUID extension must not be critical");
+  static const uint8_t kPrefix[] = {0x04, 0x10};
+  if (ext->der.size() != 18 || !std::equal(std::begin(kPrefix), std::end(kPrefix), ext->der.begin()) ||
+      !SafeEquals(ext->der.subspan(2), aaguid)) {
+    return Invalid("the certificate's AAGUID does not match the authenticator data");
+  }
+  return Ok();
+}
+
 // §8.2.1 "Certificate Requirements for Packed Attestation Statements".
 Status CheckPackedCertificate(X509* cert, ByteView aaguid) {
   if (X509_get_version(cert) != 2) return Invalid("packed attestation certificate is not X.509 v3");
@@ -95,16 +109,7 @@ Status CheckPackedCertificate(X509* cert, ByteView aaguid) {
   }
   if (SubjectEntry(cert, NID_commonName).empty()) return Invalid("packed attestation certificate lacks subject CN");
   if (X509_check_ca(cert) != 0) return Invalid("packed attestation certificate must not be a CA");
-  // id-fido-gen-ce-aaguid (1.3.6.1.4.1.45724.1.1.4): if present, not critical and equal to the AAGUID.
-  if (auto ext = FindExtension(cert, "1.3.6.1.4.1.45724.1.1.4")) {
-    if (ext->critical) return Invalid("the AAGUID extension must not be critical");
-    // The extension value is an OCTET STRING wrapping the 16-byte AAGUID.
-    static const uint8_t kPrefix[] = {0x04, 0x10};
-    if (ext->der.size() != 18 || !std::equal(std::begin(kPrefix), std::end(kPrefix), ext->der.begin()) ||
-        !SafeEquals(ext->der.subspan(2), aaguid)) {
-      return Invalid("the certificate's AAGUID does not match the authenticator data");
-    }
-  }
+  AUTHD_RETURN_IF_ERROR(CheckAaguidExtension(cert, aaguid));
   return Ok();
 }
 
@@ -436,13 +441,7 @@ Status CheckAikCertificate(X509* cert, ByteView aaguid) {
   EXTENDED_KEY_USAGE_free(eku);
   if (!aik) return Invalid("TPM AIK certificate lacks the tcg-kp-AIKCertificate key purpose");
   if (X509_check_ca(cert) != 0) return Invalid("TPM AIK certificate must not be a CA");
-  if (auto ext = FindExtension(cert, "1.3.6.1.4.1.45724.1.1.4")) {
-    static const uint8_t kPrefix[] = {0x04, 0x10};
-    if (ext->critical || ext->der.size() != 18 || !std::equal(std::begin(kPrefix), std::end(kPrefix), ext->der.begin()) ||
-        !SafeEquals(ext->der.subspan(2), aaguid)) {
-      return Invalid("the AIK certificate's AAGUID does not match the authenticator data");
-    }
-  }
+  AUTHD_RETURN_IF_ERROR(CheckAaguidExtension(cert, aaguid));
   return Ok();
 }
 
