@@ -239,6 +239,25 @@ TEST_F(Registration, Step22_Tpm) {
   EXPECT_EQ(CodeOf(subject), ErrorCode::kAttestationInvalid);
 }
 
+TEST_F(Registration, Step22_TpmWithAnRsaKey) {
+  TestAuthenticator rsa_key(cose::kRS256);
+  auto reg = rsa_key.NewRegistration();
+  reg.fmt = "tpm";
+  reg.ca = &ca_;
+  auto ok = VerifyRegistration(rsa_key.Register(expected_.challenge, reg), expected_);
+  ASSERT_TRUE(ok) << ok.error().detail;
+  EXPECT_EQ(ok->alg, cose::kRS256);
+  EXPECT_EQ(ok->attestation_type, AttestationType::kBasic);
+  auto other = reg;
+  other.tpm_other_key = true;  // pubArea's modulus differs from the credential's
+  EXPECT_EQ(VerifyRegistration(rsa_key.Register(expected_.challenge, other), expected_).code(),
+            ErrorCode::kAttestationInvalid);
+  auto forged = reg;
+  forged.corrupt_signature = true;
+  EXPECT_EQ(VerifyRegistration(rsa_key.Register(expected_.challenge, forged), expected_).code(),
+            ErrorCode::kSignatureInvalid);
+}
+
 TEST_F(Registration, Steps23_24_TrustPolicy) {
   auto reg = key_.NewRegistration();
   reg.fmt = "packed";

@@ -220,22 +220,28 @@ struct TestAuthenticator {
     Bytes hash = Sha256(out.client_data_json);
     cbor_item_t* stmt = nullptr;
     if (r.fmt == "tpm") {
-      // pubArea: an ECC P-256 TPMT_PUBLIC holding this credential's key.
+      // pubArea: a TPMT_PUBLIC holding this credential's key, ECC P-256 or RSA.
       auto d = DecodeCbor(r.auth.cose_key);
-      Bytes x = *CborBytes(MapFind(d->item.get(), int64_t{-2}));
-      Bytes y = *CborBytes(MapFind(d->item.get(), int64_t{-3}));
-      if (r.tpm_other_key) x[0] ^= 1;
+      const bool rsa = alg == cose::kRS256 || alg == cose::kPS256;
+      Bytes x = *CborBytes(MapFind(d->item.get(), int64_t{rsa ? -1 : -2}));  // RSA: n
+      if (r.tpm_other_key) x[x.size() / 2] ^= 1;
       Bytes pub;
-      Be16(pub, 0x0023);                             // TPM_ALG_ECC
+      Be16(pub, rsa ? 0x0001 : 0x0023);              // TPM_ALG_RSA / TPM_ALG_ECC
       Be16(pub, 0x000B);                             // nameAlg SHA-256
       pub.insert(pub.end(), {0x00, 0x06, 0x04, 0x72});  // objectAttributes
       Tpm2b(pub, {});                                // authPolicy
       Be16(pub, 0x0010);                             // symmetric NULL
       Be16(pub, 0x0010);                             // scheme NULL
-      Be16(pub, 0x0003);                             // TPM_ECC_NIST_P256
-      Be16(pub, 0x0010);                             // kdf NULL
-      Tpm2b(pub, x);
-      Tpm2b(pub, y);
+      if (rsa) {
+        Be16(pub, static_cast<uint16_t>(x.size() * 8));  // keyBits
+        pub.insert(pub.end(), {0, 0, 0, 0});         // exponent 0: the default, 65537
+        Tpm2b(pub, x);                               // unique: n
+      } else {
+        Be16(pub, 0x0003);                           // TPM_ECC_NIST_P256
+        Be16(pub, 0x0010);                           // kdf NULL
+        Tpm2b(pub, x);
+        Tpm2b(pub, *CborBytes(MapFind(d->item.get(), int64_t{-3})));
+      }
       Bytes data = auth;
       data.insert(data.end(), hash.begin(), hash.end());
       Bytes info = {0xff, 0x54, 0x43, 0x47, 0x80, 0x17};  // TPM_GENERATED_VALUE, TPM_ST_ATTEST_CERTIFY
