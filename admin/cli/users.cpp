@@ -62,6 +62,17 @@ void RegisterUserCommands(CLI::App& app, Context& ctx) {
   }
 
   {
+    auto* cmd = user->add_subcommand("unlock", "clear the OTP failure counters that lock a user (and their keys) out");
+    auto username = std::make_shared<std::string>();
+    cmd->add_option("USERNAME", *username)->required();
+    cmd->callback([&ctx, username] {
+      const int64_t n = Check(ctx.Runtime().otp->Unlock(ctx.Audit(), *username));
+      std::printf("%s is unlocked (%lld failure counter%s cleared)\n", username->c_str(), static_cast<long long>(n),
+                  n == 1 ? "" : "s");
+    });
+  }
+
+  {
     auto* code = app.add_subcommand("enrollment-code", "issue a one-time enrolment code; prints the code alone");
     auto username = std::make_shared<std::string>();
     auto ttl = std::make_shared<int64_t>(0);

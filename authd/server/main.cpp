@@ -104,7 +104,9 @@ int main(int argc, char** argv) {
   authd::http::Api api{*runtime.core, metrics,
                        authd::http::ApiSettings{config->issuer, config->rp_id, config->rp_name, config->origins,
                                                 config->token_alg, config->ceremony_ttl},
-                       runtime.webauthn.get()};
+                       runtime.webauthn.get(), runtime.otp.get()};
+  authd::http::RateLimiter limiter(config->rate_limit);
+  api.limiter = &limiter;
   authd::http::RegisterAllRoutes(router, api);
 
   authd::http::ServerOptions options;

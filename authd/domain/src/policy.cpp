@@ -69,6 +69,7 @@ bool RolesAllow(const std::vector<std::string>& roles, Permission p) {
     case Permission::kRegisterCredential:
     case Permission::kRevokeCredential:
     case Permission::kRevokeTokens:
+    case Permission::kUnlockUser:
       return has(kRoleEnroller);
     case Permission::kReadUsers:
     case Permission::kReadAudit:
@@ -93,6 +94,7 @@ std::string_view PermissionName(Permission p) {
     case Permission::kRevokeTokens: return "revoke_tokens";
     case Permission::kManageClients: return "manage_clients";
     case Permission::kReadAudit: return "read_audit";
+    case Permission::kUnlockUser: return "unlock_user";
   }
   return "unknown";
 }

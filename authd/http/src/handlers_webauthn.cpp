@@ -50,20 +50,10 @@ std::string Uuid(const Bytes& b) {
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
-template <typename F>
-Handler Wrap(Api& api, const char* factor, F f) {
-  return [&api, f, factor](Request& req) -> Response {
-    Result<Response> r = f(req);
-    if (factor) api.metrics.ObserveAuthentication(factor, r ? "success" : std::string(ErrorCodeName(r.code())));
-    if (!r) return Response::Problem(r.error());
-    return std::move(r.value());
-  };
-}
-
 }  // namespace
 
 void RegisterWebAuthnRoutes(Router& router, Api& api) {
-  router.Add("POST", "/v1/webauthn/registration/options", Wrap(api, nullptr, [&api](Request& req) -> Result<Response> {
+  router.Add("POST", "/v1/webauthn/registration/options", RateLimited(api, nullptr, [&api](Request& req) -> Result<Response> {
     AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
     domain::RegistrationRequest r;
     AUTHD_ASSIGN_OR_RETURN(r.username, RequiredString(body, "username", 256));
@@ -79,7 +69,7 @@ void RegisterWebAuthnRoutes(Router& router, Api& api) {
     return Response::Json(200, {{"ceremony", started.handle}, {"publicKey", started.public_key}});
   }));
 
-  router.Add("POST", "/v1/webauthn/registration/verify", Wrap(api, "webauthn_registration", [&api](Request& req) -> Result<Response> {
+  router.Add("POST", "/v1/webauthn/registration/verify", RateLimited(api, "webauthn_registration", [&api](Request& req) -> Result<Response> {
     AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
     AUTHD_ASSIGN_OR_RETURN(std::string handle, RequiredString(body, "ceremony", 128));
     AUTHD_ASSIGN_OR_RETURN(std::string nickname, OptionalString(body, "nickname", "", 64));
@@ -117,7 +107,7 @@ void RegisterWebAuthnRoutes(Router& router, Api& api) {
                                   {"created_at", Rfc3339(done.record.created_at)}}}});
   }));
 
-  router.Add("POST", "/v1/webauthn/authentication/options", Wrap(api, nullptr, [&api](Request& req) -> Result<Response> {
+  router.Add("POST", "/v1/webauthn/authentication/options", RateLimited(api, nullptr, [&api](Request& req) -> Result<Response> {
     AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
     domain::AuthenticationRequest r;
     AUTHD_ASSIGN_OR_RETURN(r.username, OptionalString(body, "username", "", 256));
@@ -127,7 +117,7 @@ void RegisterWebAuthnRoutes(Router& router, Api& api) {
     return Response::Json(200, {{"ceremony", started.handle}, {"publicKey", started.public_key}});
   }));
 
-  router.Add("POST", "/v1/webauthn/authentication/verify", Wrap(api, "webauthn", [&api](Request& req) -> Result<Response> {
+  router.Add("POST", "/v1/webauthn/authentication/verify", RateLimited(api, "webauthn", [&api](Request& req) -> Result<Response> {
     AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
     AUTHD_ASSIGN_OR_RETURN(std::string handle, RequiredString(body, "ceremony", 128));
     auto cit = body.find("credential");

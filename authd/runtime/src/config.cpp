@@ -214,6 +214,55 @@ const std::vector<Entry>& Entries() {
          }
          return Ok();
        }},
+      {{"totp_algorithm", "HMAC of new TOTP credentials: SHA1 (what most apps support), SHA256 or SHA512"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         if (v != "SHA1" && v != "SHA256" && v != "SHA512") return Bad(k, "must be SHA1, SHA256 or SHA512");
+         c.totp_algorithm = v;
+         return Ok();
+       }},
+      {{"totp_digits", "digits of new TOTP credentials: 6 or 8"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         AUTHD_ASSIGN_OR_RETURN(c.totp_digits, ParseInt(k, v, 6, 8));
+         if (c.totp_digits == 7) return Bad(k, "must be 6 or 8");
+         return Ok();
+       }},
+      {{"totp_period", "time step of new TOTP credentials in seconds: 30 or 60"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         AUTHD_ASSIGN_OR_RETURN(c.totp_period, ParseInt(k, v, 30, 60));
+         if (c.totp_period != 30 && c.totp_period != 60) return Bad(k, "must be 30 or 60");
+         return Ok();
+       }},
+      {{"totp_window", "TOTP steps accepted either side of now (default 1)"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         AUTHD_ASSIGN_OR_RETURN(c.totp_window, ParseInt(k, v, 0, 3));
+         return Ok();
+       }},
+      {{"lockout_delay_after", "consecutive OTP failures after which every attempt must wait (default 3)"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         AUTHD_ASSIGN_OR_RETURN(c.lockout_delay_after, ParseInt(k, v, 1, 1000));
+         return Ok();
+       }},
+      {{"lockout_delay", "seconds added to the wait by each further failure (default 5)"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         AUTHD_ASSIGN_OR_RETURN(c.lockout_delay, ParseInt(k, v, 0, 3600));
+         return Ok();
+       }},
+      {{"lockout_max_failures", "consecutive OTP failures that lock the account until an admin unlocks it (default 10)"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         AUTHD_ASSIGN_OR_RETURN(c.lockout_max_failures, ParseInt(k, v, 1, 1000000));
+         return Ok();
+       }},
+      {{"ykval_require_signature", "refuse unsigned Yubico validation requests: true or false (default true)"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         if (v != "true" && v != "false") return Bad(k, "must be true or false");
+         c.ykval_require_signature = v == "true";
+         return Ok();
+       }},
+      {{"rate_limit", "verification requests per second per source address, 0 for none (default 20)"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         AUTHD_ASSIGN_OR_RETURN(c.rate_limit, ParseInt(k, v, 0, 1000000));
+         return Ok();
+       }},
       {{"log_level", "debug, info, warn or error"},
        [](Config& c, std::string_view k, const std::string& v) -> Status {
          if (v != "debug" && v != "info" && v != "warn" && v != "error") return Bad(k, "must be debug, info, warn or error");

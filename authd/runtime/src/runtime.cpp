@@ -64,6 +64,20 @@ domain::CoreOptions CoreOptionsFrom(const Config& c) {
   return o;
 }
 
+domain::OtpOptions OtpOptionsFrom(const Config& c) {
+  domain::OtpOptions o;
+  o.issuer = c.rp_name;
+  o.totp.alg = domain::otp::ParseHashAlg(c.totp_algorithm).value_or(domain::otp::HashAlg::kSha1);
+  o.totp.digits = static_cast<int>(c.totp_digits);
+  o.totp.period = static_cast<int>(c.totp_period);
+  o.totp_window = static_cast<int>(c.totp_window);
+  o.delay_after = c.lockout_delay_after;
+  o.delay_seconds = c.lockout_delay;
+  o.max_failures = c.lockout_max_failures;
+  o.ykval_require_signature = c.ykval_require_signature;
+  return o;
+}
+
 Result<domain::WebAuthnOptions> WebAuthnOptionsFrom(const Config& c) {
   domain::WebAuthnOptions o;
   o.rp_id = c.rp_id;
@@ -139,6 +153,7 @@ Result<std::unique_ptr<Runtime>> OpenRuntime(const Config& config) {
   AUTHD_RETURN_IF_ERROR(rt->core->Init());
   AUTHD_ASSIGN_OR_RETURN(auto webauthn_options, WebAuthnOptionsFrom(config));
   rt->webauthn = std::make_unique<domain::WebAuthnService>(*rt->core, *rt->keyring, std::move(webauthn_options));
+  rt->otp = std::make_unique<domain::OtpService>(*rt->core, *rt->keyring, OtpOptionsFrom(config));
   return rt;
 }
 

@@ -298,6 +298,53 @@ domain::WebAuthnCredential ReadWebAuthn(const Query& q) {
   return c;
 }
 
+#define TOTP_COLS "id, user_id, secret_sealed, algorithm, digits, period, last_step"
+#define TOTP_ENROLL_COLS \
+  "id_hash, credential_id, user_id, secret_sealed, algorithm, digits, period, actor, enrollment_code_hash, " \
+  "created_at, expires_at"
+#define YUBIOTP_COLS "public_id, id, user_id, secret_sealed, use_counter, session_counter, last_nonce, last_otp"
+
+domain::TotpCredential ReadTotp(const Query& q) {
+  domain::TotpCredential c;
+  c.id = q.Text(0);
+  c.user_id = q.Text(1);
+  c.secret_sealed = q.Blob(2);
+  c.algorithm = q.Text(3);
+  c.digits = q.Int(4);
+  c.period = q.Int(5);
+  c.last_step = q.Int(6);
+  return c;
+}
+
+domain::TotpEnrollment ReadTotpEnrollment(const Query& q) {
+  domain::TotpEnrollment e;
+  e.id_hash = q.Blob(0);
+  e.credential_id = q.Text(1);
+  e.user_id = q.Text(2);
+  e.secret_sealed = q.Blob(3);
+  e.algorithm = q.Text(4);
+  e.digits = q.Int(5);
+  e.period = q.Int(6);
+  e.actor = q.Text(7);
+  e.enrollment_code_hash = q.Blob(8);
+  e.created_at = q.Int(9);
+  e.expires_at = q.Int(10);
+  return e;
+}
+
+domain::YubiOtpCredential ReadYubiOtp(const Query& q) {
+  domain::YubiOtpCredential c;
+  c.public_id = q.Text(0);
+  c.id = q.Text(1);
+  c.user_id = q.Text(2);
+  c.secret_sealed = q.Blob(3);
+  c.use_counter = q.Int(4);
+  c.session_counter = q.Int(5);
+  c.last_nonce = q.Text(6);
+  c.last_otp = q.Text(7);
+  return c;
+}
+
 #define USER_COLS "id, username, display_name, status, roles, created_at, updated_at"
 
 class SqliteTx final : public domain::WriteTx {
@@ -448,7 +495,112 @@ class SqliteTx final : public domain::WriteTx {
     return All<domain::WebAuthnCredential>(q, ReadWebAuthn);
   }
 
+  Result<std::vector<domain::TotpCredential>> ListTotpCredentials(std::string_view user_id) override {
+    AUTHD_PREPARE(q, "SELECT " TOTP_COLS " FROM totp_credentials WHERE user_id = ?1 ORDER BY id");
+    q.Bind(1, user_id);
+    return All<domain::TotpCredential>(q, ReadTotp);
+  }
+  Result<std::optional<domain::TotpEnrollment>> FindTotpEnrollment(ByteView id_hash) override {
+    AUTHD_PREPARE(q, "SELECT " TOTP_ENROLL_COLS " FROM totp_enrollments WHERE id_hash = ?1");
+    q.Bind(1, id_hash);
+    return One<domain::TotpEnrollment>(q, ReadTotpEnrollment);
+  }
+  Result<std::optional<domain::YubiOtpCredential>> FindYubiOtpCredential(std::string_view public_id) override {
+    AUTHD_PREPARE(q, "SELECT " YUBIOTP_COLS " FROM yubiotp_credentials WHERE public_id = ?1");
+    q.Bind(1, public_id);
+    return One<domain::YubiOtpCredential>(q, ReadYubiOtp);
+  }
+  Result<std::optional<domain::FailureCounter>> FindFailureCounter(std::string_view subject) override {
+    AUTHD_PREPARE(q, "SELECT subject, user_id, failures, last_failure_at, locked_until FROM failure_counters "
+                     "WHERE subject = ?1");
+    q.Bind(1, subject);
+    return One<domain::FailureCounter>(q, [](const Query& r) {
+      domain::FailureCounter f;
+      f.subject = r.Text(0);
+      f.user_id = r.Text(1);
+      f.failures = r.Int(2);
+      f.last_failure_at = r.Int(3);
+      f.locked_until = r.Int(4);
+      return f;
+    });
+  }
+
   // --- writes --------------------------------------------------------------------------
+  Status InsertTotpEnrollment(const domain::TotpEnrollment& e) override {
+    AUTHD_PREPARE(q, "INSERT INTO totp_enrollments (" TOTP_ENROLL_COLS ") VALUES "
+                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+    q.Bind(1, e.id_hash).Bind(2, e.credential_id).Bind(3, e.user_id).Bind(4, e.secret_sealed).Bind(5, e.algorithm)
+        .Bind(6, e.digits).Bind(7, e.period).Bind(8, e.actor).Bind(9, e.enrollment_code_hash).Bind(10, e.created_at)
+        .Bind(11, e.expires_at);
+    return q.Run();
+  }
+  Result<bool> TakeTotpEnrollment(ByteView id_hash) override {
+    AUTHD_PREPARE(q, "DELETE FROM totp_enrollments WHERE id_hash = ?1");
+    q.Bind(1, id_hash);
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
+    return n == 1;
+  }
+  Result<int64_t> DeleteTotpEnrollmentsExpiredBefore(int64_t before) override {
+    AUTHD_PREPARE(q, "DELETE FROM totp_enrollments WHERE expires_at < ?1");
+    q.Bind(1, before);
+    return Changes(q);
+  }
+  Status InsertTotpCredential(const domain::TotpCredential& c) override {
+    AUTHD_PREPARE(q, "INSERT INTO totp_credentials (" TOTP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    q.Bind(1, c.id).Bind(2, c.user_id).Bind(3, c.secret_sealed).Bind(4, c.algorithm).Bind(5, c.digits)
+        .Bind(6, c.period).Bind(7, c.last_step);
+    return q.Run();
+  }
+  Result<bool> AdvanceTotpStep(std::string_view id, int64_t step) override {
+    AUTHD_PREPARE(q, "UPDATE totp_credentials SET last_step = ?2 WHERE id = ?1 AND last_step < ?2");
+    q.Bind(1, id).Bind(2, step);
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
+    return n == 1;
+  }
+  Status InsertYubiOtpCredential(const domain::YubiOtpCredential& c) override {
+    AUTHD_PREPARE(q, "INSERT INTO yubiotp_credentials (" YUBIOTP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    q.Bind(1, c.public_id).Bind(2, c.id).Bind(3, c.user_id).Bind(4, c.secret_sealed).Bind(5, c.use_counter)
+        .Bind(6, c.session_counter).Bind(7, c.last_nonce).Bind(8, c.last_otp);
+    Status s = q.Run();
+    if (!s && s.code() == ErrorCode::kConflict) return Err(ErrorCode::kCredentialExists, "this YubiKey is registered");
+    return s;
+  }
+  Result<bool> AdvanceYubiOtpCounters(std::string_view public_id, int64_t use_counter, int64_t session_counter,
+                                      std::string_view nonce, std::string_view otp) override {
+    AUTHD_PREPARE(q, "UPDATE yubiotp_credentials SET use_counter = ?2, session_counter = ?3, last_nonce = ?4, "
+                     "last_otp = ?5 WHERE public_id = ?1 AND "
+                     "(use_counter < ?2 OR (use_counter = ?2 AND session_counter < ?3))");
+    q.Bind(1, public_id).Bind(2, use_counter).Bind(3, session_counter).Bind(4, nonce).Bind(5, otp);
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
+    return n == 1;
+  }
+  Result<int64_t> RecordFailure(std::string_view subject, std::string_view user_id, int64_t at) override {
+    AUTHD_PREPARE(q, "INSERT INTO failure_counters (subject, user_id, failures, last_failure_at) VALUES (?1, ?2, 1, ?3) "
+                     "ON CONFLICT(subject) DO UPDATE SET failures = failures + 1, last_failure_at = ?3 "
+                     "RETURNING failures");
+    q.Bind(1, subject).Bind(2, user_id).Bind(3, at);
+    AUTHD_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Err(ErrorCode::kInternal, "the failure counter did not update");
+    const int64_t n = q.Int(0);
+    AUTHD_ASSIGN_OR_RETURN(bool more, q.Step());
+    (void)more;
+    return n;
+  }
+  Status SetLockedUntil(std::string_view subject, int64_t until) override {
+    AUTHD_PREPARE(q, "UPDATE failure_counters SET locked_until = ?2 WHERE subject = ?1");
+    q.Bind(1, subject).Bind(2, until);
+    return q.Run();
+  }
+  Status ClearFailures(std::string_view subject) override {
+    AUTHD_PREPARE(q, "DELETE FROM failure_counters WHERE subject = ?1");
+    q.Bind(1, subject);
+    return q.Run();
+  }
+  Result<int64_t> ClearFailuresOfUser(std::string_view user_id) override {
+    AUTHD_PREPARE(q, "DELETE FROM failure_counters WHERE user_id = ?1");
+    q.Bind(1, user_id);
+    return Changes(q);
+  }
   Status InsertCeremony(const domain::Ceremony& c) override {
     AUTHD_PREPARE(q, "INSERT INTO ceremonies (" CEREMONY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     q.Bind(1, c.id_hash).Bind(2, c.kind).Bind(3, c.user_id).Bind(4, c.challenge).Bind(5, c.client_id)

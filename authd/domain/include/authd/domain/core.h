@@ -128,9 +128,12 @@ class Core {
   // inactive anyway). Returns how many it deleted.
   Result<int64_t> PurgeExpiredTokens();
 
- private:
+  // For the factor services: the user by (normalised) username, kNotFound otherwise; and an
+  // audit line for a refusal, written in its own transaction.
   Result<User> LoadUser(ReadTx& tx, std::string_view username);
   void AuditRefusal(const AuditContext& ctx, AuditEntry entry);
+
+ private:
 
   Store& store_;
   const Keyring& keyring_;

@@ -114,6 +114,49 @@ struct Ceremony {
   int64_t expires_at = 0;
 };
 
+struct TotpCredential {
+  std::string id;
+  std::string user_id;
+  Bytes secret_sealed;
+  std::string algorithm = "SHA1";
+  int64_t digits = 6;
+  int64_t period = 30;
+  int64_t last_step = -1;
+};
+
+struct TotpEnrollment {
+  Bytes id_hash;
+  std::string credential_id;
+  std::string user_id;
+  Bytes secret_sealed;
+  std::string algorithm = "SHA1";
+  int64_t digits = 6;
+  int64_t period = 30;
+  std::string actor;
+  Bytes enrollment_code_hash;  // empty unless an enrolment code authorised it
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+};
+
+struct YubiOtpCredential {
+  std::string public_id;
+  std::string id;
+  std::string user_id;
+  Bytes secret_sealed;
+  int64_t use_counter = -1;
+  int64_t session_counter = -1;
+  std::string last_nonce;
+  std::string last_otp;
+};
+
+struct FailureCounter {
+  std::string subject;
+  std::string user_id;
+  int64_t failures = 0;
+  int64_t last_failure_at = 0;
+  int64_t locked_until = 0;
+};
+
 struct WebAuthnCredential {
   Bytes raw_id;
   std::string id;  // base64url(raw_id)

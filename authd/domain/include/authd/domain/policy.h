@@ -32,6 +32,7 @@ enum class Permission {
   kRevokeTokens,
   kManageClients,
   kReadAudit,
+  kUnlockUser,
 };
 
 // Default deny: true only where API.md grants the permission to one of `roles`. `admin` holds

@@ -47,6 +47,11 @@ class ReadTx {
   virtual Result<std::optional<EnrollmentCode>> FindLiveEnrollmentCode(ByteView code_hash, int64_t now) = 0;
   virtual Result<std::optional<WebAuthnCredential>> FindWebAuthnCredential(ByteView raw_id) = 0;
   virtual Result<std::vector<WebAuthnCredential>> ListWebAuthnCredentials(std::string_view user_id) = 0;
+
+  virtual Result<std::vector<TotpCredential>> ListTotpCredentials(std::string_view user_id) = 0;
+  virtual Result<std::optional<TotpEnrollment>> FindTotpEnrollment(ByteView id_hash) = 0;
+  virtual Result<std::optional<YubiOtpCredential>> FindYubiOtpCredential(std::string_view public_id) = 0;
+  virtual Result<std::optional<FailureCounter>> FindFailureCounter(std::string_view subject) = 0;
 };
 
 class WriteTx : public ReadTx {
@@ -92,6 +97,28 @@ class WriteTx : public ReadTx {
                                               bool backup_state, bool uv_initialized) = 0;
   virtual Status MarkCloneSuspected(ByteView raw_id) = 0;
   virtual Status TouchCredential(std::string_view id, int64_t at) = 0;
+
+  virtual Status InsertTotpEnrollment(const TotpEnrollment& enrollment) = 0;
+  // Deletes it; returns whether it was there (of two concurrent callers only one sees true).
+  virtual Result<bool> TakeTotpEnrollment(ByteView id_hash) = 0;
+  virtual Result<int64_t> DeleteTotpEnrollmentsExpiredBefore(int64_t before) = 0;
+  virtual Status InsertTotpCredential(const TotpCredential& credential) = 0;
+  // Compare-and-set: moves last_step to `step` only if it is still below it (T01/T02).
+  virtual Result<bool> AdvanceTotpStep(std::string_view id, int64_t step) = 0;
+
+  // kCredentialExists when the public id is registered already.
+  virtual Status InsertYubiOtpCredential(const YubiOtpCredential& credential) = 0;
+  // Compare-and-set: stores the counters (and the request's nonce and OTP) only if they are
+  // strictly after the stored ones, lexicographically (Y01/Y03).
+  virtual Result<bool> AdvanceYubiOtpCounters(std::string_view public_id, int64_t use_counter, int64_t session_counter,
+                                              std::string_view nonce, std::string_view otp) = 0;
+
+  // Adds one consecutive failure atomically and returns the new count.
+  virtual Result<int64_t> RecordFailure(std::string_view subject, std::string_view user_id, int64_t at) = 0;
+  virtual Status SetLockedUntil(std::string_view subject, int64_t until) = 0;
+  virtual Status ClearFailures(std::string_view subject) = 0;
+  // Every counter of the user and of the user's credentials; returns how many it cleared.
+  virtual Result<int64_t> ClearFailuresOfUser(std::string_view user_id) = 0;
 
   virtual Status AppendAudit(const AuditEvent& event) = 0;
   virtual Status PutMeta(std::string_view key, std::string_view value) = 0;

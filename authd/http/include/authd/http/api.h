@@ -5,10 +5,12 @@
 #include <vector>
 
 #include "authd/domain/core.h"
+#include "authd/domain/otp_service.h"
 #include "authd/domain/views.h"
 #include "authd/domain/webauthn_service.h"
 #include "authd/http/metrics.h"
 #include "authd/http/pages.h"
+#include "authd/http/rate_limit.h"
 #include "authd/http/router.h"
 
 namespace authd::http {
@@ -27,17 +29,44 @@ struct Api {
   Metrics& metrics;
   ApiSettings settings;
   domain::WebAuthnService* webauthn = nullptr;
+  domain::OtpService* otp = nullptr;
+  RateLimiter* limiter = nullptr;  // per source address, on the public verification routes
 };
+
+// A public verification route: refused with 429 rate_limited and Retry-After when the source
+// address is over its rate; otherwise runs `f`, renders its error as problem+json and, when
+// `factor` is set and `observe` true, counts the outcome in the authentication metrics.
+template <typename F>
+Handler RateLimited(Api& api, const char* factor, F f, bool observe = true) {
+  return [&api, f, factor, observe](Request& req) -> Response {
+    if (api.limiter) {
+      if (int64_t wait = api.limiter->Acquire(req.remote_address, api.core.clock().NowMillis()); wait > 0) {
+        if (factor) api.metrics.ObserveAuthentication(factor, "rate_limited");
+        Response r = Response::Problem(ErrorCode::kRateLimited, "too many requests from this address");
+        for (auto& h : r.headers) {
+          if (h.first == "Retry-After") h.second = std::to_string(wait);
+        }
+        return r;
+      }
+    }
+    Result<Response> r = f(req);
+    if (factor && observe) api.metrics.ObserveAuthentication(factor, r ? "success" : std::string(ErrorCodeName(r.code())));
+    if (!r) return Response::Problem(r.error());
+    return std::move(r.value());
+  };
+}
 
 void RegisterPublicRoutes(Router& router, Api& api);
 void RegisterTokenRoutes(Router& router, Api& api);
 void RegisterAdminRoutes(Router& router, Api& api);
 void RegisterWebAuthnRoutes(Router& router, Api& api);
+void RegisterOtpRoutes(Router& router, Api& api);
 inline void RegisterAllRoutes(Router& router, Api& api) {
   RegisterPublicRoutes(router, api);
   RegisterTokenRoutes(router, api);
   RegisterAdminRoutes(router, api);
   if (api.webauthn) RegisterWebAuthnRoutes(router, api);
+  if (api.otp) RegisterOtpRoutes(router, api);
   RegisterPageRoutes(router);
 }
 

@@ -43,6 +43,16 @@ struct Config {
   std::vector<std::string> attestation_roots;     // PEM files
   std::vector<std::string> aaguid_allow;          // hex or UUID form
   std::vector<std::string> aaguid_deny;
+  // One-time passwords and lockout
+  std::string totp_algorithm = "SHA1";  // SHA1 | SHA256 | SHA512
+  int64_t totp_digits = 6;
+  int64_t totp_period = 30;
+  int64_t totp_window = 1;
+  int64_t lockout_delay_after = 3;
+  int64_t lockout_delay = 5;
+  int64_t lockout_max_failures = 10;
+  bool ykval_require_signature = true;
+  int64_t rate_limit = 20;  // verification requests per second per source address (burst: 2x)
 
   bool tls() const { return !tls_cert.empty() && !tls_key.empty(); }
   std::string listen() const;

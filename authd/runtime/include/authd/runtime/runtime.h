@@ -6,6 +6,7 @@
 
 #include "authd/base/clock.h"
 #include "authd/domain/core.h"
+#include "authd/domain/otp_service.h"
 #include "authd/domain/webauthn_service.h"
 #include "authd/runtime/config.h"
 
@@ -18,6 +19,7 @@ struct Runtime {
   std::unique_ptr<domain::Keyring> keyring;
   std::unique_ptr<domain::Core> core;
   std::unique_ptr<domain::WebAuthnService> webauthn;
+  std::unique_ptr<domain::OtpService> otp;
 };
 
 // Opens the store and the master key. A new, empty store gets a freshly generated master key
@@ -33,5 +35,6 @@ Status WriteMasterKey(const std::string& path, const SecretBytes& key);
 domain::CoreOptions CoreOptionsFrom(const Config& config);
 // kInvalidArgument when a trust anchor file cannot be read.
 Result<domain::WebAuthnOptions> WebAuthnOptionsFrom(const Config& config);
+domain::OtpOptions OtpOptionsFrom(const Config& config);
 
 }  // namespace authd::runtime

@@ -1,0 +1,450 @@
+// TOTP and YubiKey OTP over HTTP against the real authd: enrolment confirmed with codes from
+// Debian's oathtool, YubiKey OTPs made by libyubikey (standing in for the key's button), the
+// Yubico validation protocol driven by Debian's ykclient, lockout, unlock and rate limits.
+
+#include <yubikey.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+
+#include "authd/base/crypto.h"
+#include "authd/base/encoding.h"
+#include "authd/domain/otp.h"
+#include "integration/harness.h"
+
+namespace authd::testing {
+namespace {
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// oathtool's TOTP for `secret` (base32) at Unix time `at`.
+std::string Oathtool(const std::string& secret, int64_t at, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {"/usr/bin/oathtool", "-b", "--now", "@" + std::to_string(at)};
+  const bool mode = std::any_of(extra.begin(), extra.end(), [](const std::string& a) { return a.starts_with("--totp"); });
+  if (!mode) argv.push_back("--totp");
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(secret);
+  CommandResult r = RunCommand(argv, {}, "/tmp", 10);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return Trim(r.out);
+}
+
+class OtpHttp : public ::testing::Test {
+ protected:
+  explicit OtpHttp(std::map<std::string, std::string> env = {}) : server_(std::move(env)) {}
+  void SetUp() override {
+    ASSERT_TRUE(server_.Start()) << server_.log();
+    enroller_ = server_.TokenFor("officer", {"enroller"});
+    ASSERT_EQ(server_.Authctl({"user", "add", "alice"}).exit_code, 0);
+  }
+  std::string Code(const std::string& user) { return Trim(server_.Authctl({"enrollment-code", user}).out); }
+
+  // Enrols TOTP for alice with an enrolment code and confirms it with oathtool's current code.
+  // Returns the base32 secret.
+  std::string EnrolTotp(const std::vector<std::string>& oath_args = {}, const Json& extra = Json::object()) {
+    Json req = {{"username", "alice"}, {"enrollment_code", Code("alice")}};
+    req.update(extra);
+    HttpResult start = server_.PostJson("/v1/totp/enrollment", req);
+    EXPECT_EQ(start.status, 200) << start.body;
+    const std::string secret = start.json().value("secret", "");
+    HttpResult confirm = server_.PostJson(
+        "/v1/totp/enrollment/confirm",
+        {{"enrollment", start.json()["enrollment"]}, {"code", Oathtool(secret, std::time(nullptr), oath_args)}});
+    EXPECT_EQ(confirm.status, 201) << confirm.body;
+    return secret;
+  }
+
+  HttpResult Totp(const std::string& code, const std::string& user = "alice") {
+    return server_.PostJson("/v1/totp/verify", {{"username", user}, {"code", code}});
+  }
+
+  AuthdProcess server_;
+  std::string enroller_;
+};
+
+TEST_F(OtpHttp, TotpEnrolmentReturnsSecretUriAndQrAndNeedsConfirmation) {
+  HttpResult start = server_.PostJson("/v1/totp/enrollment", {{"username", "alice"}, {"enrollment_code", Code("alice")}});
+  ASSERT_EQ(start.status, 200) << start.body;
+  Json j = start.json();
+  const std::string secret = j["secret"];
+  EXPECT_GE(Base32Decode(secret + std::string((8 - secret.size() % 8) % 8, '='))->size(), 20u);  // >= 160 bits
+  EXPECT_TRUE(j["otpauth_uri"].get<std::string>().starts_with("otpauth://totp/authd:alice?secret=" + secret));
+  EXPECT_TRUE(j["qr_svg"].get<std::string>().starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  EXPECT_EQ(j["algorithm"], "SHA1");
+  EXPECT_EQ(j["digits"], 6);
+  EXPECT_EQ(j["period"], 30);
+  // Not usable before confirmation.
+  HttpResult early = Totp(Oathtool(secret, std::time(nullptr)));
+  EXPECT_EQ(early.status, 422);
+  EXPECT_EQ(early.json()["code"], "otp_invalid");
+  // A wrong confirmation code keeps it unusable; the right one makes it a credential.
+  HttpResult wrong = server_.PostJson("/v1/totp/enrollment/confirm", {{"enrollment", j["enrollment"]}, {"code", "000000"}});
+  if (Oathtool(secret, std::time(nullptr)) != "000000") {
+    EXPECT_EQ(wrong.json()["code"], "otp_invalid");
+  }
+  HttpResult ok = server_.PostJson("/v1/totp/enrollment/confirm",
+                                   {{"enrollment", j["enrollment"]}, {"code", Oathtool(secret, std::time(nullptr))}});
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(ok.json()["credential"]["type"], "totp");
+  // The enrolment is single-use.
+  HttpResult again = server_.PostJson("/v1/totp/enrollment/confirm",
+                                      {{"enrollment", j["enrollment"]}, {"code", Oathtool(secret, std::time(nullptr))}});
+  EXPECT_EQ(again.json()["code"], "challenge_unknown");
+}
+
+TEST_F(OtpHttp, T09_RefusesBadParametersAndUnauthorisedEnrolment) {
+  EXPECT_EQ(server_.PostJson("/v1/totp/enrollment", {{"username", "alice"}}).json()["code"], "invalid_token");
+  EXPECT_EQ(server_.PostJson("/v1/totp/enrollment", {{"username", "alice"}, {"enrollment_code", "nope"}}).json()["code"],
+            "invalid_enrollment_code");
+  for (const Json& bad : {Json{{"digits", 7}}, Json{{"period", 45}}, Json{{"algorithm", "MD5"}}}) {
+    Json req = {{"username", "alice"}, {"enrollment_code", Code("alice")}};
+    req.update(bad);
+    HttpResult r = server_.PostJson("/v1/totp/enrollment", req);
+    EXPECT_EQ(r.status, 400) << bad.dump();
+  }
+}
+
+TEST_F(OtpHttp, OathtoolCodesLogInOnceEach) {
+  const std::string secret = EnrolTotp();
+  const int64_t now = std::time(nullptr);
+  // The next step's code (inside the window): a token with amr otp.
+  const std::string next = Oathtool(secret, now + 30);
+  HttpResult ok = Totp(next);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.json()["amr"], Json::array({"otp"}));
+  EXPECT_EQ(ok.json()["user"]["username"], "alice");
+  // T01: the same code again.
+  HttpResult replay = Totp(next);
+  EXPECT_EQ(replay.status, 422);
+  EXPECT_EQ(replay.json()["code"], "otp_replayed");
+  // T02: an older step after a newer one was accepted.
+  EXPECT_EQ(Totp(Oathtool(secret, now - 30)).json()["code"], "otp_replayed");
+  // T03: two steps away.
+  const std::string far = Oathtool(secret, now + 90);
+  if (far != next) {
+    EXPECT_EQ(Totp(far).json()["code"], "otp_invalid");
+  }
+}
+
+TEST_F(OtpHttp, Sha256EightDigitSixtySecondCredentialsWork) {
+  const std::string secret =
+      EnrolTotp({"--totp=sha256", "--digits=8", "--time-step-size=60s"},
+                {{"algorithm", "SHA256"}, {"digits", 8}, {"period", 60}});
+  HttpResult ok = Totp(Oathtool(secret, std::time(nullptr) + 60, {"--totp=sha256", "--digits=8", "--time-step-size=60s"}));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+TEST_F(OtpHttp, T07_MalformedCodesAreRefusedAndCounted) {
+  EnrolTotp();
+  for (const char* bad : {"12345", "1234567", " 123456", "12345a", "１２３４５６"}) {
+    HttpResult r = Totp(bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.json()["code"], "otp_format") << bad;
+  }
+  // Counted: the account is now in its delay window.
+  HttpResult audit = server_.Get("/v1/admin/audit?limit=5", {{"Authorization", "Bearer " + server_.TokenFor("aud", {"auditor"})}});
+  EXPECT_NE(audit.body.find("otp_format"), std::string::npos);
+}
+
+TEST_F(OtpHttp, UnknownUsersLookLikeWrongCodes) {
+  EnrolTotp();
+  HttpResult wrong = Totp("000001");
+  HttpResult unknown = Totp("000001", "nobody");
+  HttpResult no_totp = Totp("000001", "officer");
+  ASSERT_EQ(wrong.status, 422);
+  for (const HttpResult* r : {&unknown, &no_totp}) {
+    EXPECT_EQ(r->status, wrong.status);
+    EXPECT_EQ(r->json()["code"], wrong.json()["code"]);
+    EXPECT_EQ(r->json()["detail"], wrong.json()["detail"]);
+  }
+}
+
+class Lockout : public OtpHttp {
+ protected:
+  Lockout()
+      : OtpHttp({{"AUTHD_LOCKOUT_DELAY_AFTER", "100"}, {"AUTHD_LOCKOUT_MAX_FAILURES", "5"}, {"AUTHD_RATE_LIMIT", "0"}}) {}
+};
+
+TEST_F(Lockout, T04_LockedAfterNFailuresSameAnswerSurvivesRestartUntilUnlocked) {
+  const std::string secret = EnrolTotp();
+  const int64_t now = std::time(nullptr);
+  std::string wrong = "000000";
+  for (int64_t d = -1; d <= 1; ++d) {
+    if (Oathtool(secret, now + 30 * d) == wrong) wrong = "000001";
+  }
+  HttpResult first = Totp(wrong);
+  for (int i = 1; i < 5; ++i) EXPECT_EQ(Totp(wrong).status, 422);
+  // Locked: the right code gets exactly the answer a wrong one gets.
+  HttpResult locked = Totp(Oathtool(secret, now + 30));
+  EXPECT_EQ(locked.status, first.status);
+  EXPECT_EQ(locked.json()["code"], first.json()["code"]);
+  EXPECT_EQ(locked.json()["detail"], first.json()["detail"]);
+  // Persisted: a restart does not unlock.
+  ASSERT_EQ(server_.Stop(SIGTERM), 0);
+  ASSERT_TRUE(server_.Start()) << server_.log();
+  EXPECT_EQ(Totp(Oathtool(secret, std::time(nullptr) + 30)).json()["code"], "otp_invalid");
+  // An auditor cannot unlock; an enroller can, over the API; authctl can too.
+  const std::string auditor = server_.TokenFor("aud", {"auditor"});
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/alice/unlock", Json::object(), auditor).status, 403);
+  HttpResult unlock = server_.PostJson("/v1/admin/users/alice/unlock", Json::object(), enroller_);
+  ASSERT_EQ(unlock.status, 200) << unlock.body;
+  EXPECT_EQ(unlock.json()["cleared"], 1);
+  HttpResult ok = Totp(Oathtool(secret, std::time(nullptr) + 30));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  CommandResult cli = server_.Authctl({"user", "unlock", "alice"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_NE(cli.out.find("alice is unlocked"), std::string::npos);
+}
+
+class Delay : public OtpHttp {
+ protected:
+  Delay()
+      : OtpHttp({{"AUTHD_LOCKOUT_DELAY_AFTER", "2"}, {"AUTHD_LOCKOUT_DELAY", "30"}, {"AUTHD_RATE_LIMIT", "0"}}) {}
+};
+
+TEST_F(Delay, GrowingDelayRefusesEvenTheRightCodeUntilItPasses) {
+  const std::string secret = EnrolTotp();
+  const int64_t now = std::time(nullptr);
+  std::string wrong = "000000";
+  for (int64_t d = -1; d <= 1; ++d) {
+    if (Oathtool(secret, now + 30 * d) == wrong) wrong = "000001";
+  }
+  EXPECT_EQ(Totp(wrong).status, 422);
+  EXPECT_EQ(Totp(wrong).status, 422);  // the second failure starts a 30 s wait
+  EXPECT_EQ(Totp(Oathtool(secret, now + 30)).json()["code"], "otp_invalid");
+}
+
+class RateLimit : public OtpHttp {
+ protected:
+  RateLimit() : OtpHttp({{"AUTHD_RATE_LIMIT", "2"}}) {}
+};
+
+TEST_F(RateLimit, H10_BurstFromOneAddressGets429WithRetryAfter) {
+  int limited = 0;
+  for (int i = 0; i < 12; ++i) {
+    HttpResult r = Totp("123456", "nobody");
+    if (r.status == 429) {
+      ++limited;
+      EXPECT_EQ(r.json()["code"], "rate_limited");
+      EXPECT_FALSE(r.header("retry-after").empty());
+    } else {
+      EXPECT_EQ(r.status, 422);
+    }
+  }
+  EXPECT_GE(limited, 6);  // a burst of 4, then about 2 per second
+  // Admin routes are not throttled.
+  EXPECT_EQ(server_.Get("/v1/admin/users", {{"Authorization", "Bearer " + enroller_}}).status, 403);
+}
+
+// --- YubiKey OTP ---
+
+struct SoftYubiKey {
+  Bytes aes_key = RandomBytes(16);
+  Bytes uid = RandomBytes(6);
+  std::string public_id = "vvccccfhcbcb";
+  uint16_t power_ups = 1;
+  uint8_t presses = 0;
+
+  // The next OTP, as libyubikey makes it for the key's firmware.
+  std::string Press(bool caps_lock = false) {
+    yubikey_token_st tok{};
+    std::memcpy(tok.uid, uid.data(), 6);
+    tok.ctr = static_cast<uint16_t>(power_ups | (caps_lock ? 0x8000 : 0));
+    tok.tstpl = static_cast<uint16_t>(presses * 100);
+    tok.use = presses++;
+    tok.rnd = static_cast<uint16_t>(RandomBytes(2)[0]);
+    tok.crc = static_cast<uint16_t>(~yubikey_crc16(reinterpret_cast<uint8_t*>(&tok), YUBIKEY_BLOCK_SIZE - 2));
+    char out[YUBIKEY_OTP_SIZE + 1] = {};
+    yubikey_generate(&tok, aes_key.data(), out);
+    return public_id + std::string(out, YUBIKEY_OTP_SIZE);
+  }
+  void Replug() {
+    ++power_ups;
+    presses = 0;
+  }
+  Json Registration() const {
+    return {{"public_id", public_id}, {"private_id", HexEncode(uid)}, {"aes_key", HexEncode(aes_key)}};
+  }
+};
+
+class YubiOtpHttp : public OtpHttp {
+ protected:
+  void SetUp() override {
+    OtpHttp::SetUp();
+    HttpResult reg = server_.PostJson("/v1/admin/users/alice/yubiotp", key_.Registration(), enroller_);
+    ASSERT_EQ(reg.status, 201) << reg.body;
+    EXPECT_EQ(reg.json()["credential"]["type"], "yubiotp");
+  }
+  HttpResult Verify(const std::string& otp) { return server_.PostJson("/v1/yubiotp/verify", {{"otp", otp}}); }
+  SoftYubiKey key_;
+};
+
+TEST_F(YubiOtpHttp, RegistrationNeedsAnEnrollerAndValidValues) {
+  const std::string auditor = server_.TokenFor("aud", {"auditor"});
+  SoftYubiKey other;
+  other.public_id = "vvccccfhcbcc";
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/alice/yubiotp", other.Registration(), auditor).status, 403);
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/alice/yubiotp", key_.Registration(), enroller_).json()["code"],
+            "credential_exists");
+  Json bad = other.Registration();
+  bad["aes_key"] = "00";
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/alice/yubiotp", bad, enroller_).status, 400);
+  bad = other.Registration();
+  bad["public_id"] = "abcdef";
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/alice/yubiotp", bad, enroller_).status, 400);
+}
+
+TEST_F(YubiOtpHttp, OtpsLogInOnceAndOnlyForward) {
+  const std::string first = key_.Press();
+  HttpResult ok = Verify(first);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.json()["amr"], Json::array({"otp"}));
+  EXPECT_EQ(ok.json()["credential_id"], "yubiotp_" + key_.public_id);
+  // Y01: the same OTP again.
+  EXPECT_EQ(Verify(first).json()["code"], "otp_replayed");
+  // A later press in the same session, then one after replugging (caps lock on: Y10).
+  const std::string second = key_.Press();
+  const std::string third = key_.Press();
+  EXPECT_EQ(Verify(third).status, 200);
+  // Y03: an older OTP that was never used.
+  EXPECT_EQ(Verify(second).json()["code"], "otp_replayed");
+  key_.Replug();
+  EXPECT_EQ(Verify(key_.Press(true)).status, 200);
+}
+
+TEST_F(YubiOtpHttp, Y05_Y06_TamperedAndMalformedOtps) {
+  std::string otp = key_.Press();
+  std::string tampered = otp;
+  tampered.back() = tampered.back() == 'c' ? 'b' : 'c';
+  EXPECT_EQ(Verify(tampered).json()["code"], "otp_invalid");
+  for (const std::string& bad : {otp.substr(0, 31), otp + "c", std::string(49, 'c'), otp.substr(0, 43) + "x",
+                                 std::string("' OR 1=1 --") + otp.substr(11)}) {
+    HttpResult r = Verify(bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.json()["code"], "otp_format") << bad;
+  }
+  SoftYubiKey stranger;
+  stranger.public_id = "vvccccfhcccc";
+  EXPECT_EQ(Verify(stranger.Press()).json()["code"], "otp_invalid");
+  EXPECT_EQ(Verify(otp).status, 200);  // the untouched OTP still works
+}
+
+TEST_F(YubiOtpHttp, RevokedKeysAreRefused) {
+  ASSERT_EQ(server_.Authctl({"credential", "revoke", "alice", "yubiotp_" + key_.public_id}).exit_code, 0);
+  EXPECT_EQ(Verify(key_.Press()).json()["code"], "credential_revoked");
+}
+
+// --- the Yubico validation protocol, through Debian's ykclient and by hand ---
+
+class Ykval : public YubiOtpHttp {
+ protected:
+  void SetUp() override {
+    YubiOtpHttp::SetUp();
+    client_ = server_.Client("radius", {"--scope", "ykval"});
+  }
+  CommandResult Ykclient(const std::string& otp, const std::string& key) {
+    return RunCommand({"/usr/bin/ykclient", "--url", "http://127.0.0.1:" + std::to_string(server_.port()) + "/wsapi/2.0/verify",
+                       "--apikey", key, std::to_string(client_["ykval_id"].get<int64_t>()), otp},
+                      {}, "/tmp", 20);
+  }
+  std::map<std::string, std::string> Query(std::map<std::string, std::string> params, bool sign = true) {
+    if (sign) params["h"] = domain::otp::YkvalSignature(params, *Base64Decode(client_["ykval_key"].get<std::string>()));
+    std::string q;
+    for (const auto& [k, v] : params) {
+      std::string enc;
+      for (char c : v) {
+        if (std::isalnum(static_cast<unsigned char>(c))) {
+          enc.push_back(c);
+        } else {
+          char buf[4];
+          std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+          enc += buf;
+        }
+      }
+      q += (q.empty() ? "?" : "&") + k + "=" + enc;
+    }
+    HttpResult r = server_.Get("/wsapi/2.0/verify" + q);
+    EXPECT_EQ(r.status, 200);
+    std::map<std::string, std::string> out;
+    size_t pos = 0;
+    while (pos < r.body.size()) {
+      size_t end = r.body.find("\r\n", pos);
+      if (end == std::string::npos) end = r.body.size();
+      std::string line = r.body.substr(pos, end - pos);
+      if (auto eq = line.find('='); eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+      pos = end + 2;
+    }
+    return out;
+  }
+  std::string Id() const { return std::to_string(client_["ykval_id"].get<int64_t>()); }
+  Json client_;
+};
+
+TEST_F(Ykval, YkclientVerifiesRealOtpsAndSeesReplays) {
+  const std::string otp = key_.Press();
+  CommandResult ok = Ykclient(otp, client_["ykval_key"]);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  CommandResult replay = Ykclient(otp, client_["ykval_key"]);
+  EXPECT_EQ(replay.exit_code, 2) << replay.out << replay.err;  // ykclient: "OTP was replayed"
+  // A client holding the wrong key cannot verify anything, and is told so.
+  CommandResult wrong_key = Ykclient(key_.Press(), Base64Encode(RandomBytes(20)));
+  EXPECT_NE(wrong_key.exit_code, 0);
+}
+
+TEST_F(Ykval, ResponsesAreSignedAndStatusesFollowTheProtocol) {
+  const std::string nonce = "aBcDeFgHiJkLmNoPqRsT";
+  const std::string otp = key_.Press();
+  auto ok = Query({{"id", Id()}, {"otp", otp}, {"nonce", nonce}, {"timestamp", "1"}});
+  EXPECT_EQ(ok["status"], "OK");
+  EXPECT_EQ(ok["otp"], otp);
+  EXPECT_EQ(ok["nonce"], nonce);
+  EXPECT_EQ(ok["sessionuse"], "0");
+  // The response's h verifies with the client's key over every other pair.
+  std::map<std::string, std::string> signed_pairs = ok;
+  const std::string h = signed_pairs["h"];
+  EXPECT_EQ(domain::otp::YkvalSignature(signed_pairs, *Base64Decode(client_["ykval_key"].get<std::string>())), h);
+  // Y02: the same request again; Y01: the same OTP with a new nonce.
+  EXPECT_EQ(Query({{"id", Id()}, {"otp", otp}, {"nonce", nonce}})["status"], "REPLAYED_REQUEST");
+  EXPECT_EQ(Query({{"id", Id()}, {"otp", otp}, {"nonce", nonce + "x"}})["status"], "REPLAYED_OTP");
+  // Y07: nonce too short, too long, not alphanumeric; no id.
+  for (const std::string& n : {std::string(15, 'a'), std::string(41, 'a'), std::string("abcdefghijklmnop-")}) {
+    EXPECT_EQ(Query({{"id", Id()}, {"otp", key_.Press()}, {"nonce", n}})["status"], "MISSING_PARAMETER") << n;
+  }
+  EXPECT_EQ(Query({{"otp", key_.Press()}, {"nonce", nonce}}, false)["status"], "MISSING_PARAMETER");
+  // Y08: unsigned, wrongly signed, unknown client.
+  EXPECT_EQ(Query({{"id", Id()}, {"otp", key_.Press()}, {"nonce", nonce}}, false)["status"], "BAD_SIGNATURE");
+  auto forged = Query({{"id", Id()}, {"otp", key_.Press()}, {"nonce", nonce}, {"h", "AAAA"}}, false);
+  EXPECT_EQ(forged["status"], "BAD_SIGNATURE");
+  EXPECT_EQ(Query({{"id", "99999"}, {"otp", key_.Press()}, {"nonce", nonce}}, false)["status"], "NO_SUCH_CLIENT");
+  // Y05/Y06: BAD_OTP for a tampered or malformed OTP.
+  std::string bad = key_.Press();
+  bad.back() = bad.back() == 'c' ? 'b' : 'c';
+  EXPECT_EQ(Query({{"id", Id()}, {"otp", bad}, {"nonce", nonce}})["status"], "BAD_OTP");
+  EXPECT_EQ(Query({{"id", Id()}, {"otp", "' OR 1=1 --"}, {"nonce", nonce}})["status"], "BAD_OTP");
+}
+
+TEST_F(Ykval, ClientsWithoutTheScopeAreNotAllowed) {
+  Json other = server_.Client("introspector", {"--scope", "introspect"});
+  std::map<std::string, std::string> p = {{"id", std::to_string(other["ykval_id"].get<int64_t>())},
+                                          {"otp", key_.Press()},
+                                          {"nonce", "aBcDeFgHiJkLmNoPqRsT"}};
+  p["h"] = domain::otp::YkvalSignature(p, *Base64Decode(other["ykval_key"].get<std::string>()));
+  std::string q = "?id=" + p["id"] + "&otp=" + p["otp"] + "&nonce=" + p["nonce"] + "&h=";
+  for (char c : p["h"]) {
+    if (c == '+') q += "%2B";
+    else if (c == '/') q += "%2F";
+    else if (c == '=') q += "%3D";
+    else q.push_back(c);
+  }
+  HttpResult r = server_.Get("/wsapi/2.0/verify" + q);
+  EXPECT_NE(r.body.find("status=OPERATION_NOT_ALLOWED"), std::string::npos) << r.body;
+}
+
+}  // namespace
+}  // namespace authd::testing
