@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <functional>
+#include <thread>
 #include <ctime>
 
 #include "authd/base/crypto.h"
@@ -165,6 +168,28 @@ TEST_F(OtpHttp, UnknownUsersLookLikeWrongCodes) {
   }
 }
 
+// The same code sent by many clients at once: exactly one token (the step moves by CAS).
+int ConcurrentSuccesses(const std::function<HttpResult()>& call, int n) {
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0}, replayed{0};
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&] {
+      HttpResult r = call();
+      if (r.status == 200) ++ok;
+      if (r.status == 422 && r.json().value("code", "") == "otp_replayed") ++replayed;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok + replayed, n);
+  return ok;
+}
+
+TEST_F(OtpHttp, ConcurrentDuplicatesOfOneCodeYieldExactlyOneToken) {
+  const std::string secret = EnrolTotp();
+  const std::string code = Oathtool(secret, std::time(nullptr) + 30);
+  EXPECT_EQ(ConcurrentSuccesses([&] { return Totp(code); }, 8), 1);
+}
+
 class Lockout : public OtpHttp {
  protected:
   Lockout()
@@ -316,6 +341,23 @@ TEST_F(YubiOtpHttp, OtpsLogInOnceAndOnlyForward) {
   EXPECT_EQ(Verify(second).json()["code"], "otp_replayed");
   key_.Replug();
   EXPECT_EQ(Verify(key_.Press(true)).status, 200);
+}
+
+TEST_F(YubiOtpHttp, ConcurrentDuplicatesOfOneOtpYieldExactlyOneToken) {
+  const std::string otp = key_.Press();
+  EXPECT_EQ(ConcurrentSuccesses([&] { return Verify(otp); }, 8), 1);
+}
+
+TEST_F(YubiOtpHttp, WrongOtpsLockTheKeyUntilUnlocked) {
+  SoftYubiKey impostor = key_;  // right public id, wrong AES key
+  impostor.aes_key = RandomBytes(16);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Verify(impostor.Press()).json()["code"], "otp_invalid");
+  // The third failure started a wait: the real key's OTP is refused the same way.
+  HttpResult locked = Verify(key_.Press());
+  EXPECT_EQ(locked.status, 422);
+  EXPECT_EQ(locked.json()["code"], "otp_invalid");
+  ASSERT_EQ(server_.Authctl({"user", "unlock", "alice"}).exit_code, 0);
+  EXPECT_EQ(Verify(key_.Press()).status, 200);
 }
 
 TEST_F(YubiOtpHttp, Y05_Y06_TamperedAndMalformedOtps) {

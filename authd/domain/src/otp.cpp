@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
+
 #include "authd/base/crypto.h"
 #include "authd/base/encoding.h"
 #include "authd/base/openssl_ptr.h"
@@ -206,6 +208,32 @@ std::string EncryptYubiOtp(const YubiOtpToken& token, ByteView aes_key, uint16_t
   const bool ok = AesBlock(aes_key, ByteView(plain, 16), cipher, true);
   OPENSSL_cleanse(plain, sizeof plain);
   return ok ? ModhexEncode(ByteView(cipher, 16)) : std::string();
+}
+
+std::optional<YkvalRequest> ParseYkvalRequest(const std::map<std::string, std::string>& params) {
+  auto get = [&](const char* k) -> std::string {
+    auto it = params.find(k);
+    return it == params.end() ? std::string() : it->second;
+  };
+  YkvalRequest r;
+  const std::string id = get("id");
+  if (id.empty() || id.size() > 10 || !std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  r.id = std::stoll(id);
+  r.otp = get("otp");
+  r.nonce = get("nonce");
+  if (r.otp.empty() || r.otp.size() > 64) return std::nullopt;
+  if (r.nonce.size() < 16 || r.nonce.size() > 40 ||
+      !std::all_of(r.nonce.begin(), r.nonce.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      })) {
+    return std::nullopt;
+  }
+  r.h = get("h");
+  r.timestamp = get("timestamp") == "1";
+  r.sl = params.count("sl") != 0;
+  return r;
 }
 
 std::string YkvalSignature(const std::map<std::string, std::string>& params, ByteView key) {

@@ -567,17 +567,14 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
     return out;
   };
   // Y07: the request's shape.
-  const bool id_ok = !id.empty() && id.size() <= 10 &&
-                     std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
-  const bool nonce_ok = nonce.size() >= 16 && nonce.size() <= 40 &&
-                        std::all_of(nonce.begin(), nonce.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
-  if (!id_ok || otp_text.empty() || !nonce_ok) {
+  auto request = otp::ParseYkvalRequest(params);
+  if (!request) {
     out.fields.erase("nonce");
     return answer("MISSING_PARAMETER");
   }
   std::optional<Client> client;
   Status read = core_.store().Read([&](ReadTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(client, tx.FindClientByYkvalId(std::stoll(id)));
+    AUTHD_ASSIGN_OR_RETURN(client, tx.FindClientByYkvalId(request->id));
     return Ok();
   });
   if (!read) return answer("BACKEND_ERROR");
@@ -586,7 +583,7 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
   if (!key) return answer("BACKEND_ERROR");
   out.key = Bytes(key->view().begin(), key->view().end());
   // Y08: the request's signature, when the client signs (and always, when required).
-  const std::string h = get("h");
+  const std::string& h = request->h;
   if (!h.empty() || options_.ykval_require_signature) {
     const std::string expected = otp::YkvalSignature(params, out.key);
     if (h.empty() || !SafeEquals(AsBytes(expected), AsBytes(h))) return answer("BAD_SIGNATURE");
@@ -597,7 +594,7 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
   if (std::find(client->scopes.begin(), client->scopes.end(), kScopeYkval) == client->scopes.end()) {
     return answer("OPERATION_NOT_ALLOWED", "insufficient_scope");
   }
-  if (!get("sl").empty()) out.fields["sl"] = "100";  // one store shared by every node: always fully synced
+  if (request->sl) out.fields["sl"] = "100";  // one store shared by every node: always fully synced
 
   auto checked = CheckYubiOtp(otp_text, nonce, ctx, action, client->client_id);
   if (!checked) {
@@ -629,7 +626,7 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
     return out;
   }
   out.fields["status"] = "OK";
-  if (get("timestamp") == "1") {
+  if (request->timestamp) {
     out.fields["timestamp"] = std::to_string(checked->token.timestamp);
     out.fields["sessioncounter"] = std::to_string(checked->token.use_counter);
     out.fields["sessionuse"] = std::to_string(checked->token.session_counter);

@@ -88,6 +88,18 @@ inline bool CountersAdvance(int64_t use, int64_t session, int64_t stored_use, in
 
 // ---- Yubico validation protocol 2.0 ----
 
+struct YkvalRequest {
+  int64_t id = 0;
+  std::string otp;
+  std::string nonce;
+  std::string h;
+  bool timestamp = false;  // timestamp=1
+  bool sl = false;         // sl given
+};
+// Y07: `id` of 1-10 digits, an `otp` of at most 64 characters, a `nonce` of 16-40 letters and
+// digits; nullopt (MISSING_PARAMETER) otherwise. The OTP's own format is checked later (BAD_OTP).
+std::optional<YkvalRequest> ParseYkvalRequest(const std::map<std::string, std::string>& params);
+
 // The signature `h` over the parameters: sorted by key, key=value joined with '&', HMAC-SHA-1
 // with the client's key, base64. `h` itself is never part of the signed pairs.
 std::string YkvalSignature(const std::map<std::string, std::string>& params, ByteView key);

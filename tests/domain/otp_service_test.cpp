@@ -1,0 +1,132 @@
+// OtpService rules that need a clock the test controls: the growing delay and its expiry, the
+// hard lock, a server clock stepped back (T08), enrolment expiry, and the persisted counters.
+
+#include "authd/domain/otp_service.h"
+
+#include <gtest/gtest.h>
+
+#include "authd/base/encoding.h"
+#include "domain/fixture.h"
+
+namespace authd::domain {
+namespace {
+
+class OtpServiceTest : public CoreFixture {
+ protected:
+  void SetUp() override {
+    CoreFixture::SetUp();
+    OtpOptions o;
+    o.delay_after = 2;
+    o.delay_seconds = 10;
+    o.max_failures = 4;
+    otp_ = std::make_unique<OtpService>(*core_, *keyring_, o);
+    alice_ = MakeUser("alice");
+  }
+
+  // Enrols and confirms TOTP for alice; returns the raw secret.
+  Bytes Enrol() {
+    TotpEnrollmentRequest r;
+    r.username = "alice";
+    auto started = otp_->StartTotpEnrollment(Operator(), r, Ctx());
+    EXPECT_TRUE(started) << started.error().detail;
+    std::string b32 = started->secret;
+    b32.append((8 - b32.size() % 8) % 8, '=');
+    Bytes secret = Base32Decode(b32).value();
+    auto cred = otp_->ConfirmTotpEnrollment(started->handle, CodeAt(secret, 0), Ctx());
+    EXPECT_TRUE(cred) << cred.error().detail;
+    return secret;
+  }
+  std::string CodeAt(const Bytes& secret, int64_t offset_seconds) {
+    return otp::Hotp(secret, static_cast<uint64_t>(otp::TimeStep(clock_.NowSeconds() + offset_seconds, 30)),
+                     otp::HashAlg::kSha1, 6);
+  }
+  ErrorCode Verify(const std::string& code) {
+    auto r = otp_->VerifyTotp("alice", code, "", Ctx("anonymous"));
+    return r ? ErrorCode::kInternal : r.code();
+  }
+  std::string Wrong(const Bytes& secret) {
+    for (const char* c : {"000000", "000001", "000002", "000003"}) {
+      bool hit = false;
+      for (int d = -2; d <= 2; ++d) hit = hit || CodeAt(secret, 30 * d) == c;
+      if (!hit) return c;
+    }
+    return "999999";
+  }
+
+  std::unique_ptr<OtpService> otp_;
+  User alice_;
+};
+
+TEST_F(OtpServiceTest, DelayGrowsAndExpiresThenHardLockHoldsUntilUnlock) {
+  Bytes secret = Enrol();
+  clock_.AdvanceSeconds(60);
+  const std::string wrong = Wrong(secret);
+  EXPECT_EQ(Verify(wrong), ErrorCode::kOtpInvalid);  // 1
+  EXPECT_EQ(Verify(wrong), ErrorCode::kOtpInvalid);  // 2: now wait 10 s
+  EXPECT_EQ(otp_->LockedFor("user:" + alice_.id).value(), 10);
+  EXPECT_EQ(Verify(CodeAt(secret, 0)), ErrorCode::kOtpInvalid);  // refused while waiting, not counted
+  clock_.AdvanceSeconds(11);
+  EXPECT_EQ(Verify(wrong), ErrorCode::kOtpInvalid);  // 3: now wait 20 s
+  EXPECT_EQ(otp_->LockedFor("user:" + alice_.id).value(), 20);
+  clock_.AdvanceSeconds(21);
+  EXPECT_EQ(Verify(wrong), ErrorCode::kOtpInvalid);  // 4: locked for good
+  clock_.AdvanceSeconds(365 * 24 * 3600);
+  EXPECT_GT(otp_->LockedFor("user:" + alice_.id).value(), 1'000'000);
+  EXPECT_EQ(Verify(CodeAt(secret, 0)), ErrorCode::kOtpInvalid);
+  EXPECT_EQ(otp_->Unlock(Ctx(), "alice").value(), 1);
+  EXPECT_TRUE(otp_->VerifyTotp("alice", CodeAt(secret, 0), "", Ctx()));
+}
+
+TEST_F(OtpServiceTest, SuccessClearsTheFailureCount) {
+  Bytes secret = Enrol();
+  clock_.AdvanceSeconds(60);
+  EXPECT_EQ(Verify(Wrong(secret)), ErrorCode::kOtpInvalid);
+  EXPECT_TRUE(otp_->VerifyTotp("alice", CodeAt(secret, 0), "", Ctx()));
+  EXPECT_EQ(Verify(Wrong(secret)), ErrorCode::kOtpInvalid);
+  EXPECT_EQ(otp_->LockedFor("user:" + alice_.id).value(), 0);  // one failure since, not two
+}
+
+TEST_F(OtpServiceTest, T08_ClockSteppedBackDoesNotRevivePastSteps) {
+  Bytes secret = Enrol();
+  clock_.AdvanceSeconds(3600);
+  ASSERT_TRUE(otp_->VerifyTotp("alice", CodeAt(secret, 0), "", Ctx()));
+  clock_.AdvanceSeconds(-3600);  // the server's clock goes back an hour
+  EXPECT_EQ(Verify(CodeAt(secret, 0)), ErrorCode::kOtpReplayed);
+  // The replay was audited with the drift alarm.
+  auto events = core_->ListAudit(0, 0, 5);
+  ASSERT_TRUE(events);
+  bool alarm = false;
+  for (const auto& e : *events) alarm = alarm || (e.action == "totp.verify" && e.detail.find("clock_behind") != std::string::npos);
+  EXPECT_TRUE(alarm);
+}
+
+TEST_F(OtpServiceTest, EnrolmentExpiresAndIsNotUsableBeforeConfirmation) {
+  TotpEnrollmentRequest r;
+  r.username = "alice";
+  auto started = otp_->StartTotpEnrollment(Operator(), r, Ctx());
+  ASSERT_TRUE(started);
+  std::string b32 = started->secret;
+  b32.append((8 - b32.size() % 8) % 8, '=');
+  Bytes secret = Base32Decode(b32).value();
+  EXPECT_EQ(Verify(CodeAt(secret, 0)), ErrorCode::kOtpInvalid);
+  clock_.AdvanceSeconds(601);
+  EXPECT_EQ(otp_->ConfirmTotpEnrollment(started->handle, CodeAt(secret, 0), Ctx()).code(), ErrorCode::kChallengeExpired);
+}
+
+TEST_F(OtpServiceTest, SecretsAreSealedAtRest) {
+  Bytes secret = Enrol();
+  std::vector<TotpCredential> creds;
+  ASSERT_TRUE(store_->Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(creds, tx.ListTotpCredentials(alice_.id));
+    return Ok();
+  }));
+  ASSERT_EQ(creds.size(), 1u);
+  const Bytes& sealed = creds[0].secret_sealed;
+  EXPECT_EQ(std::search(sealed.begin(), sealed.end(), secret.begin(), secret.end()), sealed.end());
+  // Bound to its credential: under another id it does not open.
+  EXPECT_FALSE(keyring_->Open(sealed, "totp:another"));
+  EXPECT_TRUE(keyring_->Open(sealed, "totp:" + creds[0].id));
+}
+
+}  // namespace
+}  // namespace authd::domain
