@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -198,5 +199,54 @@ test('a wrong enrolment code is explained and registers nothing', async () => {
   assert.match(await page.textContent('#status'), /enrolment code is not valid/);
   const user = JSON.parse(authctl('user', 'show', 'erin'));
   assert.equal(user.credentials.length, 0);
+  await context.close();
+});
+
+// RFC 6238 TOTP, SHA-1, 6 digits, 30 s: what an authenticator app computes from the QR code.
+function totp(base32, at = Date.now() / 1000) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const o = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+test('an authenticator app is set up through /enroll-app and its codes sign in through /login', async () => {
+  authctl('user', 'add', 'frank');
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/enroll-app`);
+  await page.fill('#username', 'frank');
+  await page.fill('#code', authctl('enrollment-code', 'frank'));
+  await page.click('#start');
+  await page.waitForSelector('#qr svg', { timeout: 15000 });
+  const secret = await page.textContent('#secret');
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+  await page.fill('#totp', totp(secret));
+  await page.click('#confirm');
+  await page.waitForSelector('#result:not([hidden]), #status.error', { timeout: 15000 });
+  assert.ok(await page.isVisible('#result'), await page.textContent('#status'));
+
+  await page.goto(`${base}/login`);
+  await page.fill('#otp-username', 'frank');
+  await page.fill('#otp', totp(secret, Date.now() / 1000 + 30));
+  await page.click('#otp-login');
+  await page.waitForSelector('#result:not([hidden]), #status.error', { timeout: 15000 });
+  assert.ok(await page.isVisible('#result'), await page.textContent('#status'));
+  const token = await page.textContent('#token');
+  const info = await introspect(token);
+  assert.equal(info.active, true);
+  assert.deepEqual(info.amr, ['otp']);
+  // The same code again is explained, not accepted.
+  await page.goto(`${base}/login`);
+  await page.fill('#otp-username', 'frank');
+  await page.fill('#otp', totp(secret, Date.now() / 1000 + 30));
+  await page.click('#otp-login');
+  await page.waitForSelector('#status.error', { timeout: 15000 });
+  assert.match(await page.textContent('#status'), /used already/);
   await context.close();
 });

@@ -40,14 +40,15 @@ window.authd = {
     }
   },
 
-  // Wires a page's form: refuses politely where WebAuthn is missing, and runs `ceremony` on
-  // submit with the button disabled and any failure explained in the status line.
-  wire(formId, buttonId, ceremony) {
+  // Wires a page's form: refuses politely where WebAuthn is missing (unless the form does not
+  // need it), and runs `ceremony` on submit with the button disabled and any failure explained
+  // in the status line.
+  wire(formId, buttonId, ceremony, { webauthn = true } = {}) {
     document.addEventListener('DOMContentLoaded', () => {
       const form = document.getElementById(formId);
       const status = document.getElementById('status');
       const button = document.getElementById(buttonId);
-      if (!authd.supported()) {
+      if (webauthn && !authd.supported()) {
         authd.show(status, 'This browser cannot use security keys here. Use a current Chrome, Edge, Firefox or Safari.', 'error');
         button.disabled = true;
         return;
@@ -71,6 +72,10 @@ window.authd = {
     if (error.name === 'InvalidStateError') return 'This key is already registered for you.';
     if (error.code === 'invalid_enrollment_code') return 'That enrolment code is not valid for this username. Check both, or ask for a new code.';
     if (error.code === 'challenge_expired') return 'That took too long. Start again.';
+    if (error.code === 'otp_invalid') return 'That code is not valid. Check your app\'s clock and type the newest code.';
+    if (error.code === 'otp_replayed') return 'That code was used already. Wait for the next one.';
+    if (error.code === 'otp_format') return 'Type only the digits your app shows, or touch your YubiKey in the field.';
+    if (error.code === 'rate_limited') return 'Too many attempts from here. Wait a moment and try again.';
     return error.message || String(error);
   },
 };

@@ -27,7 +27,7 @@ Response Serve(const EmbeddedPage& page) {
 }  // namespace
 
 void RegisterPageRoutes(Router& router) {
-  for (const char* page : {"enroll", "login"}) {
+  for (const char* page : {"enroll", "enroll-app", "login"}) {
     std::string file = std::string(page) + ".html";
     router.Add("GET", "/" + std::string(page), [file](Request&) {
       const EmbeddedPage* p = Find(file);

@@ -84,6 +84,16 @@ void RegisterPublicRoutes(Router& router, Api& api) {
               {"revocation_endpoint", base + "/v1/tokens/revoke"},
               {"introspection_endpoint_auth_methods_supported", {"client_secret_basic"}},
               {"revocation_endpoint_auth_methods_supported", {"client_secret_basic"}}};
+    if (api.webauthn) {
+      j["webauthn_registration_endpoint"] = base + "/v1/webauthn/registration/options";
+      j["webauthn_authentication_endpoint"] = base + "/v1/webauthn/authentication/options";
+    }
+    if (api.otp) {
+      j["totp_enrollment_endpoint"] = base + "/v1/totp/enrollment";
+      j["totp_verification_endpoint"] = base + "/v1/totp/verify";
+      j["yubiotp_verification_endpoint"] = base + "/v1/yubiotp/verify";
+      j["ykval_endpoint"] = base + "/wsapi/2.0/verify";
+    }
     return Response::Json(200, j);
   });
 }
