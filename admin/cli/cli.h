@@ -50,5 +50,6 @@ void RegisterClientCommands(CLI::App& app, Context& ctx);
 void RegisterAuditCommands(CLI::App& app, Context& ctx);
 void RegisterBackupCommands(CLI::App& app, Context& ctx);
 void RegisterImportU2fCommand(CLI::App& credential, Context& ctx);
+void RegisterStationCommands(CLI::App& app, Context& ctx);
 
 }  // namespace authctl

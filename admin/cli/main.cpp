@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   authctl::RegisterClientCommands(app, ctx);
   authctl::RegisterAuditCommands(app, ctx);
   authctl::RegisterBackupCommands(app, ctx);
+  authctl::RegisterStationCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -152,6 +152,10 @@ Result<std::unique_ptr<FidoDevice>> FidoDevice::OpenOnly() {
 Result<DeviceInfo> FidoDevice::Info() {
   DeviceInfo info;
   info.path = path_;
+  if (path_.starts_with("soft:")) {
+    info.manufacturer = "authd";
+    info.product = "software key " + path_.substr(5);
+  }
   info.fido2 = fido_dev_is_fido2(dev_);
   info.firmware = std::to_string(fido_dev_major(dev_)) + "." + std::to_string(fido_dev_minor(dev_)) + "." +
                   std::to_string(fido_dev_build(dev_));

@@ -1,0 +1,385 @@
+// The enrolment station: authctl devices | enrol | login | verify. The station is the WebAuthn
+// client: it asks authd for ceremony options over HTTP(S), runs them on the key through libfido2
+// (drivers/), and sends the result back. It never opens the store.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "authd/base/files.h"
+#include "authd/drivers/fido_device.h"
+#include "cli.h"
+
+namespace authctl {
+namespace {
+
+using authd::Json;
+
+struct Station {
+  std::string server;      // base URL of authd
+  std::string origin;      // the WebAuthn origin the station claims
+  std::string device;      // HID path or soft:FILE; empty: the only attached key
+  std::string token_file;  // where `login` keeps the enroller's token
+};
+
+std::string DefaultTokenFile() {
+  if (const char* f = std::getenv("AUTHCTL_TOKEN_FILE"); f && *f) return f;
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) return std::string(x) + "/authd/station-token";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.config/authd/station-token";
+  return ".authd-station-token";
+}
+
+// The station's defaults come from the same configuration as the server's: its listen address
+// and its first allowed origin.
+void Defaults(Context& ctx, Station& s) {
+  auto config = authd::runtime::LoadConfig(ctx.config_file, authd::runtime::ProcessEnvironment());
+  if (!config) throw Failure{config.error().detail};
+  if (s.server.empty()) {
+    std::string host = config->listen_host == "0.0.0.0" || config->listen_host == "::" ? "127.0.0.1" : config->listen_host;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    s.server = std::string(config->tls() ? "https://" : "http://") + host + ":" + std::to_string(config->listen_port);
+  }
+  if (s.origin.empty()) s.origin = config->origins.empty() ? s.server : config->origins.front();
+  if (s.token_file.empty()) s.token_file = DefaultTokenFile();
+  while (!s.server.empty() && s.server.back() == '/') s.server.pop_back();
+}
+
+struct HttpAnswer {
+  int status = 0;
+  Json body;
+};
+
+HttpAnswer Post(const Station& s, const std::string& path, const Json& body, const std::string& bearer = {}) {
+  try {
+    Poco::URI uri(s.server + path);
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
+    if (uri.getScheme() == "https") {
+      Poco::Net::Context::Ptr tls = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", "",
+                                                           Poco::Net::Context::VERIFY_RELAXED, 9, true);
+      session = std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), tls);
+    } else if (uri.getScheme() == "http") {
+      session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+    } else {
+      throw Failure{"--server must be an http:// or https:// URL, not " + s.server};
+    }
+    session->setTimeout(Poco::Timespan(30, 0));
+    Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_POST, uri.getPathAndQuery(), Poco::Net::HTTPMessage::HTTP_1_1);
+    const std::string text = authd::DumpJson(body);
+    req.setContentType("application/json");
+    req.setContentLength(static_cast<std::streamsize>(text.size()));
+    if (!bearer.empty()) req.set("Authorization", "Bearer " + bearer);
+    session->sendRequest(req) << text;
+    Poco::Net::HTTPResponse resp;
+    std::istream& in = session->receiveResponse(resp);
+    std::string out;
+    Poco::StreamCopier::copyToString(in, out);
+    HttpAnswer a;
+    a.status = static_cast<int>(resp.getStatus());
+    auto parsed = authd::ParseJsonStrict(out, authd::JsonLimits{.max_bytes = 1 << 20});
+    a.body = parsed ? std::move(*parsed) : Json::object();
+    return a;
+  } catch (const Poco::Exception& e) {
+    throw Failure{"could not reach authd at " + s.server + " (" + e.displayText() +
+                  "); is it running? Point the station at it with --server URL"};
+  }
+}
+
+// authd's problem detail as the reason, with a hint where one helps.
+[[noreturn]] void Refused(const HttpAnswer& a, const std::string& what) {
+  const std::string code = a.body.value("code", "");
+  std::string detail = a.body.value("detail", a.body.value("title", "HTTP " + std::to_string(a.status)));
+  if (code == "invalid_token") detail += "; sign in at the station first: authctl login YOUR-USERNAME";
+  if (code == "origin_mismatch") detail += "; pass the origin authd allows with --origin";
+  throw Failure{what + ": " + detail + (code.empty() ? "" : " (" + code + ")")};
+}
+
+std::unique_ptr<authd::drivers::FidoDevice> OpenDevice(const Station& s) {
+  auto dev = s.device.empty() ? authd::drivers::FidoDevice::OpenOnly() : authd::drivers::FidoDevice::Open(s.device);
+  return Check(std::move(dev));
+}
+
+// The PIN, when the key has one: typed on the terminal without echo, or one line on stdin
+// when the station is scripted.
+std::optional<std::string> AskPin(authd::drivers::FidoDevice& dev) {
+  auto info = dev.Info();
+  if (!info || !info->pin_set) return std::nullopt;
+  if (info->pin_retries && *info->pin_retries == 0) {
+    throw Failure{"the key is blocked after too many wrong PINs; it must be reset (which deletes its credentials)"};
+  }
+  std::string pin;
+  const int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+  if (isatty(STDIN_FILENO) && tty >= 0) {
+    std::string prompt = "Enter the key's PIN";
+    if (info->pin_retries) prompt += " (" + std::to_string(*info->pin_retries) + " tries left)";
+    prompt += ": ";
+    (void)!write(tty, prompt.data(), prompt.size());
+    termios old {};
+    tcgetattr(tty, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(tty, TCSAFLUSH, &quiet);
+    char c;
+    while (read(tty, &c, 1) == 1 && c != '\n' && pin.size() < 128) pin.push_back(c);
+    tcsetattr(tty, TCSAFLUSH, &old);
+    (void)!write(tty, "\n", 1);
+  } else {
+    std::getline(std::cin, pin);
+  }
+  if (tty >= 0) close(tty);
+  if (pin.empty()) throw Failure{"the key has a PIN and none was given; type it when asked, or pipe it on stdin"};
+  return pin;
+}
+
+// "Touch your key now", with a spinner on a terminal until the key answers.
+class TouchSpinner {
+ public:
+  void Start() {
+    if (!isatty(STDERR_FILENO)) {
+      std::fprintf(stderr, "Touch your key now.\n");
+      return;
+    }
+    running_ = true;
+    thread_ = std::thread([this] {
+      const char* frames = "|/-\\";
+      for (int i = 0; running_; ++i) {
+        std::fprintf(stderr, "\rTouch your key now %c ", frames[i % 4]);
+        std::fflush(stderr);
+        std::this_thread::sleep_for(std::chrono::milliseconds(120));
+      }
+      std::fprintf(stderr, "\r                      \r");
+    });
+  }
+  ~TouchSpinner() {
+    running_ = false;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> running_{false};
+  std::thread thread_;
+};
+
+std::string ReadToken(const Station& s) {
+  auto text = authd::ReadWholeFile(s.token_file);
+  if (!text || text->empty()) {
+    throw Failure{"no station sign-in found at " + s.token_file +
+                  "; an enroller signs in first with `authctl login USERNAME --device ...`, or pass "
+                  "--enrollment-code"};
+  }
+  std::string t = *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  return t;
+}
+
+void SaveToken(const Station& s, const std::string& token) {
+  const auto slash = s.token_file.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    const std::string dir = s.token_file.substr(0, slash);
+    // mkdir -p with 0700 folders
+    for (size_t p = 1; p <= dir.size(); ++p) {
+      if (p == dir.size() || dir[p] == '/') (void)mkdir(dir.substr(0, p).c_str(), 0700);
+    }
+  }
+  Check(authd::WriteFileDurably(s.token_file, authd::AsBytes(token + "\n")));
+}
+
+// Runs an authentication ceremony for `username` on the key; returns the token response.
+Json SignIn(const Station& s, const std::string& username) {
+  HttpAnswer opts = Post(s, "/v1/webauthn/authentication/options", {{"username", username}});
+  if (opts.status != 200) Refused(opts, "authd refused to start the sign-in");
+  auto dev = OpenDevice(s);
+  auto pin = AskPin(*dev);
+  TouchSpinner spinner;
+  auto out = Check(dev->GetAssertion(opts.body["publicKey"], s.origin, pin, [&] { spinner.Start(); }));
+  HttpAnswer done = Post(s, "/v1/webauthn/authentication/verify",
+                         {{"ceremony", opts.body["ceremony"]}, {"credential", out.credential}});
+  if (done.status != 200) Refused(done, "authd refused the sign-in");
+  return done.body;
+}
+
+void AddStationOptions(CLI::App* cmd, Station& s) {
+  cmd->add_option("--device", s.device, "key to use: a path from `authctl devices`, or soft:FILE (software key)");
+  cmd->add_option("--server", s.server, "authd's URL (default: the configured listen address)");
+  cmd->add_option("--origin", s.origin, "WebAuthn origin to claim (default: the first configured origin)");
+  cmd->add_option("--token-file", s.token_file, "where `login` keeps the station's token (default: "
+                                                "$AUTHCTL_TOKEN_FILE or ~/.config/authd/station-token)");
+}
+
+}  // namespace
+
+void RegisterStationCommands(CLI::App& app, Context& ctx) {
+  {
+    auto* cmd = app.add_subcommand("devices", "list the attached security keys");
+    auto device = std::make_shared<std::string>();
+    auto json = std::make_shared<bool>(false);
+    cmd->add_option("--device", *device, "describe this key only (a path, or soft:FILE)");
+    cmd->add_flag("--json", *json, "one JSON object per key");
+    cmd->callback([device, json] {
+      std::vector<authd::drivers::DeviceInfo> keys;
+      if (!device->empty()) {
+        auto dev = Check(authd::drivers::FidoDevice::Open(*device));
+        keys.push_back(Check(dev->Info()));
+      } else {
+        keys = Check(authd::drivers::ListDevices());
+      }
+      if (keys.empty()) {
+        std::printf("No security keys are attached. Plug one in (its LED lights up), or try a software key\n"
+                    "with --device soft:FILE.\n");
+        return;
+      }
+      for (const auto& k : keys) {
+        Json algs = Json::array();
+        for (int64_t a : k.algorithms) algs.push_back(a);
+        if (*json) {
+          PrintJson({{"path", k.path}, {"manufacturer", k.manufacturer}, {"product", k.product},
+                     {"fido2", k.fido2}, {"aaguid", k.aaguid}, {"firmware", k.firmware}, {"versions", k.versions},
+                     {"options", k.options}, {"algorithms", algs}, {"pin_set", k.pin_set},
+                     {"pin_retries", k.pin_retries ? Json(*k.pin_retries) : Json()}});
+          continue;
+        }
+        std::printf("%s\n", k.path.c_str());
+        std::printf("  product     %s %s\n", k.manufacturer.c_str(), k.product.c_str());
+        std::printf("  protocol    %s\n", k.fido2 ? "FIDO2 (CTAP2)" : "U2F only (CTAP1)");
+        if (!k.aaguid.empty()) std::printf("  aaguid      %s\n", k.aaguid.c_str());
+        std::printf("  firmware    %s\n", k.firmware.c_str());
+        std::string versions, options, al;
+        for (const auto& v : k.versions) versions += (versions.empty() ? "" : ", ") + v;
+        for (const auto& o : k.options) options += (options.empty() ? "" : ", ") + o;
+        for (int64_t a : k.algorithms) al += (al.empty() ? "" : ", ") + std::to_string(a);
+        std::printf("  versions    %s\n", versions.c_str());
+        if (!options.empty()) std::printf("  options     %s\n", options.c_str());
+        if (!al.empty()) std::printf("  algorithms  %s\n", al.c_str());
+        std::printf("  PIN         %s\n", !k.pin_set ? "not set"
+                                                    : ("set, " + std::to_string(k.pin_retries.value_or(-1)) + " tries left").c_str());
+      }
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("set-pin", "give a key without a PIN its first PIN (typed twice, or one line on stdin)");
+    auto device = std::make_shared<std::string>();
+    cmd->add_option("--device", *device, "key to use: a path from `authctl devices`, or soft:FILE");
+    cmd->callback([device] {
+      Station s;
+      s.device = *device;
+      auto dev = OpenDevice(s);
+      if (dev->pin_set()) throw Failure{"this key has a PIN already; change it with the key maker's tool"};
+      std::string pin;
+      const int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+      if (isatty(STDIN_FILENO) && tty >= 0) {
+        auto ask = [&](const char* prompt) {
+          (void)!write(tty, prompt, std::strlen(prompt));
+          termios old {};
+          tcgetattr(tty, &old);
+          termios quiet = old;
+          quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+          tcsetattr(tty, TCSAFLUSH, &quiet);
+          std::string v;
+          char c;
+          while (read(tty, &c, 1) == 1 && c != '\n' && v.size() < 128) v.push_back(c);
+          tcsetattr(tty, TCSAFLUSH, &old);
+          (void)!write(tty, "\n", 1);
+          return v;
+        };
+        pin = ask("New PIN (4 to 63 characters): ");
+        if (ask("The same PIN again: ") != pin) {
+          close(tty);
+          throw Failure{"the two PINs differ; nothing was changed"};
+        }
+      } else {
+        std::getline(std::cin, pin);
+      }
+      if (tty >= 0) close(tty);
+      if (pin.size() < 4 || pin.size() > 63) throw Failure{"a PIN has 4 to 63 characters; nothing was changed"};
+      Check(dev->SetPin(pin));
+      std::printf("The key's PIN is set. It will be asked for at every enrolment and sign-in.\n");
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("enrol", "register the attached key for USERNAME at authd");
+    cmd->alias("enroll");
+    auto s = std::make_shared<Station>();
+    auto username = std::make_shared<std::string>();
+    auto code = std::make_shared<std::string>();
+    auto nickname = std::make_shared<std::string>();
+    auto resident = std::make_shared<bool>(false);
+    cmd->add_option("USERNAME", *username)->required();
+    cmd->add_option("--enrollment-code", *code, "a code from `authctl enrollment-code` (no enroller sign-in needed)");
+    cmd->add_option("--nickname", *nickname, "a name for the key, e.g. \"blue key\"");
+    cmd->add_flag("--resident", *resident, "store the credential on the key (sign in without a username)");
+    AddStationOptions(cmd, *s);
+    cmd->callback([&ctx, s, username, code, nickname, resident] {
+      Defaults(ctx, *s);
+      const std::string bearer = code->empty() ? ReadToken(*s) : std::string();
+      Json req = {{"username", *username}, {"resident_key", *resident ? "required" : "discouraged"},
+                  {"user_verification", "preferred"}};
+      if (!code->empty()) req["enrollment_code"] = *code;
+      HttpAnswer opts = Post(*s, "/v1/webauthn/registration/options", req, bearer);
+      if (opts.status != 200) Refused(opts, "authd refused to start the enrolment");
+      auto dev = OpenDevice(*s);
+      auto pin = AskPin(*dev);
+      TouchSpinner spinner;
+      auto out = Check(dev->MakeCredential(opts.body["publicKey"], s->origin, pin, [&] { spinner.Start(); }));
+      HttpAnswer done = Post(*s, "/v1/webauthn/registration/verify",
+                             {{"ceremony", opts.body["ceremony"]}, {"credential", out.credential},
+                              {"nickname", nickname->empty() ? "security key" : *nickname}},
+                             bearer);
+      if (done.status != 201 && done.status != 200) Refused(done, "authd refused the key");
+      const Json& c = done.body["credential"];
+      std::printf("Registered for %s: %s\n", username->c_str(), c.value("nickname", "").c_str());
+      std::printf("  credential  %s\n", c.value("id", "").c_str());
+      std::printf("  model       %s\n", c.value("aaguid", "").c_str());
+      std::printf("  attestation %s / %s\n", c.value("fmt", "").c_str(), c.value("attestation_type", "").c_str());
+      std::printf("  resident    %s\n", c.value("discoverable", false) ? "yes" : "no");
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("login", "sign in at the station with your own key; keeps the token for enrol");
+    auto s = std::make_shared<Station>();
+    auto username = std::make_shared<std::string>();
+    cmd->add_option("USERNAME", *username)->required();
+    AddStationOptions(cmd, *s);
+    cmd->callback([&ctx, s, username] {
+      Defaults(ctx, *s);
+      Json token = SignIn(*s, *username);
+      SaveToken(*s, token.value("access_token", ""));
+      std::printf("Signed in as %s for %lld seconds; the station's token is in %s (mode 0600).\n",
+                  token["user"].value("username", "").c_str(), static_cast<long long>(token.value("expires_in", 0)),
+                  s->token_file.c_str());
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("verify", "a test sign-in with USERNAME's key; keeps nothing");
+    auto s = std::make_shared<Station>();
+    auto username = std::make_shared<std::string>();
+    cmd->add_option("USERNAME", *username)->required();
+    AddStationOptions(cmd, *s);
+    cmd->callback([&ctx, s, username] {
+      Defaults(ctx, *s);
+      Json token = SignIn(*s, *username);
+      std::string amr;
+      for (const auto& m : token.value("amr", Json::array())) amr += (amr.empty() ? "" : ", ") + m.get<std::string>();
+      std::printf("OK: %s signed in with key %s (%s).\n", token["user"].value("username", "").c_str(),
+                  token.value("credential_id", "").c_str(), amr.c_str());
+    });
+  }
+}
+
+}  // namespace authctl
