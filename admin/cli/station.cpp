@@ -16,6 +16,8 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
+#include <openssl/crypto.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -24,8 +26,10 @@
 #include <sstream>
 #include <thread>
 
+#include "authd/base/encoding.h"
 #include "authd/base/files.h"
 #include "authd/drivers/fido_device.h"
+#include "authd/drivers/yubikey.h"
 #include "cli.h"
 
 namespace authctl {
@@ -348,6 +352,69 @@ void RegisterStationCommands(CLI::App& app, Context& ctx) {
       std::printf("  model       %s\n", c.value("aaguid", "").c_str());
       std::printf("  attestation %s / %s\n", c.value("fmt", "").c_str(), c.value("attestation_type", "").c_str());
       std::printf("  resident    %s\n", c.value("discoverable", false) ? "yes" : "no");
+    });
+  }
+  {
+    auto* yk = app.add_subcommand("yubikey", "program YubiKey OTP slots at the station");
+    yk->require_subcommand(1);
+    auto* cmd = yk->add_subcommand("program", "program a slot with Yubico OTP and register the key for USERNAME");
+    auto s = std::make_shared<Station>();
+    auto username = std::make_shared<std::string>();
+    auto slot = std::make_shared<int>(1);
+    auto force = std::make_shared<bool>(false);
+    auto chalresp = std::make_shared<bool>(false);
+    auto access = std::make_shared<std::string>();
+    auto protect = std::make_shared<std::string>();
+    auto random_id = std::make_shared<bool>(false);
+    cmd->add_option("USERNAME", *username)->required();
+    cmd->add_option("--slot", *slot, "1 (short touch) or 2 (long touch)")->check(CLI::IsMember({1, 2}));
+    cmd->add_flag("--force", *force, "overwrite a configured slot (its old secret stops working)");
+    cmd->add_flag("--challenge-response", *chalresp,
+                  "program HMAC-SHA1 challenge-response instead (for offline use; nothing is registered at authd)");
+    cmd->add_option("--access-code", *access, "the slot's current access code, 12 hex digits, if it is protected");
+    cmd->add_option("--protect", *protect, "protect the slot with this new access code (12 hex digits)");
+    cmd->add_flag("--random-public-id", *random_id, "a random public id instead of one made from the serial");
+    cmd->add_option("--device", s->device, "soft:FILE for a simulated YubiKey (default: the attached YubiKey)");
+    cmd->add_option("--server", s->server, "authd's URL (default: the configured listen address)");
+    cmd->add_option("--token-file", s->token_file, "the station's sign-in (see `authctl login`)");
+    cmd->callback([&ctx, s, username, slot, force, chalresp, access, protect, random_id] {
+      Defaults(ctx, *s);
+      authd::drivers::ProgramOptions o;
+      o.slot = *slot;
+      o.force = *force;
+      o.public_id_from_serial = !*random_id;
+      auto hex6 = [](const std::string& h, const char* what) {
+        auto b = authd::HexDecode(h);
+        if (!b || b->size() != 6) throw Failure{std::string(what) + " must be 12 hex digits"};
+        return *b;
+      };
+      if (!access->empty()) o.access_code = hex6(*access, "--access-code");
+      if (!protect->empty()) o.new_access_code = hex6(*protect, "--protect");
+      // The station's sign-in is checked before the key is touched.
+      const std::string bearer = *chalresp ? std::string() : ReadToken(*s);
+      auto key = Check(authd::drivers::OpenYubiKey(s->device));
+      auto status = Check(key->ReadStatus());
+      std::fprintf(stderr, "YubiKey %u, firmware %s: programming slot %d. Do not remove the key.\n", status.serial,
+                   status.Firmware().c_str(), *slot);
+      if (*chalresp) {
+        auto secret = Check(authd::drivers::ProgramChallengeResponse(*key, o));
+        std::printf("Slot %d now answers HMAC-SHA1 challenges. Its secret, shown once (keep it only where it is "
+                    "needed):\n%s\n", *slot, authd::HexEncode(secret.view()).c_str());
+        return;
+      }
+      auto secrets = Check(authd::drivers::ProgramYubicoOtp(*key, o));
+      std::string aes = authd::HexEncode(secrets.aes_key.view());
+      std::string uid = authd::HexEncode(secrets.private_id);
+      HttpAnswer reg = Post(*s, "/v1/admin/users/" + *username + "/yubiotp",
+                            {{"public_id", secrets.public_id}, {"private_id", uid}, {"aes_key", aes}}, bearer);
+      OPENSSL_cleanse(aes.data(), aes.size());
+      OPENSSL_cleanse(uid.data(), uid.size());
+      if (reg.status != 201) {
+        Refused(reg, "slot " + std::to_string(*slot) + " was programmed, but authd did not register the key (run "
+                     "again with --force to reprogram it)");
+      }
+      std::printf("Registered YubiKey %s for %s (slot %d). Touch it to type a one-time password.\n",
+                  secrets.public_id.c_str(), username->c_str(), *slot);
     });
   }
   {

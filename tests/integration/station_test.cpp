@@ -3,8 +3,14 @@
 
 #include <sys/stat.h>
 
+#include <ykdef.h>
+#include <yubikey.h>
+
 #include <gtest/gtest.h>
 
+#include <cstring>
+
+#include "authd/base/encoding.h"
 #include "integration/harness.h"
 
 namespace authd::testing {
@@ -119,6 +125,64 @@ TEST_F(Station, KeysWithAPinAskForItAndProveTheUser) {
   CommandResult ok = Run({"verify", "dave", "--device", "soft:dave.key"}, "4321");
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("hwk, pin"), std::string::npos) << ok.out;
+}
+
+// The OTP the simulated YubiKey in `file` types for slot 1 at its `press`-th touch: the recorded
+// fixed part, then a token under the recorded AES key and private id (libyubikey).
+std::string Touch(const std::string& file, uint8_t press) {
+  Json state = ParseJsonStrict(ReadFile(file)).value();
+  Bytes wire = *HexDecode(state["slots"]["1"]["config"].get<std::string>());
+  config_st cfg;
+  std::memcpy(&cfg, wire.data(), sizeof cfg);
+  yubikey_token_st tok{};
+  std::memcpy(tok.uid, cfg.uid, 6);
+  tok.ctr = 1;
+  tok.use = press;
+  tok.crc = static_cast<uint16_t>(~yubikey_crc16(reinterpret_cast<uint8_t*>(&tok), 14));
+  char otp[33] = {}, fixed[33] = {};
+  yubikey_generate(&tok, cfg.key, otp);
+  yubikey_modhex_encode(fixed, reinterpret_cast<const char*>(cfg.fixed), cfg.fixedSize);
+  return std::string(fixed) + otp;
+}
+
+TEST_F(Station, YubikeyProgramRegistersTheKeyAndItsOtpsLogIn) {
+  ASSERT_EQ(Run({"user", "add", "bob", "--role", "enroller"}).exit_code, 0);
+  ASSERT_EQ(Run({"enrol", "bob", "--enrollment-code", Code("bob"), "--device", "soft:bob.key"}).exit_code, 0);
+  ASSERT_EQ(Run({"user", "add", "alice"}).exit_code, 0);
+  // Without a station sign-in nothing is programmed.
+  CommandResult anonymous = Run({"yubikey", "program", "alice", "--slot", "1", "--device", "soft:yk.json", "--server",
+                                 server_url_});
+  EXPECT_EQ(anonymous.exit_code, 1);
+  EXPECT_NE(anonymous.err.find("authctl login"), std::string::npos);
+  ASSERT_EQ(Run({"login", "bob", "--device", "soft:bob.key"}).exit_code, 0);
+  CommandResult prog = Run({"yubikey", "program", "alice", "--slot", "1", "--device", "soft:yk.json", "--server",
+                            server_url_});
+  ASSERT_EQ(prog.exit_code, 0) << prog.err;
+  EXPECT_NE(prog.out.find("Registered YubiKey vvcc"), std::string::npos) << prog.out;
+  EXPECT_NE(prog.err.find("Do not remove the key"), std::string::npos);
+
+  const std::string file = server_.dir().File("yk.json");
+  HttpResult ok = server_.PostJson("/v1/yubiotp/verify", {{"otp", Touch(file, 0)}});
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.json()["user"]["username"], "alice");
+  EXPECT_EQ(server_.PostJson("/v1/yubiotp/verify", {{"otp", Touch(file, 0)}}).json()["code"], "otp_replayed");
+  EXPECT_EQ(server_.PostJson("/v1/yubiotp/verify", {{"otp", Touch(file, 1)}}).status, 200);
+
+  // The slot is taken now: reprogramming needs --force, and then the key is registered anew
+  // under the same public id, which authd refuses (the old registration must be revoked first).
+  CommandResult again = Run({"yubikey", "program", "alice", "--slot", "1", "--device", "soft:yk.json", "--server",
+                             server_url_});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
+  CommandResult forced = Run({"yubikey", "program", "alice", "--slot", "1", "--force", "--device", "soft:yk.json",
+                              "--server", server_url_});
+  EXPECT_EQ(forced.exit_code, 1);
+  EXPECT_NE(forced.err.find("credential_exists"), std::string::npos) << forced.err;
+  // Challenge-response programs slot 2 without registering anything.
+  CommandResult cr = Run({"yubikey", "program", "alice", "--slot", "2", "--challenge-response", "--device",
+                          "soft:yk.json", "--server", server_url_});
+  ASSERT_EQ(cr.exit_code, 0) << cr.err;
+  EXPECT_NE(cr.out.find("HMAC-SHA1"), std::string::npos);
 }
 
 TEST_F(Station, ClearSentencesWhenThingsAreMissing) {
