@@ -42,6 +42,7 @@ struct Station {
   std::string origin;      // the WebAuthn origin the station claims
   std::string device;      // HID path or soft:FILE; empty: the only attached key
   std::string token_file;  // where `login` keeps the enroller's token
+  int touch_timeout = 30;  // seconds the key waits for a touch
 };
 
 std::string DefaultTokenFile() {
@@ -116,8 +117,9 @@ HttpAnswer Post(const Station& s, const std::string& path, const Json& body, con
 }
 
 std::unique_ptr<authd::drivers::FidoDevice> OpenDevice(const Station& s) {
-  auto dev = s.device.empty() ? authd::drivers::FidoDevice::OpenOnly() : authd::drivers::FidoDevice::Open(s.device);
-  return Check(std::move(dev));
+  auto dev = Check(s.device.empty() ? authd::drivers::FidoDevice::OpenOnly() : authd::drivers::FidoDevice::Open(s.device));
+  dev->SetTimeout(s.touch_timeout);
+  return dev;
 }
 
 // The PIN, when the key has one: typed on the terminal without echo, or one line on stdin
@@ -223,6 +225,7 @@ void AddStationOptions(CLI::App* cmd, Station& s) {
   cmd->add_option("--device", s.device, "key to use: a path from `authctl devices`, or soft:FILE (software key)");
   cmd->add_option("--server", s.server, "authd's URL (default: the configured listen address)");
   cmd->add_option("--origin", s.origin, "WebAuthn origin to claim (default: the first configured origin)");
+  cmd->add_option("--timeout", s.touch_timeout, "seconds to wait for the touch (default 30)")->check(CLI::Range(1, 600));
   cmd->add_option("--token-file", s.token_file, "where `login` keeps the station's token (default: "
                                                 "$AUTHCTL_TOKEN_FILE or ~/.config/authd/station-token)");
 }

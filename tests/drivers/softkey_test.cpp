@@ -14,6 +14,7 @@
 #include "authd/base/encoding.h"
 #include "authd/drivers/fido_device.h"
 #include "authd/webauthn/ceremony.h"
+#include "authd/webauthn/u2f.h"
 #include "util/temp_dir.h"
 
 namespace authd::drivers {
@@ -173,6 +174,33 @@ TEST_F(SoftKeyTest, PinSetThroughLibfidoGatesRegistrationAndGivesUserVerificatio
   EXPECT_TRUE(outcome->user_verified);
 }
 
+TEST_F(SoftKeyTest, U2fOnlyKeysGoThroughLibfidoCtap1FallbackToFidoU2fAttestation) {
+  auto opened = FidoDevice::Open("soft-u2f:" + dir_.File("u2f.json"));
+  ASSERT_TRUE(opened) << opened.error().detail;
+  auto dev = std::move(opened.value());
+  auto info = dev->Info();
+  ASSERT_TRUE(info);
+  EXPECT_FALSE(info->fido2);
+  auto made = dev->MakeCredential(CreationOptions(), kOrigin, std::nullopt, nullptr);
+  ASSERT_TRUE(made) << made.error().detail;
+  auto reg = Check(made->credential);
+  ASSERT_TRUE(reg) << reg.error().detail;
+  EXPECT_EQ(reg->fmt, "fido-u2f");
+  EXPECT_EQ(reg->attestation_type, webauthn::AttestationType::kBasic);
+  EXPECT_EQ(reg->aaguid, Bytes(16, 0));
+  EXPECT_EQ(reg->credential_id.size(), 64u);
+  // Reopened as soft:FILE it stays a U2F key, and signs in through CTAP1 authenticate.
+  dev.reset();
+  dev = FidoDevice::Open("soft:" + dir_.File("u2f.json")).value();
+  auto got = dev->GetAssertion(RequestOptions({reg->credential_id}), kOrigin, std::nullopt, nullptr);
+  ASSERT_TRUE(got) << got.error().detail;
+  auto outcome = CheckAssertion(got->credential, *reg, 0);
+  ASSERT_TRUE(outcome) << outcome.error().detail;
+  EXPECT_GE(outcome->sign_count, 1u);
+  // No resident keys over CTAP1.
+  EXPECT_FALSE(dev->MakeCredential(CreationOptions(webauthn::cose::kES256, "required"), kOrigin, std::nullopt, nullptr));
+}
+
 TEST_F(SoftKeyTest, TooShortPinsAreRefusedByTheKey) {
   auto dev = Open();
   auto r = dev->SetPin("12");
@@ -263,6 +291,45 @@ TEST_F(Ctaphid, RefusesWhatAKeyRefuses) {
   EXPECT_EQ(key_->Write(bad_report), -1);
   Bytes none(64);
   EXPECT_EQ(key_->Read(none.data(), none.size()), -1);  // nothing pending
+}
+
+// The U2F key's raw answers, read by authd's own raw U2F parser (webauthn/u2f.h).
+TEST(SoftU2f, RawMessagesParseAndVerifyWithTheU2fModule) {
+  testing::TempDir dir;
+  auto key = SoftKey::Open(dir.File("u2f.json"), /*u2f_only=*/true).value();
+  const Bytes chal = Sha256(AsBytes("{\"typ\":\"navigator.id.finishEnrollment\"}"));
+  const Bytes app = Sha256(AsBytes("https://login.example.org"));
+  Bytes apdu = {0x00, 0x01, 0x03, 0x00, 0x00, 0x00, 64};
+  apdu.insert(apdu.end(), chal.begin(), chal.end());
+  apdu.insert(apdu.end(), app.begin(), app.end());
+  Bytes resp = key->HandleApdu(apdu);
+  ASSERT_GE(resp.size(), 2u);
+  EXPECT_EQ(resp[resp.size() - 2], 0x90);
+  resp.resize(resp.size() - 2);
+  auto reg = webauthn::u2f::ParseRegistration(resp);
+  ASSERT_TRUE(reg) << reg.error().detail;
+  EXPECT_TRUE(webauthn::u2f::VerifyRegistration(*reg, app, chal));
+  // Check-only answers "conditions not satisfied" for its own handle, "wrong data" for others.
+  Bytes auth = {0x00, 0x02, 0x07, 0x00, 0x00, 0x00, static_cast<uint8_t>(65 + reg->key_handle.size())};
+  auth.insert(auth.end(), chal.begin(), chal.end());
+  auth.insert(auth.end(), app.begin(), app.end());
+  auth.push_back(static_cast<uint8_t>(reg->key_handle.size()));
+  auth.insert(auth.end(), reg->key_handle.begin(), reg->key_handle.end());
+  Bytes check = key->HandleApdu(auth);
+  EXPECT_EQ(HexEncode(check), "6985");
+  Bytes other = auth;
+  other.back() ^= 1;
+  EXPECT_EQ(HexEncode(key->HandleApdu(other)), "6a80");
+  auth[2] = 0x03;
+  Bytes signed_resp = key->HandleApdu(auth);
+  signed_resp.resize(signed_resp.size() - 2);
+  auto parsed = webauthn::u2f::ParseAuthentication(signed_resp);
+  ASSERT_TRUE(parsed) << parsed.error().detail;
+  auto counter = webauthn::u2f::VerifyAuthentication(*parsed, reg->public_key, app, chal, 0);
+  ASSERT_TRUE(counter) << counter.error().detail;
+  EXPECT_EQ(webauthn::u2f::VerifyAuthentication(*parsed, reg->public_key, app, chal, *counter).code(),
+            ErrorCode::kCounterRegression);
+  EXPECT_EQ(HexEncode(key->HandleApdu(Bytes{0x00, 0x40, 0x00, 0x00})), "6d00");
 }
 
 TEST_F(Ctaphid, MalformedCborGetsACtap2Error) {

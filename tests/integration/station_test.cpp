@@ -85,6 +85,17 @@ TEST_F(Station, TheReadmeExampleWorks) {
   EXPECT_NE(wrong_key.err.find("enrol it first"), std::string::npos) << wrong_key.err;
 }
 
+TEST_F(Station, U2fOnlyKeysEnrolWithFidoU2fAttestationAndSignIn) {
+  ASSERT_EQ(Run({"user", "add", "erin"}).exit_code, 0);
+  CommandResult enrol = Run({"enrol", "erin", "--enrollment-code", Code("erin"), "--device", "soft-u2f:erin.key"});
+  ASSERT_EQ(enrol.exit_code, 0) << enrol.err;
+  EXPECT_NE(enrol.out.find("fido-u2f / basic"), std::string::npos) << enrol.out;
+  CommandResult devices = Run({"devices", "--device", "soft:erin.key"});
+  EXPECT_NE(devices.out.find("U2F only (CTAP1)"), std::string::npos) << devices.out;
+  CommandResult verify = Run({"verify", "erin", "--device", "soft:erin.key"});
+  ASSERT_EQ(verify.exit_code, 0) << verify.err;
+}
+
 TEST_F(Station, EnrolmentNeedsAnEnrollerSignInOrACode) {
   ASSERT_EQ(Run({"user", "add", "alice"}).exit_code, 0);
   CommandResult none = Run({"enrol", "alice", "--device", "soft:alice.key"});

@@ -122,8 +122,8 @@ Result<std::unique_ptr<FidoDevice>> FidoDevice::Open(const std::string& path) {
   InitOnce();
   fido_dev_t* dev = fido_dev_new();
   if (!dev) return Err(ErrorCode::kInternal, "out of memory");
-  if (path.starts_with("soft:")) {
-    if (path.size() == 5) {
+  if (path.starts_with("soft:") || path.starts_with("soft-u2f:")) {
+    if (path.size() == 5 || path == "soft-u2f:") {
       fido_dev_free(&dev);
       return Err(ErrorCode::kInvalidArgument, "soft: needs a file, e.g. soft:alice.key");
     }
@@ -152,9 +152,9 @@ Result<std::unique_ptr<FidoDevice>> FidoDevice::OpenOnly() {
 Result<DeviceInfo> FidoDevice::Info() {
   DeviceInfo info;
   info.path = path_;
-  if (path_.starts_with("soft:")) {
+  if (path_.starts_with("soft:") || path_.starts_with("soft-u2f:")) {
     info.manufacturer = "authd";
-    info.product = "software key " + path_.substr(5);
+    info.product = "software key " + path_.substr(path_.find(':') + 1);
   }
   info.fido2 = fido_dev_is_fido2(dev_);
   info.firmware = std::to_string(fido_dev_major(dev_)) + "." + std::to_string(fido_dev_minor(dev_)) + "." +
@@ -189,6 +189,8 @@ bool FidoDevice::pin_set() {
   auto info = Info();
   return info && info->pin_set;
 }
+
+void FidoDevice::SetTimeout(int seconds) { (void)fido_dev_set_timeout(dev_, seconds * 1000); }
 
 Status FidoDevice::SetPin(const std::string& pin) {
   int r = fido_dev_set_pin(dev_, pin.c_str(), nullptr);
@@ -237,8 +239,25 @@ Result<CeremonyOutput> FidoDevice::MakeCredential(const Json& pk, const std::str
   r = fido_dev_make_cred(dev_, cred.get(), pin ? pin->c_str() : nullptr);
   if (r != FIDO_OK) return Fail(r, "the key did not register");
 
-  // The attestation object: {"fmt", "attStmt", "authData"} in CTAP2 canonical order.
-  auto stmt = webauthn::DecodeCbor(ByteView(fido_cred_attstmt_ptr(cred.get()), fido_cred_attstmt_len(cred.get())));
+  // The attestation object: {"fmt", "attStmt", "authData"} in CTAP2 canonical order. A U2F key
+  // answered over CTAP1; libfido2 then holds the statement's parts, not its CBOR.
+  Bytes stmt_cbor(fido_cred_attstmt_ptr(cred.get()), fido_cred_attstmt_ptr(cred.get()) + fido_cred_attstmt_len(cred.get()));
+  if (stmt_cbor.empty()) {
+    cbor_item_t* m = cbor_new_definite_map(2);
+    const ByteView sig(fido_cred_sig_ptr(cred.get()), fido_cred_sig_len(cred.get()));
+    const ByteView x5c(fido_cred_x5c_ptr(cred.get()), fido_cred_x5c_len(cred.get()));
+    cbor_item_t* certs = cbor_new_definite_array(1);
+    (void)cbor_array_push(certs, cbor_move(cbor_build_bytestring(x5c.data(), x5c.size())));
+    (void)cbor_map_add(m, {cbor_move(cbor_build_string("sig")), cbor_move(cbor_build_bytestring(sig.data(), sig.size()))});
+    (void)cbor_map_add(m, {cbor_move(cbor_build_string("x5c")), cbor_move(certs)});
+    unsigned char* sbuf = nullptr;
+    size_t scap = 0;
+    const size_t slen = cbor_serialize_alloc(m, &sbuf, &scap);
+    stmt_cbor.assign(sbuf, sbuf + slen);
+    free(sbuf);  // NOLINT(cppcoreguidelines-no-malloc): libcbor's allocation
+    cbor_decref(&m);
+  }
+  auto stmt = webauthn::DecodeCbor(stmt_cbor);
   if (!stmt) return Err(ErrorCode::kInternal, "the key's attestation statement does not decode");
   const ByteView auth_data(fido_cred_authdata_raw_ptr(cred.get()), fido_cred_authdata_raw_len(cred.get()));
   cbor_item_t* root = cbor_new_definite_map(3);
@@ -261,7 +280,7 @@ Result<CeremonyOutput> FidoDevice::MakeCredential(const Json& pk, const std::str
                     {"response",
                      {{"clientDataJSON", Base64UrlEncode(AsBytes(cdj))},
                       {"attestationObject", Base64UrlEncode(attestation)},
-                      {"transports", Json::array({path_.starts_with("soft:") ? "internal" : "usb"})}}},
+                      {"transports", Json::array({"usb"})}}},
                     {"clientExtensionResults",
                      {{"credProps", {{"rk", selection.value("residentKey", "") == "required"}}}}}};
   return out;

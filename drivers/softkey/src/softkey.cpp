@@ -176,7 +176,28 @@ const Bytes& SoftKey::Aaguid() {
   return kAaguid;
 }
 
-Result<std::unique_ptr<SoftKey>> SoftKey::Open(const std::string& file) {
+// A self-signed P-256 attestation certificate for a U2F-only soft key: (key DER, cert DER).
+std::pair<Bytes, Bytes> MakeU2fAttestation() {
+  EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), &X509_free);
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), static_cast<long>(RandomBytes(3)[0]) + 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 20L * 365 * 24 * 3600);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("authd soft U2F key"),
+                             -1, -1, 0);
+  X509_set_issuer_name(cert.get(), name);
+  X509_set_pubkey(cert.get(), key.get());
+  X509_sign(cert.get(), key.get(), EVP_sha256());
+  unsigned char* buf = nullptr;
+  const int len = i2d_X509(cert.get(), &buf);
+  Bytes der(buf, buf + std::max(len, 0));
+  OPENSSL_free(buf);
+  return {KeyToDer(key.get()), der};
+}
+
+Result<std::unique_ptr<SoftKey>> SoftKey::Open(const std::string& file, bool u2f_only) {
   Json state;
   if (auto text = ReadWholeFile(file)) {
     auto parsed = ParseJsonStrict(*text, JsonLimits{.max_bytes = 16 * 1024 * 1024, .max_depth = 8, .max_string = 64 * 1024});
@@ -186,7 +207,12 @@ Result<std::unique_ptr<SoftKey>> SoftKey::Open(const std::string& file) {
     state = std::move(*parsed);
   } else {
     state = {{"version", 1}, {"counter", 0}, {"pin_hash", ""}, {"pin_retries", kPinRetries},
-             {"credentials", Json::array()}};
+             {"credentials", Json::array()}, {"protocol", u2f_only ? "u2f" : "ctap2"}};
+    if (u2f_only) {
+      auto [key, cert] = MakeU2fAttestation();
+      state["attestation_key"] = Hex(key);
+      state["attestation_cert"] = Hex(cert);
+    }
   }
   std::unique_ptr<SoftKey> key(new SoftKey(file, std::move(state)));
   AUTHD_RETURN_IF_ERROR(key->Save());
@@ -197,6 +223,8 @@ Result<std::unique_ptr<SoftKey>> SoftKey::Open(const std::string& file) {
 }
 
 Status SoftKey::Save() { return WriteFileDurably(file_, AsBytes(DumpJson(state_))); }
+
+bool SoftKey::u2f_only() const { return state_.value("protocol", "ctap2") == "u2f"; }
 
 bool SoftKey::has_pin() const { return !state_.value("pin_hash", "").empty(); }
 int SoftKey::pin_retries() const { return state_.value("pin_retries", kPinRetries); }
@@ -305,18 +333,22 @@ void SoftKey::Dispatch(const uint8_t cid[4], uint8_t cmd, ByteView payload) {
       uint8_t c[4];
       std::memcpy(c, &new_cid, 4);
       reply.insert(reply.end(), c, c + 4);
-      reply.insert(reply.end(), {2, 1, 0, 0, static_cast<uint8_t>(kCapWink | kCapCbor | kCapNmsg)});
+      const uint8_t caps = u2f_only() ? kCapWink : static_cast<uint8_t>(kCapWink | kCapCbor | kCapNmsg);
+      reply.insert(reply.end(), {2, 1, 0, 0, caps});
       return Reply(cid, kCmdInit, reply);
     }
     case kCmdPing: return Reply(cid, kCmdPing, payload);
     case kCmdWink: return Reply(cid, kCmdWink, {});
     case kCmdCancel: return;  // nothing is pending: every operation completes at once
     case kCmdCbor: {
+      if (u2f_only()) return ReplyError(cid, kErrInvalidCmd);
       if (payload.empty()) return ReplyError(cid, kErrInvalidLen);
       Bytes response = HandleCbor(payload);
       return Reply(cid, kCmdCbor, response);
     }
-    case kCmdMsg:  // CTAP1 is not offered (NMSG): a key without it answers like this
+    case kCmdMsg:
+      if (!u2f_only()) return ReplyError(cid, kErrInvalidCmd);  // CTAP1 is not offered (NMSG)
+      return Reply(cid, kCmdMsg, HandleApdu(payload));
     default: return ReplyError(cid, kErrInvalidCmd);
   }
 }
@@ -325,8 +357,9 @@ const fido_dev_io_t& SoftKey::IoFunctions() {
   static const fido_dev_io_t kIo = {
       [](const char* path) -> void* {
         std::string p(path ? path : "");
-        if (!p.starts_with("soft:")) return nullptr;
-        auto key = SoftKey::Open(p.substr(5));
+        const bool u2f = p.starts_with("soft-u2f:");
+        if (!p.starts_with("soft:") && !u2f) return nullptr;
+        auto key = SoftKey::Open(p.substr(u2f ? 9 : 5), u2f);
         return key ? key.value().release() : nullptr;
       },
       [](void* handle) { delete Self(handle); },
@@ -632,6 +665,83 @@ Bytes SoftKey::Reset() {
   pin_token_.clear();
   if (!Save()) return Answer(kInvalidParameter);
   return Answer(kOk);
+}
+
+// --- CTAP1 / U2F ----------------------------------------------------------------------------
+
+Bytes SoftKey::HandleApdu(ByteView apdu) {
+  constexpr uint16_t kSwOk = 0x9000, kSwConditions = 0x6985, kSwWrongData = 0x6A80, kSwWrongLength = 0x6700,
+                     kSwInsNotSupported = 0x6D00, kSwClaNotSupported = 0x6E00;
+  auto sw = [](Bytes data, uint16_t word) {
+    data.push_back(static_cast<uint8_t>(word >> 8));
+    data.push_back(static_cast<uint8_t>(word));
+    return data;
+  };
+  if (apdu.size() < 4) return sw({}, kSwWrongLength);
+  if (apdu[0] != 0) return sw({}, kSwClaNotSupported);
+  const uint8_t ins = apdu[1], p1 = apdu[2];
+  // Extended length (00 Lc1 Lc2) as libfido2 sends it, or short (Lc).
+  ByteView data;
+  if (apdu.size() > 4) {
+    if (apdu[4] == 0 && apdu.size() >= 7) {
+      const size_t lc = (size_t{apdu[5]} << 8) | apdu[6];
+      if (apdu.size() < 7 + lc) return sw({}, kSwWrongLength);
+      data = apdu.subspan(7, lc);
+    } else {
+      const size_t lc = apdu[4];
+      if (apdu.size() < 5 + lc) return sw({}, kSwWrongLength);
+      data = apdu.subspan(5, lc);
+    }
+  }
+  Json& creds = state_["credentials"];
+  switch (ins) {
+    case 0x03: {  // VERSION
+      const std::string v = "U2F_V2";
+      return sw(Bytes(v.begin(), v.end()), kSwOk);
+    }
+    case 0x01: {  // REGISTER: challenge parameter || application parameter
+      if (data.size() != 64) return sw({}, kSwWrongLength);
+      EvpPkeyPtr key(EVP_EC_gen("P-256"));
+      unsigned char pub[65];
+      size_t len = 0;
+      EVP_PKEY_get_octet_string_param(key.get(), "encoded-pub-key", pub, sizeof pub, &len);
+      const Bytes handle = RandomBytes(64);
+      const ByteView chal = data.subspan(0, 32), app = data.subspan(32, 32);
+      EvpPkeyPtr att = KeyFromDer(Unhex(state_["attestation_key"]));
+      const Bytes cert = Unhex(state_["attestation_cert"]);
+      const Bytes sig = Sign(att.get(), cose::kES256, Cat({Bytes{0x00}, app, chal, handle, ByteView(pub, 65)}));
+      creds.push_back({{"id", Hex(handle)}, {"app_param", Hex(app)}, {"alg", cose::kES256},
+                       {"key", Hex(KeyToDer(key.get()))}, {"resident", false}, {"rp_id", ""}});
+      if (!Save()) return sw({}, kSwConditions);
+      Bytes out = {0x05};
+      out.insert(out.end(), pub, pub + 65);
+      out.push_back(static_cast<uint8_t>(handle.size()));
+      out.insert(out.end(), handle.begin(), handle.end());
+      out.insert(out.end(), cert.begin(), cert.end());
+      out.insert(out.end(), sig.begin(), sig.end());
+      return sw(out, kSwOk);
+    }
+    case 0x02: {  // AUTHENTICATE: challenge || application || L || key handle
+      if (data.size() < 65 || data.size() != 65 + size_t{data[64]}) return sw({}, kSwWrongLength);
+      const ByteView chal = data.subspan(0, 32), app = data.subspan(32, 32), handle = data.subspan(65);
+      const Json* found = nullptr;
+      for (const auto& c : creds) {
+        if (c.value("app_param", "") == Hex(app) && Unhex(c["id"]) == Bytes(handle.begin(), handle.end())) found = &c;
+      }
+      if (!found) return sw({}, kSwWrongData);
+      if (p1 == 0x07) return sw({}, kSwConditions);  // check-only: the handle is ours
+      if (p1 != 0x03 && p1 != 0x08) return sw({}, kSwWrongData);
+      EvpPkeyPtr key = KeyFromDer(Unhex((*found)["key"]));
+      const int64_t counter = state_["counter"].get<int64_t>() + 1;
+      state_["counter"] = counter;
+      if (!Save()) return sw({}, kSwConditions);
+      Bytes prefix = {0x01};
+      for (int s = 24; s >= 0; s -= 8) prefix.push_back(static_cast<uint8_t>(counter >> s));
+      const Bytes sig = Sign(key.get(), cose::kES256, Cat({app, prefix, chal}));
+      return sw(Cat({prefix, sig}), kSwOk);
+    }
+    default: return sw({}, kSwInsNotSupported);
+  }
 }
 
 }  // namespace authd::drivers

@@ -64,6 +64,9 @@ class FidoDevice {
   Result<CeremonyOutput> GetAssertion(const Json& public_key, const std::string& origin,
                                       const std::optional<std::string>& pin, const TouchPrompt& prompt);
 
+  // How long the key may wait for a touch before the operation fails (libfido2's timeout).
+  void SetTimeout(int seconds);
+
   // Sets the first PIN of a key that has none (clientPin).
   Status SetPin(const std::string& pin);
 

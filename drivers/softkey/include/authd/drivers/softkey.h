@@ -29,8 +29,10 @@ class SoftKey {
   // The AAGUID every soft key reports ("authd softkey").
   static const Bytes& Aaguid();
 
-  // Loads the state file, creating it (with a fresh device secret) when it does not exist.
-  static Result<std::unique_ptr<SoftKey>> Open(const std::string& file);
+  // Loads the state file, creating it when it does not exist: a CTAP2 key, or with `u2f_only` a
+  // U2F key that speaks only CTAP1 (raw U2F messages in CTAPHID MSG frames, with its own
+  // self-signed P-256 attestation certificate), as older keys do. A file keeps its protocol.
+  static Result<std::unique_ptr<SoftKey>> Open(const std::string& file, bool u2f_only = false);
 
   // HID transport: one output report from the host (65 bytes: report id 0, then the 64-byte
   // frame; a bare 64-byte frame is accepted too), and the next input report for the host.
@@ -38,11 +40,16 @@ class SoftKey {
   int Write(ByteView report);
   int Read(unsigned char* out, size_t len);
 
-  // libfido2 I/O callbacks; fido_dev_open's path is "soft:FILE".
+  // libfido2 I/O callbacks; fido_dev_open's path is "soft:FILE" (or "soft-u2f:FILE" to create a
+  // U2F-only key).
   static const fido_dev_io_t& IoFunctions();
 
   // The CTAP2 command processor behind the framing: command byte + CBOR in, status + CBOR out.
   Bytes HandleCbor(ByteView request);
+  // CTAP1 (FIDO U2F Raw Message Formats), for a U2F-only key: one APDU in, response data and
+  // status word out.
+  Bytes HandleApdu(ByteView apdu);
+  bool u2f_only() const;
 
   // PIN state, for tests and `authctl` messages.
   bool has_pin() const;
