@@ -3,6 +3,7 @@
 // (drivers/), and sends the result back. It never opens the store.
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -154,31 +155,49 @@ std::optional<std::string> AskPin(authd::drivers::FidoDevice& dev) {
   return pin;
 }
 
+// Ctrl-C while the key waits: the spinner thread sees the flag and cancels the request, so the
+// key stops waiting too (libfido2's fido_dev_cancel), and the command ends with a sentence.
+std::atomic<bool> g_interrupted{false};
+extern "C" void OnInterrupt(int) { g_interrupted = true; }
+
 // "Touch your key now", with a spinner on a terminal until the key answers.
 class TouchSpinner {
  public:
+  explicit TouchSpinner(authd::drivers::FidoDevice* dev = nullptr) : dev_(dev) {
+    g_interrupted = false;
+    struct sigaction sa {};
+    sa.sa_handler = OnInterrupt;
+    sigaction(SIGINT, &sa, &old_);
+  }
   void Start() {
-    if (!isatty(STDERR_FILENO)) {
-      std::fprintf(stderr, "Touch your key now.\n");
-      return;
-    }
+    const bool tty = isatty(STDERR_FILENO);
+    if (!tty) std::fprintf(stderr, "Touch your key now.\n");
     running_ = true;
-    thread_ = std::thread([this] {
+    thread_ = std::thread([this, tty] {
       const char* frames = "|/-\\";
       for (int i = 0; running_; ++i) {
-        std::fprintf(stderr, "\rTouch your key now %c ", frames[i % 4]);
-        std::fflush(stderr);
+        if (g_interrupted.exchange(false) && dev_) {
+          dev_->Cancel();
+          if (tty) std::fprintf(stderr, "\rCancelling...          \n");
+        }
+        if (tty) {
+          std::fprintf(stderr, "\rTouch your key now %c ", frames[i % 4]);
+          std::fflush(stderr);
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(120));
       }
-      std::fprintf(stderr, "\r                      \r");
+      if (tty) std::fprintf(stderr, "\r                      \r");
     });
   }
   ~TouchSpinner() {
     running_ = false;
     if (thread_.joinable()) thread_.join();
+    sigaction(SIGINT, &old_, nullptr);
   }
 
  private:
+  authd::drivers::FidoDevice* dev_;
+  struct sigaction old_ {};
   std::atomic<bool> running_{false};
   std::thread thread_;
 };
@@ -213,7 +232,7 @@ Json SignIn(const Station& s, const std::string& username) {
   if (opts.status != 200) Refused(opts, "authd refused to start the sign-in");
   auto dev = OpenDevice(s);
   auto pin = AskPin(*dev);
-  TouchSpinner spinner;
+  TouchSpinner spinner(dev.get());
   auto out = Check(dev->GetAssertion(opts.body["publicKey"], s.origin, pin, [&] { spinner.Start(); }));
   HttpAnswer done = Post(s, "/v1/webauthn/authentication/verify",
                          {{"ceremony", opts.body["ceremony"]}, {"credential", out.credential}});
@@ -342,7 +361,7 @@ void RegisterStationCommands(CLI::App& app, Context& ctx) {
       if (opts.status != 200) Refused(opts, "authd refused to start the enrolment");
       auto dev = OpenDevice(*s);
       auto pin = AskPin(*dev);
-      TouchSpinner spinner;
+      TouchSpinner spinner(dev.get());
       auto out = Check(dev->MakeCredential(opts.body["publicKey"], s->origin, pin, [&] { spinner.Start(); }));
       HttpAnswer done = Post(*s, "/v1/webauthn/registration/verify",
                              {{"ceremony", opts.body["ceremony"]}, {"credential", out.credential},

@@ -190,6 +190,8 @@ bool FidoDevice::pin_set() {
   return info && info->pin_set;
 }
 
+void FidoDevice::Cancel() { (void)fido_dev_cancel(dev_); }
+
 void FidoDevice::SetTimeout(int seconds) { (void)fido_dev_set_timeout(dev_, seconds * 1000); }
 
 Status FidoDevice::SetPin(const std::string& pin) {

@@ -66,6 +66,9 @@ class FidoDevice {
 
   // How long the key may wait for a touch before the operation fails (libfido2's timeout).
   void SetTimeout(int seconds);
+  // Cancels the pending request (from another thread while MakeCredential/GetAssertion wait);
+  // the waiting call then fails with "the operation was cancelled".
+  void Cancel();
 
   // Sets the first PIN of a key that has none (clientPin).
   Status SetPin(const std::string& pin);
