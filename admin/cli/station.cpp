@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -439,36 +440,31 @@ void RegisterStationCommands(CLI::App& app, Context& ctx) {
                   secrets.public_id.c_str(), username->c_str(), *slot);
     });
   }
-  {
-    auto* cmd = app.add_subcommand("login", "sign in at the station with your own key; keeps the token for enrol");
+  // login and verify: one sign-in at the station, then what to do with the token.
+  auto sign_in_command = [&app, &ctx](const char* name, const char* help, std::function<void(const Station&, const Json&)> done) {
+    auto* cmd = app.add_subcommand(name, help);
     auto s = std::make_shared<Station>();
     auto username = std::make_shared<std::string>();
     cmd->add_option("USERNAME", *username)->required();
     AddStationOptions(cmd, *s);
-    cmd->callback([&ctx, s, username] {
+    cmd->callback([&ctx, s, username, done] {
       Defaults(ctx, *s);
-      Json token = SignIn(*s, *username);
-      SaveToken(*s, token.value("access_token", ""));
-      std::printf("Signed in as %s for %lld seconds; the station's token is in %s (mode 0600).\n",
-                  token["user"].value("username", "").c_str(), static_cast<long long>(token.value("expires_in", 0)),
-                  s->token_file.c_str());
+      done(*s, SignIn(*s, *username));
     });
-  }
-  {
-    auto* cmd = app.add_subcommand("verify", "a test sign-in with USERNAME's key; keeps nothing");
-    auto s = std::make_shared<Station>();
-    auto username = std::make_shared<std::string>();
-    cmd->add_option("USERNAME", *username)->required();
-    AddStationOptions(cmd, *s);
-    cmd->callback([&ctx, s, username] {
-      Defaults(ctx, *s);
-      Json token = SignIn(*s, *username);
-      std::string amr;
-      for (const auto& m : token.value("amr", Json::array())) amr += (amr.empty() ? "" : ", ") + m.get<std::string>();
-      std::printf("OK: %s signed in with key %s (%s).\n", token["user"].value("username", "").c_str(),
-                  token.value("credential_id", "").c_str(), amr.c_str());
-    });
-  }
+  };
+  sign_in_command("login", "sign in at the station with your own key; keeps the token for enrol",
+                  [](const Station& s, const Json& token) {
+                    SaveToken(s, token.value("access_token", ""));
+                    std::printf("Signed in as %s for %lld seconds; the station's token is in %s (mode 0600).\n",
+                                token["user"].value("username", "").c_str(),
+                                static_cast<long long>(token.value("expires_in", 0)), s.token_file.c_str());
+                  });
+  sign_in_command("verify", "a test sign-in with USERNAME's key; keeps nothing", [](const Station&, const Json& token) {
+    std::string amr;
+    for (const auto& m : token.value("amr", Json::array())) amr += (amr.empty() ? "" : ", ") + m.get<std::string>();
+    std::printf("OK: %s signed in with key %s (%s).\n", token["user"].value("username", "").c_str(),
+                token.value("credential_id", "").c_str(), amr.c_str());
+  });
 }
 
 }  // namespace authctl

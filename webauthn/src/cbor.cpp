@@ -212,4 +212,13 @@ std::optional<int64_t> CborInt(const cbor_item_t* item) {
   return -1 - static_cast<int64_t>(v);  // negative integer: -1 - v
 }
 
+Bytes EncodeCbor(const cbor_item_t* item) {
+  unsigned char* buf = nullptr;
+  size_t cap = 0;
+  const size_t len = cbor_serialize_alloc(item, &buf, &cap);
+  Bytes out(buf, buf + len);
+  free(buf);  // NOLINT(cppcoreguidelines-no-malloc): libcbor's allocation
+  return out;
+}
+
 }  // namespace authd::webauthn

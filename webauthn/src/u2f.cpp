@@ -113,12 +113,8 @@ Result<Bytes> ToAttestationObject(const Registration& reg, ByteView app_param) {
   ok = ok && cbor_map_add(root.get(), {cbor_move(cbor_build_string("attStmt")), cbor_move(stmt)});
   ok = ok && cbor_map_add(root.get(), {cbor_move(cbor_build_string("authData")),
                                        cbor_move(cbor_build_bytestring(auth_data.data(), auth_data.size()))});
-  unsigned char* buf = nullptr;
-  size_t cap = 0;
-  const size_t len = ok ? cbor_serialize_alloc(root.get(), &buf, &cap) : 0;
-  Bytes out(buf, buf + len);
-  free(buf);  // NOLINT(cppcoreguidelines-no-malloc): allocated by libcbor
-  if (len == 0) return Err(ErrorCode::kInternal, "could not encode the attestation object");
+  Bytes out = ok ? EncodeCbor(root.get()) : Bytes{};
+  if (out.empty()) return Err(ErrorCode::kInternal, "could not encode the attestation object");
   return out;
 }
 

@@ -18,15 +18,6 @@ namespace {
 
 constexpr int64_t kForever = std::numeric_limits<int64_t>::max() / 2;
 
-AuditEntry Entry(std::string action, std::string target, std::string outcome, std::string reason) {
-  AuditEntry e;
-  e.action = std::move(action);
-  e.target = std::move(target);
-  e.outcome = std::move(outcome);
-  e.reason = std::move(reason);
-  e.attempt = true;
-  return e;
-}
 
 std::string UserSubject(std::string_view user_id) { return "user:" + std::string(user_id); }
 std::string CredentialSubject(std::string_view id) { return "credential:" + std::string(id); }
@@ -59,7 +50,7 @@ OtpService::OtpService(Core& core, const Keyring& keyring, OtpOptions options)
 
 void OtpService::Refuse(const AuditContext& ctx, const std::string& action, const std::string& target,
                         const Error& error, Json detail) {
-  AuditEntry e = Entry(action, target, "failure", std::string(ErrorCodeName(error.code)));
+  AuditEntry e = MakeEntry(action, target, "failure", std::string(ErrorCodeName(error.code)));
   e.detail = std::move(detail);
   core_.AuditRefusal(ctx, std::move(e));
 }
@@ -176,7 +167,7 @@ Result<TotpEnrollmentStarted> OtpService::StartTotpEnrollment(const std::optiona
   AUTHD_RETURN_IF_ERROR(core_.store().Write([&](WriteTx& tx) -> Status {
     (void)tx.DeleteTotpEnrollmentsExpiredBefore(now - 60);
     AUTHD_RETURN_IF_ERROR(tx.InsertTotpEnrollment(e));
-    AuditEntry a = Entry("totp.enroll.start", target, "success", "");
+    AuditEntry a = MakeEntry("totp.enroll.start", target, "success", "");
     a.attempt = false;
     a.detail = {{"algorithm", e.algorithm}, {"digits", e.digits}, {"period", e.period}};
     return core_.audit().Append(tx, ctx, a);
@@ -258,7 +249,7 @@ Result<Credential> OtpService::ConfirmTotpEnrollment(std::string_view handle, st
     t.period = e->period;
     t.last_step = *step;  // the confirming code cannot be used again to log in
     AUTHD_RETURN_IF_ERROR(tx.InsertTotpCredential(t));
-    AuditEntry a = Entry(action, target, "success", "");
+    AuditEntry a = MakeEntry(action, target, "success", "");
     a.detail = {{"credential", cred.id}, {"actor", e->actor}};
     return core_.audit().Append(tx, ctx, a);
   });
@@ -313,7 +304,7 @@ Result<IssuedToken> OtpService::VerifyTotp(std::string_view username, std::strin
     if (real && !locked) {
       (void)core_.store().Write([&](WriteTx& tx) -> Status {
         AUTHD_RETURN_IF_ERROR(RecordFailure(tx, UserSubject(user->id), user->id, now));
-        return core_.audit().Append(tx, ctx, Entry(action, target, "failure", "otp_format"));
+        return core_.audit().Append(tx, ctx, MakeEntry(action, target, "failure", "otp_format"));
       });
     } else {
       Refuse(ctx, action, target, e, {{"locked", locked}});
@@ -345,7 +336,7 @@ Result<IssuedToken> OtpService::VerifyTotp(std::string_view username, std::strin
   if (!matched) {
     (void)core_.store().Write([&](WriteTx& tx) -> Status {
       AUTHD_RETURN_IF_ERROR(RecordFailure(tx, UserSubject(user->id), user->id, now));
-      return core_.audit().Append(tx, ctx, Entry(action, target, "failure", "otp_invalid"));
+      return core_.audit().Append(tx, ctx, MakeEntry(action, target, "failure", "otp_invalid"));
     });
     return invalid;
   }
@@ -365,7 +356,7 @@ Result<IssuedToken> OtpService::VerifyTotp(std::string_view username, std::strin
     AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(user->id)));
     AUTHD_RETURN_IF_ERROR(tx.TouchCredential(matched->id, now));
     AUTHD_ASSIGN_OR_RETURN(token, core_.tokens().Issue(tx, *user, matched->id, client_id, {"otp"}, now));
-    AuditEntry a = Entry(action, target, "success", "");
+    AuditEntry a = MakeEntry(action, target, "success", "");
     detail["jti"] = token.record.jti;
     a.detail = detail;
     return core_.audit().Append(tx, ctx, a);
@@ -413,7 +404,7 @@ Result<Credential> OtpService::RegisterYubiOtp(const AuditContext& ctx, std::str
     y.secret_sealed = keyring_.Seal(secret, YubiContext(req.public_id));
     AUTHD_RETURN_IF_ERROR(tx.InsertYubiOtpCredential(y));
     AUTHD_RETURN_IF_ERROR(tx.InsertCredential(cred));
-    AuditEntry a = Entry("yubiotp.register", "user:" + user.username, "success", "");
+    AuditEntry a = MakeEntry("yubiotp.register", "user:" + user.username, "success", "");
     a.attempt = false;
     a.detail = {{"credential", cred.id}, {"public_id", req.public_id}};
     return core_.audit().Append(tx, ctx, a);
@@ -479,7 +470,7 @@ Result<OtpService::YubiCheck> OtpService::CheckYubiOtp(std::string_view otp_text
     (void)core_.store().Write([&](WriteTx& tx) -> Status {
       AUTHD_RETURN_IF_ERROR(RecordFailure(tx, CredentialSubject(y->id), y->user_id, now));
       AUTHD_RETURN_IF_ERROR(RecordFailure(tx, UserSubject(y->user_id), y->user_id, now));
-      AuditEntry a = Entry(action, target, "failure", "otp_invalid");
+      AuditEntry a = MakeEntry(action, target, "failure", "otp_invalid");
       a.detail = detail;
       return core_.audit().Append(tx, ctx, a);
     });
@@ -526,7 +517,7 @@ Result<IssuedToken> OtpService::VerifyYubiOtp(std::string_view otp_text, std::st
     AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(c.user.id)));
     AUTHD_RETURN_IF_ERROR(tx.TouchCredential(c.cred.id, now));
     AUTHD_ASSIGN_OR_RETURN(token, core_.tokens().Issue(tx, c.user, c.cred.id, client_id, {"otp"}, now));
-    AuditEntry a = Entry(action, target, "success", "");
+    AuditEntry a = MakeEntry(action, target, "success", "");
     a.detail = {{"user", c.user.username}, {"credential", c.cred.id}, {"jti", token.record.jti}};
     return core_.audit().Append(tx, ctx, a);
   });
@@ -560,7 +551,7 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
   auto answer = [&](std::string status, std::string reason = {}) {
     out.fields["status"] = status;
     if (status != "OK") {
-      AuditEntry a = Entry(action, "ykval:" + id.substr(0, 20), "failure", reason.empty() ? status : reason);
+      AuditEntry a = MakeEntry(action, "ykval:" + id.substr(0, 20), "failure", reason.empty() ? status : reason);
       a.detail = {{"status", status}};
       core_.AuditRefusal(ctx, std::move(a));
     }
@@ -616,7 +607,7 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
     AUTHD_RETURN_IF_ERROR(tx.ClearFailures(CredentialSubject(checked->cred.id)));
     AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(checked->user.id)));
     AUTHD_RETURN_IF_ERROR(tx.TouchCredential(checked->cred.id, now));
-    AuditEntry a = Entry(action, target, "success", "");
+    AuditEntry a = MakeEntry(action, target, "success", "");
     a.detail = {{"user", checked->user.username}, {"credential", checked->cred.id}, {"client", client->client_id}};
     return core_.audit().Append(tx, ctx, a);
   });
@@ -656,7 +647,7 @@ Result<int64_t> OtpService::Unlock(const AuditContext& ctx, std::string_view use
   AUTHD_RETURN_IF_ERROR(core_.store().Write([&](WriteTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(User user, core_.LoadUser(tx, username));
     AUTHD_ASSIGN_OR_RETURN(cleared, tx.ClearFailuresOfUser(user.id));
-    AuditEntry a = Entry("user.unlock", "user:" + user.username, "success", "");
+    AuditEntry a = MakeEntry("user.unlock", "user:" + user.username, "success", "");
     a.attempt = false;
     a.detail = {{"counters_cleared", cleared}};
     return core_.audit().Append(tx, ctx, a);

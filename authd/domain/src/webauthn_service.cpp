@@ -26,15 +26,6 @@ Json CredentialDescriptor(const WebAuthnCredential& c) {
   return d;
 }
 
-AuditEntry Entry(std::string action, std::string target, std::string outcome, std::string reason, bool attempt) {
-  AuditEntry e;
-  e.action = std::move(action);
-  e.target = std::move(target);
-  e.outcome = std::move(outcome);
-  e.reason = std::move(reason);
-  e.attempt = attempt;
-  return e;
-}
 
 }  // namespace
 
@@ -46,7 +37,7 @@ void WebAuthnService::Refuse(const AuditContext& ctx, const std::string& action,
   (void)core_.store().Write([&](WriteTx& tx) -> Status {
     // A refused response still uses up its ceremony: the challenge is never accepted twice.
     if (consume) AUTHD_RETURN_IF_ERROR(tx.TakeCeremony(consume->id_hash));
-    return core_.audit().Append(tx, ctx, Entry(action, target, "failure", std::string(ErrorCodeName(error.code)), true));
+    return core_.audit().Append(tx, ctx, MakeEntry(action, target, "failure", std::string(ErrorCodeName(error.code)), true));
   });
 }
 
@@ -248,7 +239,7 @@ Result<RegistrationResult> WebAuthnService::FinishRegistration(std::string_view 
     // §7.1 step 29: the record, durably, in this one transaction.
     AUTHD_RETURN_IF_ERROR(tx.InsertCredential(r));
     AUTHD_RETURN_IF_ERROR(tx.InsertWebAuthnCredential(w));
-    AuditEntry e = Entry(action, target, "success", "", true);
+    AuditEntry e = MakeEntry(action, target, "success", "", true);
     e.detail = {{"credential", w.id.substr(0, 64)}, {"fmt", w.fmt}, {"attestation_type", w.attestation_type},
                 {"by", c.actor}};
     return core_.audit().Append(tx, ctx, e);
@@ -291,7 +282,7 @@ Result<WebAuthnCredential> WebAuthnService::ImportCredential(std::string_view us
     if (clash) return Err(ErrorCode::kCredentialExists, "this key is registered already");
     AUTHD_RETURN_IF_ERROR(tx.InsertCredential(r));
     AUTHD_RETURN_IF_ERROR(tx.InsertWebAuthnCredential(w));
-    AuditEntry e = Entry("webauthn.import", "user:" + user->username, "success", "", false);
+    AuditEntry e = MakeEntry("webauthn.import", "user:" + user->username, "success", "", false);
     e.detail = {{"credential", w.id.substr(0, 64)}, {"source", source}, {"appid", w.appid}};
     return core_.audit().Append(tx, ctx, e);
   });
@@ -437,7 +428,7 @@ Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handl
         if (options_.counter_policy == CounterPolicy::kRejectAndDisable) {
           AUTHD_RETURN_IF_ERROR(tx.SetCredentialStatus(user->id, w->id, kStatusDisabled));
         }
-        AuditEntry e = Entry("webauthn.clone_suspected", "credential:" + w->id.substr(0, 64), "failure",
+        AuditEntry e = MakeEntry("webauthn.clone_suspected", "credential:" + w->id.substr(0, 64), "failure",
                              "counter_regression", false);
         e.detail = {{"user", user->username}, {"stored_count", w->sign_count},
                     {"disabled", options_.counter_policy == CounterPolicy::kRejectAndDisable}};
@@ -460,7 +451,7 @@ Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handl
     std::vector<std::string> amr = {"hwk"};
     if (verified->user_verified) amr.push_back("pin");
     AUTHD_ASSIGN_OR_RETURN(token, core_.tokens().Issue(tx, *user, w->id, c.client_id, amr, now));
-    AuditEntry e = Entry(action, target, "success", "", true);
+    AuditEntry e = MakeEntry(action, target, "success", "", true);
     e.detail = {{"credential", w->id.substr(0, 64)}, {"jti", token.record.jti}, {"user_verified", verified->user_verified}};
     return core_.audit().Append(tx, ctx, e);
   });

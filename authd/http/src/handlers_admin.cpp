@@ -3,15 +3,10 @@
 #include "authd/http/api.h"
 
 namespace authd::http {
-namespace {
 
-using domain::Permission;
-using domain::Principal;
-
-// Authenticates the Bearer token and checks the permission. Returns the principal and the
-// audit context naming it.
-Result<std::pair<Principal, domain::AuditContext>> Admin(Api& api, const Request& req, Permission p,
-                                                         std::string_view target) {
+Result<std::pair<domain::Principal, domain::AuditContext>> AuthorizeAdmin(Api& api, const Request& req,
+                                                                          domain::Permission p,
+                                                                          std::string_view target) {
   auto who = api.core.AuthenticateBearer(req.Header("authorization"), req.Audit());
   api.metrics.ObserveAuthentication("bearer", who ? "success" : std::string(ErrorCodeName(who.code())));
   if (!who) return who.error();
@@ -19,6 +14,12 @@ Result<std::pair<Principal, domain::AuditContext>> Admin(Api& api, const Request
   AUTHD_RETURN_IF_ERROR(api.core.Authorize(*who, p, ctx, target));
   return std::make_pair(std::move(who.value()), std::move(ctx));
 }
+
+namespace {
+
+using domain::Permission;
+using domain::Principal;
+
 
 std::string UserTarget(const Request& req) { return "user:" + std::string(req.Param("username")).substr(0, 64); }
 
@@ -53,7 +54,7 @@ Handler Wrap(F f) {
 
 void RegisterAdminRoutes(Router& router, Api& api) {
   router.Add("POST", "/v1/admin/users", Wrap([&api](Request& req) -> Result<Response> {
-    AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, Permission::kCreateUser, "users"));
+    AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, Permission::kCreateUser, "users"));
     AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
     domain::NewUser in;
     AUTHD_ASSIGN_OR_RETURN(in.username, RequiredString(body, "username", 256));
@@ -64,7 +65,7 @@ void RegisterAdminRoutes(Router& router, Api& api) {
   }));
 
   router.Add("GET", "/v1/admin/users", Wrap([&api](Request& req) -> Result<Response> {
-    AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, Permission::kReadUsers, "users"));
+    AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, Permission::kReadUsers, "users"));
     AUTHD_ASSIGN_OR_RETURN(auto q, req.QueryValue("q"));
     AUTHD_ASSIGN_OR_RETURN(auto limit_text, req.QueryValue("limit"));
     AUTHD_ASSIGN_OR_RETURN(auto cursor, req.QueryValue("cursor"));
@@ -83,7 +84,7 @@ void RegisterAdminRoutes(Router& router, Api& api) {
   }));
 
   router.Add("GET", "/v1/admin/users/{username}", Wrap([&api](Request& req) -> Result<Response> {
-    AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, Permission::kReadUsers, UserTarget(req)));
+    AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, Permission::kReadUsers, UserTarget(req)));
     AUTHD_ASSIGN_OR_RETURN(auto view, api.core.GetUser(req.Param("username")));
     Json user = UserJson(view.user);
     Json creds = Json::array();
@@ -93,7 +94,7 @@ void RegisterAdminRoutes(Router& router, Api& api) {
   }));
 
   router.Add("PATCH", "/v1/admin/users/{username}", Wrap([&api](Request& req) -> Result<Response> {
-    AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, Permission::kChangeUserStatus, UserTarget(req)));
+    AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, Permission::kChangeUserStatus, UserTarget(req)));
     AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
     AUTHD_ASSIGN_OR_RETURN(std::string status, RequiredString(body, "status", 32));
     for (const auto& [k, v] : body.items()) {
@@ -104,7 +105,7 @@ void RegisterAdminRoutes(Router& router, Api& api) {
   }));
 
   router.Add("POST", "/v1/admin/users/{username}/enrollment-codes", Wrap([&api](Request& req) -> Result<Response> {
-    AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, Permission::kIssueEnrollmentCode, UserTarget(req)));
+    AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, Permission::kIssueEnrollmentCode, UserTarget(req)));
     int64_t ttl = 0;
     if (!req.body.empty()) {
       AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
@@ -115,19 +116,19 @@ void RegisterAdminRoutes(Router& router, Api& api) {
   }));
 
   router.Add("DELETE", "/v1/admin/users/{username}/credentials/{id}", Wrap([&api](Request& req) -> Result<Response> {
-    AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, Permission::kRevokeCredential, UserTarget(req)));
+    AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, Permission::kRevokeCredential, UserTarget(req)));
     AUTHD_RETURN_IF_ERROR(api.core.RevokeCredential(admin.second, req.Param("username"), req.Param("id")));
     return Response::NoContent();
   }));
 
   router.Add("POST", "/v1/admin/users/{username}/revoke-tokens", Wrap([&api](Request& req) -> Result<Response> {
-    AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, Permission::kRevokeTokens, UserTarget(req)));
+    AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, Permission::kRevokeTokens, UserTarget(req)));
     AUTHD_ASSIGN_OR_RETURN(int64_t n, api.core.RevokeUserTokens(admin.second, req.Param("username")));
     return Response::Json(200, {{"revoked", n}});
   }));
 
   router.Add("POST", "/v1/admin/tokens/revoke", Wrap([&api](Request& req) -> Result<Response> {
-    AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, Permission::kRevokeTokens, "tokens"));
+    AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, Permission::kRevokeTokens, "tokens"));
     AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
     AUTHD_ASSIGN_OR_RETURN(std::string jti, RequiredString(body, "jti", 64));
     AUTHD_ASSIGN_OR_RETURN(bool revoked, api.core.RevokeTokenByJti(admin.second, jti));
@@ -135,7 +136,7 @@ void RegisterAdminRoutes(Router& router, Api& api) {
   }));
 
   router.Add("POST", "/v1/admin/clients", Wrap([&api](Request& req) -> Result<Response> {
-    AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, Permission::kManageClients, "clients"));
+    AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, Permission::kManageClients, "clients"));
     AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
     domain::NewClient in;
     AUTHD_ASSIGN_OR_RETURN(in.name, RequiredString(body, "name", 128));
@@ -153,7 +154,7 @@ void RegisterAdminRoutes(Router& router, Api& api) {
   }));
 
   router.Add("GET", "/v1/admin/audit", Wrap([&api](Request& req) -> Result<Response> {
-    AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, Permission::kReadAudit, "audit"));
+    AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, Permission::kReadAudit, "audit"));
     AUTHD_ASSIGN_OR_RETURN(auto since_text, req.QueryValue("since"));
     AUTHD_ASSIGN_OR_RETURN(auto limit_text, req.QueryValue("limit"));
     AUTHD_ASSIGN_OR_RETURN(auto before_text, req.QueryValue("before"));

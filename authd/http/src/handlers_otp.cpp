@@ -6,27 +6,6 @@
 #include "authd/http/qr_svg.h"
 
 namespace authd::http {
-namespace {
-
-Result<std::optional<domain::Principal>> OptionalBearer(Api& api, const Request& req) {
-  std::string_view header = req.Header("authorization");
-  if (header.empty()) return std::optional<domain::Principal>();
-  AUTHD_ASSIGN_OR_RETURN(domain::Principal who, api.core.AuthenticateBearer(header, req.Audit()));
-  return std::optional<domain::Principal>(std::move(who));
-}
-
-Result<std::pair<domain::Principal, domain::AuditContext>> Admin(Api& api, const Request& req,
-                                                                 domain::Permission p) {
-  auto who = api.core.AuthenticateBearer(req.Header("authorization"), req.Audit());
-  api.metrics.ObserveAuthentication("bearer", who ? "success" : std::string(ErrorCodeName(who.code())));
-  if (!who) return who.error();
-  domain::AuditContext ctx = req.Audit("user:" + who->user.username);
-  AUTHD_RETURN_IF_ERROR(
-      api.core.Authorize(*who, p, ctx, "user:" + std::string(req.Param("username")).substr(0, 64)));
-  return std::make_pair(std::move(who.value()), std::move(ctx));
-}
-
-}  // namespace
 
 void RegisterOtpRoutes(Router& router, Api& api) {
   // --- TOTP ---
@@ -96,7 +75,8 @@ void RegisterOtpRoutes(Router& router, Api& api) {
   // --- admin ---
   router.Add("POST", "/v1/admin/users/{username}/yubiotp", [&api](Request& req) -> Response {
     auto r = [&]() -> Result<Response> {
-      AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, domain::Permission::kRegisterCredential));
+      AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, domain::Permission::kRegisterCredential,
+                                                        "user:" + std::string(req.Param("username")).substr(0, 64)));
       AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
       domain::YubiOtpRegistration y;
       AUTHD_ASSIGN_OR_RETURN(y.public_id, RequiredString(body, "public_id", 16));
@@ -111,7 +91,8 @@ void RegisterOtpRoutes(Router& router, Api& api) {
 
   router.Add("POST", "/v1/admin/users/{username}/unlock", [&api](Request& req) -> Response {
     auto r = [&]() -> Result<Response> {
-      AUTHD_ASSIGN_OR_RETURN(auto admin, Admin(api, req, domain::Permission::kUnlockUser));
+      AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, domain::Permission::kUnlockUser,
+                                                        "user:" + std::string(req.Param("username")).substr(0, 64)));
       AUTHD_ASSIGN_OR_RETURN(int64_t n, api.otp->Unlock(admin.second, req.Param("username")));
       return Response::Json(200, {{"cleared", n}});
     }();

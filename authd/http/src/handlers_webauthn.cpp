@@ -6,6 +6,14 @@
 #include "authd/http/api.h"
 
 namespace authd::http {
+
+Result<std::optional<domain::Principal>> OptionalBearer(Api& api, const Request& req) {
+  std::string_view header = req.Header("authorization");
+  if (header.empty()) return std::optional<domain::Principal>();
+  AUTHD_ASSIGN_OR_RETURN(domain::Principal who, api.core.AuthenticateBearer(header, req.Audit()));
+  return std::optional<domain::Principal>(std::move(who));
+}
+
 namespace {
 
 constexpr size_t kMaxB64 = 48 * 1024;
@@ -37,12 +45,6 @@ Result<std::pair<Bytes, const Json*>> Envelope(const Json& credential) {
   return std::make_pair(std::move(raw_id), &*it);
 }
 
-Result<std::optional<domain::Principal>> OptionalBearer(Api& api, const Request& req) {
-  std::string_view header = req.Header("authorization");
-  if (header.empty()) return std::optional<domain::Principal>();
-  AUTHD_ASSIGN_OR_RETURN(domain::Principal who, api.core.AuthenticateBearer(header, req.Audit()));
-  return std::optional<domain::Principal>(std::move(who));
-}
 
 std::string Uuid(const Bytes& b) {
   std::string h = HexEncode(b);

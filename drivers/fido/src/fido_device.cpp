@@ -252,11 +252,7 @@ Result<CeremonyOutput> FidoDevice::MakeCredential(const Json& pk, const std::str
     (void)cbor_array_push(certs, cbor_move(cbor_build_bytestring(x5c.data(), x5c.size())));
     (void)cbor_map_add(m, {cbor_move(cbor_build_string("sig")), cbor_move(cbor_build_bytestring(sig.data(), sig.size()))});
     (void)cbor_map_add(m, {cbor_move(cbor_build_string("x5c")), cbor_move(certs)});
-    unsigned char* sbuf = nullptr;
-    size_t scap = 0;
-    const size_t slen = cbor_serialize_alloc(m, &sbuf, &scap);
-    stmt_cbor.assign(sbuf, sbuf + slen);
-    free(sbuf);  // NOLINT(cppcoreguidelines-no-malloc): libcbor's allocation
+    stmt_cbor = webauthn::EncodeCbor(m);
     cbor_decref(&m);
   }
   auto stmt = webauthn::DecodeCbor(stmt_cbor);
@@ -267,11 +263,7 @@ Result<CeremonyOutput> FidoDevice::MakeCredential(const Json& pk, const std::str
   (void)cbor_map_add(root, {cbor_move(cbor_build_string("attStmt")), stmt->item.get()});
   (void)cbor_map_add(root, {cbor_move(cbor_build_string("authData")),
                             cbor_move(cbor_build_bytestring(auth_data.data(), auth_data.size()))});
-  unsigned char* buf = nullptr;
-  size_t cap = 0;
-  const size_t len = cbor_serialize_alloc(root, &buf, &cap);
-  Bytes attestation(buf, buf + len);
-  free(buf);  // NOLINT(cppcoreguidelines-no-malloc): libcbor's allocation
+  Bytes attestation = webauthn::EncodeCbor(root);
   cbor_decref(&root);
 
   const std::string id = Base64UrlEncode(ByteView(fido_cred_id_ptr(cred.get()), fido_cred_id_len(cred.get())));

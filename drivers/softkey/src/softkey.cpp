@@ -66,11 +66,8 @@ Bytes Serialize(uint8_t status, cbor_item_t* item) {
   Bytes out = {status};
   if (!item) return out;
   Item owned(item);
-  unsigned char* buf = nullptr;
-  size_t cap = 0;
-  const size_t len = cbor_serialize_alloc(item, &buf, &cap);
-  out.insert(out.end(), buf, buf + len);
-  free(buf);  // NOLINT(cppcoreguidelines-no-malloc): libcbor's allocation
+  const Bytes encoded = webauthn::EncodeCbor(item);
+  out.insert(out.end(), encoded.begin(), encoded.end());
   return out;
 }
 Bytes Answer(uint8_t status) { return Bytes{status}; }
@@ -419,6 +416,19 @@ uint8_t SoftKey::CheckPinAuth(const Bytes& param, int64_t protocol, ByteView cli
   return kOk;
 }
 
+uint8_t SoftKey::CheckPinHash(ByteView shared_secret, ByteView pin_hash_enc) {
+  // The try is counted before the comparison, and a wrong PIN renews the key agreement key
+  // (CTAP 2.0 §5.5.5), as a device does.
+  state_["pin_retries"] = pin_retries() - 1;
+  auto hash = Aes256Cbc(shared_secret, pin_hash_enc, false);
+  if (!hash || !SafeEquals(*hash, Unhex(state_["pin_hash"]))) {
+    (void)Save();
+    key_agreement_private_ = KeyToDer(EvpPkeyPtr(EVP_EC_gen("P-256")).get());
+    return pin_retries() <= 0 ? kPinBlocked : kPinInvalid;
+  }
+  return kOk;
+}
+
 Bytes SoftKey::MakeCredential(ByteView cbor) {
   auto decoded = webauthn::DecodeCbor(cbor);
   if (!decoded) return Answer(kInvalidCbor);
@@ -609,13 +619,7 @@ Bytes SoftKey::ClientPin(ByteView cbor) {
       const Bytes signed_part = *sub == 3 ? *new_pin_enc : Cat({*new_pin_enc, *pin_hash_enc});
       if (!SafeEquals(HmacLeft16(*ss, signed_part), *pin_auth)) return Answer(kPinAuthInvalid);
       if (*sub == 4) {
-        auto hash = Aes256Cbc(*ss, *pin_hash_enc, false);
-        state_["pin_retries"] = pin_retries() - 1;
-        if (!hash || !SafeEquals(*hash, Unhex(state_["pin_hash"]))) {
-          (void)Save();
-          key_agreement_private_ = KeyToDer(EvpPkeyPtr(EVP_EC_gen("P-256")).get());
-          return Answer(pin_retries() <= 0 ? kPinBlocked : kPinInvalid);
-        }
+        if (const uint8_t st = CheckPinHash(*ss, *pin_hash_enc); st != kOk) return Answer(st);
       }
       auto padded = Aes256Cbc(*ss, *new_pin_enc, false);
       if (!padded || padded->size() < 64) return Answer(kPinPolicyViolation);
@@ -638,13 +642,7 @@ Bytes SoftKey::ClientPin(ByteView cbor) {
       if (pin_retries() <= 0) return Answer(kPinBlocked);
       auto ss = SharedSecret(ka.get(), platform);
       if (!ss) return Answer(kInvalidParameter);
-      state_["pin_retries"] = pin_retries() - 1;
-      auto hash = Aes256Cbc(*ss, *pin_hash_enc, false);
-      if (!hash || !SafeEquals(*hash, Unhex(state_["pin_hash"]))) {
-        (void)Save();
-        key_agreement_private_ = KeyToDer(EvpPkeyPtr(EVP_EC_gen("P-256")).get());
-        return Answer(pin_retries() <= 0 ? kPinBlocked : kPinInvalid);
-      }
+      if (const uint8_t st = CheckPinHash(*ss, *pin_hash_enc); st != kOk) return Answer(st);
       state_["pin_retries"] = kPinRetries;
       if (!Save()) return Answer(kInvalidParameter);
       pin_token_ = RandomBytes(32);

@@ -43,6 +43,10 @@ struct CborDecoded {
 // kNonCanonicalCbor.
 Result<CborDecoded> DecodeCbor(ByteView in, bool allow_trailing = false, const CborLimits& limits = {});
 
+// Serialises an item built with libcbor (for the CBOR we send: station and software key).
+// Empty if libcbor cannot encode it.
+Bytes EncodeCbor(const cbor_item_t* item);
+
 // Map lookups on a decoded map; nullptr when `map` is not a map or the key is absent.
 const cbor_item_t* MapFind(const cbor_item_t* map, std::string_view text_key);
 const cbor_item_t* MapFind(const cbor_item_t* map, int64_t int_key);

@@ -29,6 +29,18 @@ struct AuditEntry {
   bool attempt = false;
 };
 
+// An audit entry in one expression; `attempt` marks authentication attempts.
+inline AuditEntry MakeEntry(std::string action, std::string target, std::string outcome, std::string reason,
+                            bool attempt = true) {
+  AuditEntry e;
+  e.action = std::move(action);
+  e.target = std::move(target);
+  e.outcome = std::move(outcome);
+  e.reason = std::move(reason);
+  e.attempt = attempt;
+  return e;
+}
+
 struct AuditVerifyReport {
   int64_t events = 0;
   bool intact = true;

@@ -73,6 +73,14 @@ inline void RegisterAllRoutes(Router& router, Api& api) {
 using domain::CredentialJson;
 using domain::UserJson;
 
+// The caller of a public ceremony: nobody (no Authorization header) or a valid Bearer token.
+Result<std::optional<domain::Principal>> OptionalBearer(Api& api, const Request& req);
+// The caller of an admin route: authenticates the Bearer token and checks the permission on
+// `target`; returns the principal and the audit context naming it.
+Result<std::pair<domain::Principal, domain::AuditContext>> AuthorizeAdmin(Api& api, const Request& req,
+                                                                          domain::Permission p,
+                                                                          std::string_view target);
+
 // API.md "The token response".
 Json TokenResponseJson(const domain::IssuedToken& token, int64_t ttl);
 // Parses RFC 3339 UTC ("2026-01-02T03:04:05Z") or Unix seconds; nullopt otherwise.

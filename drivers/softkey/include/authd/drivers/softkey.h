@@ -70,6 +70,8 @@ class SoftKey {
   Bytes Reset();
   // UV through the PIN: 0 when `param` (pinAuth over the client data hash) is valid.
   uint8_t CheckPinAuth(const Bytes& param, int64_t protocol, ByteView client_data_hash);
+  // The PIN's hash as the platform sent it (encrypted under the shared secret), counted.
+  uint8_t CheckPinHash(ByteView shared_secret, ByteView pin_hash_enc);
 
   std::string file_;
   Json state_;
