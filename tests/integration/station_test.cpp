@@ -18,6 +18,7 @@ namespace {
 
 class Station : public ::testing::Test {
  protected:
+  explicit Station(std::map<std::string, std::string> env = {}) : server_(std::move(env)) {}
   void SetUp() override {
     ASSERT_TRUE(server_.Start()) << server_.log();
     env_ = server_.env();
@@ -194,6 +195,19 @@ TEST_F(Station, YubikeyProgramRegistersTheKeyAndItsOtpsLogIn) {
                           "soft:yk.json", "--server", server_url_});
   ASSERT_EQ(cr.exit_code, 0) << cr.err;
   EXPECT_NE(cr.out.find("HMAC-SHA1"), std::string::npos);
+}
+
+class StrictStation : public Station {
+ protected:
+  StrictStation() : Station({{"AUTHD_ATTESTATION", "attested"}}) {}
+};
+
+TEST_F(StrictStation, AttestationPolicyRefusesTheSoftwareKeyLikeAnyUnattestedKey) {
+  ASSERT_EQ(Run({"user", "add", "alice"}).exit_code, 0);
+  CommandResult soft = Run({"enrol", "alice", "--enrollment-code", Code("alice"), "--device", "soft:alice.key"});
+  EXPECT_EQ(soft.exit_code, 1);
+  EXPECT_NE(soft.err.find("attestation_untrusted"), std::string::npos) << soft.err;
+  EXPECT_EQ(Run({"user", "show", "alice"}).out.find("\"type\":\"webauthn\""), std::string::npos);
 }
 
 TEST_F(Station, ClearSentencesWhenThingsAreMissing) {
