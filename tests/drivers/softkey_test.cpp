@@ -67,7 +67,7 @@ class SoftKeyTest : public ::testing::Test {
     return webauthn::VerifyAssertion({*Base64UrlDecode(r["clientDataJSON"].get<std::string>()),
                                       *Base64UrlDecode(r["authenticatorData"].get<std::string>()),
                                       *Base64UrlDecode(r["signature"].get<std::string>())},
-                                     {reg.cose_key, stored_count, reg.backup_eligible}, e);
+                                     {reg.cose_key, stored_count, reg.backup_eligible, nullptr}, e);
   }
 
   testing::TempDir dir_;

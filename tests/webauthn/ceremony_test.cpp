@@ -331,6 +331,17 @@ class Assertion : public ::testing::Test {
   StoredCredential stored_;
 };
 
+TEST_F(Assertion, Step21_UsesTheParsedKeyWhenTheCallerKeepsOne) {
+  auto a = key_.NewAssertion();
+  stored_.parsed = std::make_shared<const CosePublicKey>(ParseCoseKey(key_.CoseKey()).value());
+  EXPECT_TRUE(VerifyAssertion(key_.Assert(expected_.challenge, a), stored_, expected_));
+  // Another key kept for this credential: the signature no longer verifies, whatever cose_key says.
+  TestAuthenticator other;
+  stored_.parsed = std::make_shared<const CosePublicKey>(ParseCoseKey(other.CoseKey()).value());
+  EXPECT_EQ(VerifyAssertion(key_.Assert(expected_.challenge, key_.NewAssertion()), stored_, expected_).code(),
+            ErrorCode::kSignatureInvalid);
+}
+
 TEST_F(Assertion, Passes) {
   auto a = key_.NewAssertion();
   auto r = VerifyAssertion(key_.Assert(expected_.challenge, a), stored_, expected_);

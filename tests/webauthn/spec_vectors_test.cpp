@@ -239,7 +239,7 @@ TEST_P(SpecVector, VerifyRegistrationThenAssertion) {
   ae.challenge = ain.at("challenge");
   ae.origins = expected.origins;
   ae.rp_id = std::string(kRpId);
-  StoredCredential stored{cred->cose_key, cred->sign_count, cred->backup_eligible};
+  StoredCredential stored{cred->cose_key, cred->sign_count, cred->backup_eligible, nullptr};
   auto outcome = VerifyAssertion(assertion, stored, ae);
   ASSERT_TRUE(outcome) << outcome.error().detail;
   EXPECT_EQ(outcome->user_verified, (uv_bs & 0x04) != 0);

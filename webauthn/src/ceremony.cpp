@@ -103,10 +103,14 @@ Result<AssertionOutcome> VerifyAssertion(const AssertionResponse& response, cons
   }
   // §7.2 step 20: hash = c.hash
   // §7.2 step 21: the signature over authenticatorData || hash
-  AUTHD_ASSIGN_OR_RETURN(CosePublicKey key, ParseCoseKey(stored.cose_key));
+  std::shared_ptr<const CosePublicKey> key = stored.parsed;
+  if (!key) {
+    AUTHD_ASSIGN_OR_RETURN(CosePublicKey parsed, ParseCoseKey(stored.cose_key));
+    key = std::make_shared<const CosePublicKey>(std::move(parsed));
+  }
   Bytes signed_data = ad.raw;
   signed_data.insert(signed_data.end(), c.hash.begin(), c.hash.end());
-  AUTHD_RETURN_IF_ERROR(VerifySignature(key, signed_data, response.signature));
+  AUTHD_RETURN_IF_ERROR(VerifySignature(*key, signed_data, response.signature));
   // §7.2 step 22: the signature counter
   if ((ad.sign_count != 0 || stored.sign_count != 0) && ad.sign_count <= stored.sign_count) {
     return Err(ErrorCode::kCounterRegression, "the signature counter did not advance: the key may be cloned");

@@ -369,6 +369,24 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
   return out;
 }
 
+std::shared_ptr<const webauthn::CosePublicKey> WebAuthnService::ParsedKey(const WebAuthnCredential& credential) {
+  constexpr size_t kMaxCached = 16384;
+  const std::string id(credential.raw_id.begin(), credential.raw_id.end());
+  {
+    std::lock_guard<std::mutex> lock(key_cache_mu_);
+    auto it = key_cache_.find(id);
+    // The stored key bytes are compared too: a cache entry never outlives a change of record.
+    if (it != key_cache_.end() && it->second.first == credential.public_key) return it->second.second;
+  }
+  auto parsed = webauthn::ParseCoseKey(credential.public_key);
+  if (!parsed) return nullptr;  // VerifyAssertion parses again and reports the problem
+  auto key = std::make_shared<const webauthn::CosePublicKey>(std::move(parsed.value()));
+  std::lock_guard<std::mutex> lock(key_cache_mu_);
+  if (key_cache_.size() >= kMaxCached) key_cache_.clear();
+  key_cache_[id] = {credential.public_key, key};
+  return key;
+}
+
 Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handle, const AuthenticationCredential& cred,
                                                           const AuditContext& ctx) {
   const std::string action = "webauthn.authenticate";
@@ -417,7 +435,8 @@ Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handl
   expected.rp_id = options_.rp_id;
   if (cred.appid_extension_used && !w->appid.empty()) expected.appid = w->appid;
   expected.require_user_verification = c.user_verification == "required";
-  webauthn::StoredCredential stored{w->public_key, static_cast<uint32_t>(w->sign_count), w->backup_eligible};
+  webauthn::StoredCredential stored{w->public_key, static_cast<uint32_t>(w->sign_count), w->backup_eligible,
+                                    ParsedKey(*w)};
   auto verified = webauthn::VerifyAssertion({cred.client_data_json, cred.authenticator_data, cred.signature}, stored,
                                             expected);
   if (!verified) {

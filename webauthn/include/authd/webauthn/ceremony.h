@@ -4,6 +4,7 @@
 // belong to the caller. Pure and thread-safe.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,9 @@ struct StoredCredential {
   Bytes cose_key;
   uint32_t sign_count = 0;
   bool backup_eligible = false;
+  // Optional: `cose_key` already parsed and checked (a credential's key never changes after
+  // registration, so callers may keep it); when set, step 21 uses it instead of parsing again.
+  std::shared_ptr<const CosePublicKey> parsed;
 };
 
 struct AssertionResponse {

@@ -3,6 +3,9 @@
 // verification from authd::webauthn, and what success and failure change. Thread-safe.
 #pragma once
 
+#include <mutex>
+#include <unordered_map>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -99,10 +102,16 @@ class WebAuthnService {
   void Refuse(const AuditContext& ctx, const std::string& action, const std::string& target, const Error& error,
               const Ceremony* consume);
 
+  // Credential public keys, parsed once: a credential's key never changes after registration,
+  // and parsing and validating it costs as much as the signature check itself. Bounded.
+  std::shared_ptr<const webauthn::CosePublicKey> ParsedKey(const WebAuthnCredential& credential);
+
   Core& core_;
   const Keyring& keyring_;
   WebAuthnOptions options_;
   SecretBytes decoy_key_;
+  std::mutex key_cache_mu_;
+  std::unordered_map<std::string, std::pair<Bytes, std::shared_ptr<const webauthn::CosePublicKey>>> key_cache_;
 };
 
 }  // namespace authd::domain
