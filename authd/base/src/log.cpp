@@ -26,6 +26,8 @@ const char* LevelName(LogLevel l) {
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 void SetLogSink(std::FILE* sink) { g_sink.store(sink); }
 
+bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
+
 void Log(LogLevel level, std::string_view event, Json fields) {
   if (static_cast<int>(level) < g_level.load()) return;
   Json line = Json::object();

@@ -31,6 +31,19 @@ namespace authd::http {
 namespace {
 
 constexpr auto kKeepAliveIdle = std::chrono::seconds(5);
+
+// Request ids only need to be unique, not secret: a random prefix per process and a counter.
+std::string NextRequestId() {
+  static const std::string prefix = RandomId(6);
+  static std::atomic<uint64_t> counter{0};
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t n = counter.fetch_add(1, std::memory_order_relaxed);
+  std::string id = prefix;  // 8 characters, then 8 hex digits: 16 in all
+  char digits[8];
+  for (int i = 7; i >= 0; --i, n >>= 4) digits[i] = kHex[n & 15];
+  id.append(digits, 8);
+  return id;
+}
 // The most of a refused body authd reads away before closing (see Drain).
 constexpr int64_t kMaxDrain = 1 << 20;
 constexpr const char* kApiCsp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -204,7 +217,7 @@ struct HttpServer::Impl {
     req.tls = tls;
     req.remote_address = in.clientAddress().host().toString();
     std::string incoming_id = in.get("X-Request-Id", "");
-    req.request_id = IsSafeRequestId(incoming_id) ? incoming_id : RandomId(12);
+    req.request_id = IsSafeRequestId(incoming_id) ? incoming_id : NextRequestId();
 
     const std::string& uri = in.getURI();
     size_t qpos = uri.find('?');
@@ -244,10 +257,13 @@ struct HttpServer::Impl {
 
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics.ObserveRequest(req.route, req.method, resp.status, seconds);
-    Log(resp.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo, "request",
-        {{"method", req.method}, {"route", req.route}, {"status", resp.status},
-         {"ms", static_cast<int64_t>(seconds * 1000.0 * 1000.0) / 1000.0}, {"request_id", req.request_id},
-         {"remote", req.remote_address}});
+    const LogLevel level = resp.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo;
+    if (LogEnabled(level)) {
+      Log(level, "request",
+          {{"method", req.method}, {"route", req.route}, {"status", resp.status},
+           {"ms", static_cast<int64_t>(seconds * 1000.0 * 1000.0) / 1000.0}, {"request_id", req.request_id},
+           {"remote", req.remote_address}});
+    }
   }
 
   void Write(const Request& req, Response& resp, Poco::Net::HTTPServerResponse& out) {

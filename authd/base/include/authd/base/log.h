@@ -14,5 +14,7 @@ void SetLogLevel(LogLevel level);
 // Redirects output (tests); nullptr restores stderr. The FILE must outlive the logging.
 void SetLogSink(std::FILE* sink);
 void Log(LogLevel level, std::string_view event, Json fields = Json::object());
+// Whether a line at `level` would be written: lets hot paths skip building its fields.
+bool LogEnabled(LogLevel level);
 
 }  // namespace authd
