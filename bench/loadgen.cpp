@@ -8,7 +8,8 @@
 //           [--connections 8] [--warmup 2] [--duration 10] [--rate 0] [--server-pid PID] [--json]
 //
 // Scenarios: jwks (GET /.well-known/jwks.json), introspect (POST /v1/tokens/introspect with HTTP
-// Basic client authentication), healthz.
+// Basic client authentication), healthz, webauthn-login (options + verify with a fresh ES256
+// signature from a software key per connection; --admin-token enrols the users first).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -30,6 +31,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "authd/base/encoding.h"
+#include "authd/base/json.h"
+#include "webauthn/test_authenticator.h"
 
 namespace {
 
@@ -82,6 +87,8 @@ struct Options {
   double warmup = 2, duration = 10, rate = 0;
   int server_pid = 0;
   bool json = false;
+  std::string admin_token;                         // webauthn-login: creates the users
+  std::string origin = "http://localhost:8080";    // webauthn-login: the origin the keys claim
 };
 
 std::string Base64(const std::string& in) {
@@ -129,7 +136,7 @@ int Connect(int port) {
 
 // Reads one HTTP response (Content-Length bodies); returns the status, or -1. `close` says the
 // server ends the connection after it (Connection: close, e.g. at its keep-alive request limit).
-int ReadResponse(int fd, std::string& buf, bool& close) {
+int ReadResponse(int fd, std::string& buf, bool& close, std::string* body = nullptr) {
   while (true) {
     const size_t head_end = buf.find("\r\n\r\n");
     if (head_end != std::string::npos) {
@@ -140,6 +147,7 @@ int ReadResponse(int fd, std::string& buf, bool& close) {
       const size_t cl = buf.find("Content-Length: ");
       if (cl != std::string::npos && cl < head_end) length = std::strtoul(buf.c_str() + cl + 16, nullptr, 10);
       if (buf.size() >= head_end + 4 + length) {
+        if (body) body->assign(buf, head_end + 4, length);
         buf.erase(0, head_end + 4 + length);
         return status;
       }
@@ -178,6 +186,92 @@ ProcSample Sample(int pid) {
   return s;
 }
 
+std::string Post(const std::string& path, const std::string& body, const std::string& bearer = {}) {
+  std::string r = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+                  std::to_string(body.size()) + "\r\n";
+  if (!bearer.empty()) r += "Authorization: Bearer " + bearer + "\r\n";
+  return r + "\r\n" + body;
+}
+
+// One request on `fd`; the status, the JSON body in `out`.
+int Exchange(int fd, std::string& buf, const std::string& request, authd::Json& out, bool& close) {
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return -1;
+  std::string body;
+  const int status = ReadResponse(fd, buf, close, &body);
+  auto parsed = authd::ParseJsonStrict(body);
+  out = parsed ? std::move(*parsed) : authd::Json();
+  return status;
+}
+
+class Ceremonies {
+ public:
+  Ceremonies(const Options& o, int index) : o_(o) {
+    username_ = "bench" + std::to_string(index) + "-" + authd::HexEncode(authd::RandomBytes(4));
+    key_.origin = o.origin;
+  }
+
+  bool Enrol() {
+    const int fd = Connect(o_.port);
+    std::string buf;
+    bool close_after = false;
+    authd::Json j;
+    auto fail = [&](const char* step, int status) {
+      std::fprintf(stderr, "loadgen: enrolling %s failed at %s (HTTP %d): %s\n", username_.c_str(), step, status,
+                   authd::DumpJson(j).c_str());
+      close(fd);
+      return false;
+    };
+    int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", username_}}), o_.admin_token), j,
+                      close_after);
+    if (st != 201) return fail("user", st);
+    st = Exchange(fd, buf, Post("/v1/admin/users/" + username_ + "/enrollment-codes", "{}", o_.admin_token), j, close_after);
+    if (st != 201) return fail("enrolment code", st);
+    const std::string code = j.value("enrollment_code", "");
+    st = Exchange(fd, buf, Post("/v1/webauthn/registration/options",
+                               authd::DumpJson({{"username", username_}, {"enrollment_code", code}})),
+                  j, close_after);
+    if (st != 200) return fail("registration options", st);
+    key_.rp_id = j["publicKey"]["rp"]["id"].get<std::string>();
+    const authd::Bytes challenge = *authd::Base64UrlDecode(j["publicKey"]["challenge"].get<std::string>());
+    auto reg = key_.Register(challenge, key_.NewRegistration());
+    const std::string id = authd::Base64UrlEncode(key_.credential_id);
+    authd::Json verify = {{"ceremony", j["ceremony"]},
+                          {"credential",
+                           {{"id", id}, {"rawId", id}, {"type", "public-key"},
+                            {"response", {{"clientDataJSON", authd::Base64UrlEncode(reg.client_data_json)},
+                                          {"attestationObject", authd::Base64UrlEncode(reg.attestation_object)}}},
+                            {"clientExtensionResults", authd::Json::object()}}}};
+    st = Exchange(fd, buf, Post("/v1/webauthn/registration/verify", authd::DumpJson(verify)), j, close_after);
+    if (st != 201) return fail("registration verify", st);
+    close(fd);
+    return true;
+  }
+
+  // One login ceremony on `fd`: 200 when a token came back.
+  int Login(int fd, std::string& buf, bool& close_after) {
+    authd::Json j;
+    int st = Exchange(fd, buf, Post("/v1/webauthn/authentication/options", "{\"username\":\"" + username_ + "\"}"), j,
+                      close_after);
+    if (st != 200 || close_after) return st;
+    const authd::Bytes challenge = *authd::Base64UrlDecode(j["publicKey"]["challenge"].get<std::string>());
+    auto a = key_.Assert(challenge, key_.NewAssertion());
+    const std::string id = authd::Base64UrlEncode(key_.credential_id);
+    authd::Json verify = {{"ceremony", j["ceremony"]},
+                          {"credential",
+                           {{"id", id}, {"rawId", id}, {"type", "public-key"},
+                            {"response", {{"clientDataJSON", authd::Base64UrlEncode(a.client_data_json)},
+                                          {"authenticatorData", authd::Base64UrlEncode(a.authenticator_data)},
+                                          {"signature", authd::Base64UrlEncode(a.signature)}}},
+                            {"clientExtensionResults", authd::Json::object()}}}};
+    return Exchange(fd, buf, Post("/v1/webauthn/authentication/verify", authd::DumpJson(verify)), j, close_after);
+  }
+
+ private:
+  const Options& o_;
+  std::string username_;
+  authd::webauthn::testing::TestAuthenticator key_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -202,14 +296,26 @@ int main(int argc, char** argv) {
     else if (a == "--rate") o.rate = std::stod(next());
     else if (a == "--server-pid") o.server_pid = std::stoi(next());
     else if (a == "--json") o.json = true;
+    else if (a == "--admin-token") o.admin_token = next();
+    else if (a == "--origin") o.origin = next();
     else {
       std::fprintf(stderr, "loadgen: unknown option %s (see the comment at the top of bench/loadgen.cpp)\n", a.c_str());
       return 2;
     }
   }
-  if (o.scenario != "jwks" && o.scenario != "introspect" && o.scenario != "healthz") {
-    std::fprintf(stderr, "loadgen: unknown scenario %s (jwks, introspect, healthz)\n", o.scenario.c_str());
+  if (o.scenario != "jwks" && o.scenario != "introspect" && o.scenario != "healthz" && o.scenario != "webauthn-login") {
+    std::fprintf(stderr, "loadgen: unknown scenario %s (jwks, introspect, healthz, webauthn-login)\n", o.scenario.c_str());
     return 2;
+  }
+  // webauthn-login: one user and one software key (ES256) per connection, enrolled through the
+  // real API; each operation is a whole ceremony, options and verify, with a fresh signature.
+  std::vector<std::unique_ptr<Ceremonies>> keys;
+  if (o.scenario == "webauthn-login") {
+    for (int c = 0; c < o.connections; ++c) {
+      auto k = std::make_unique<Ceremonies>(o, c);
+      if (!k->Enrol()) return 1;
+      keys.push_back(std::move(k));
+    }
   }
   const std::string request = Request(o);
   std::atomic<bool> measuring{false}, stop{false};
@@ -243,14 +349,19 @@ int main(int argc, char** argv) {
           scheduled = next_send;
           next_send += std::chrono::nanoseconds(static_cast<int64_t>(1e9 / per_conn_rate));
         }
-        if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-          close(fd);
-          fd = -1;
-          served = 0;
-          continue;
-        }
         bool server_closes = false;
-        const int status = ReadResponse(fd, buf, server_closes);
+        int status = 0;
+        if (!keys.empty()) {
+          status = keys[static_cast<size_t>(c)]->Login(fd, buf, server_closes);
+        } else {
+          if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+            close(fd);
+            fd = -1;
+            served = 0;
+            continue;
+          }
+          status = ReadResponse(fd, buf, server_closes);
+        }
         const auto done = Clock::now();
         if (status < 0 || server_closes) {
           close(fd);

@@ -22,11 +22,11 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 echo "bench: authd pid $pid on port $port; $connections connections, ${duration} s per run, 5 runs per scenario" >&2
 results=$dir/results.jsonl
-for scenario in jwks introspect; do
+for scenario in jwks introspect webauthn-login; do
   for run in 1 2 3 4 5; do
     echo "bench: $scenario run $run" >&2
     build/bench/loadgen --port "$port" --scenario "$scenario" --client-id "$id" --client-secret "$secret" \
-      --token "$token" --connections "$connections" --warmup 2 --duration "$duration" --server-pid "$pid" --json \
+      --token "$token" --admin-token "$token" --connections "$connections" --warmup 2 --duration "$duration" --server-pid "$pid" --json \
       >>"$results"
   done
 done
