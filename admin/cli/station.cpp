@@ -14,6 +14,7 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
@@ -45,6 +46,7 @@ struct Station {
   std::string device;      // HID path or soft:FILE; empty: the only attached key
   std::string token_file;  // where `login` keeps the enroller's token
   int touch_timeout = 30;  // seconds the key waits for a touch
+  std::string cacert;      // PEM file of the CA that issued authd's certificate (default: the system's)
 };
 
 std::string DefaultTokenFile() {
@@ -79,8 +81,9 @@ HttpAnswer Post(const Station& s, const std::string& path, const Json& body, con
     Poco::URI uri(s.server + path);
     std::unique_ptr<Poco::Net::HTTPClientSession> session;
     if (uri.getScheme() == "https") {
-      Poco::Net::Context::Ptr tls = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", "",
-                                                           Poco::Net::Context::VERIFY_RELAXED, 9, true);
+      // The server's certificate must chain to the system's CAs, or to --cacert, and name the host.
+      Poco::Net::Context::Ptr tls = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", s.cacert,
+                                                           Poco::Net::Context::VERIFY_RELAXED, 9, s.cacert.empty());
       session = std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), tls);
     } else if (uri.getScheme() == "http") {
       session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
@@ -103,6 +106,9 @@ HttpAnswer Post(const Station& s, const std::string& path, const Json& body, con
     auto parsed = authd::ParseJsonStrict(out, authd::JsonLimits{.max_bytes = 1 << 20});
     a.body = parsed ? std::move(*parsed) : Json::object();
     return a;
+  } catch (const Poco::Net::SSLException& e) {
+    throw Failure{"could not set up HTTPS with " + s.server + " (" + e.displayText() +
+                  "); if authd's certificate comes from your own CA, pass it with --cacert FILE"};
   } catch (const Poco::Exception& e) {
     throw Failure{"could not reach authd at " + s.server + " (" + e.displayText() +
                   "); is it running? Point the station at it with --server URL"};
@@ -245,6 +251,7 @@ void AddStationOptions(CLI::App* cmd, Station& s) {
   cmd->add_option("--device", s.device, "key to use: a path from `authctl devices`, or soft:FILE (software key)");
   cmd->add_option("--server", s.server, "authd's URL (default: the configured listen address)");
   cmd->add_option("--origin", s.origin, "WebAuthn origin to claim (default: the first configured origin)");
+  cmd->add_option("--cacert", s.cacert, "PEM file of the CA that issued authd's HTTPS certificate");
   cmd->add_option("--timeout", s.touch_timeout, "seconds to wait for the touch (default 30)")->check(CLI::Range(1, 600));
   cmd->add_option("--token-file", s.token_file, "where `login` keeps the station's token (default: "
                                                 "$AUTHCTL_TOKEN_FILE or ~/.config/authd/station-token)");
@@ -400,6 +407,7 @@ void RegisterStationCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("--device", s->device, "soft:FILE for a simulated YubiKey (default: the attached YubiKey)");
     cmd->add_option("--server", s->server, "authd's URL (default: the configured listen address)");
     cmd->add_option("--token-file", s->token_file, "the station's sign-in (see `authctl login`)");
+    cmd->add_option("--cacert", s->cacert, "PEM file of the CA that issued authd's HTTPS certificate");
     cmd->callback([&ctx, s, username, slot, force, chalresp, access, protect, random_id] {
       Defaults(ctx, *s);
       authd::drivers::ProgramOptions o;

@@ -210,6 +210,34 @@ TEST_F(StrictStation, AttestationPolicyRefusesTheSoftwareKeyLikeAnyUnattestedKey
   EXPECT_EQ(Run({"user", "show", "alice"}).out.find("\"type\":\"webauthn\""), std::string::npos);
 }
 
+TEST(StationTls, EnrolsAndVerifiesOverHttps) {
+  TempDir certs;
+  CommandResult gen = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                  "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                                  "-addext", "subjectAltName=DNS:localhost", "-keyout", certs.File("key.pem"),
+                                  "-out", certs.File("cert.pem")},
+                                 {}, certs.path());
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  AuthdProcess server(std::map<std::string, std::string>{{"AUTHD_TLS_CERT", certs.File("cert.pem")},
+                                                         {"AUTHD_TLS_KEY", certs.File("key.pem")}});
+  ASSERT_TRUE(server.Start()) << server.log();
+  ASSERT_EQ(server.Authctl({"user", "add", "alice"}).exit_code, 0);
+  std::string code = server.Authctl({"enrollment-code", "alice"}).out;
+  code.pop_back();
+  const std::string url = "https://localhost:" + std::to_string(server.port());
+  // Without the CA the station refuses the server's certificate, and says what to do.
+  CommandResult untrusted = server.Authctl({"enrol", "alice", "--enrollment-code", code, "--device", "soft:a.key",
+                                            "--server", url});
+  EXPECT_EQ(untrusted.exit_code, 1);
+  EXPECT_NE(untrusted.err.find("--cacert"), std::string::npos) << untrusted.err;
+  CommandResult enrol = server.Authctl({"enrol", "alice", "--enrollment-code", code, "--device", "soft:a.key",
+                                        "--server", url, "--cacert", certs.File("cert.pem")});
+  ASSERT_EQ(enrol.exit_code, 0) << enrol.err;
+  CommandResult verify = server.Authctl({"verify", "alice", "--device", "soft:a.key", "--server", url, "--cacert",
+                                         certs.File("cert.pem")});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
+}
+
 TEST_F(Station, ClearSentencesWhenThingsAreMissing) {
   CommandResult no_server = RunCommand({AUTHCTL_BIN, "verify", "alice", "--device", "soft:x.key", "--server",
                                         "http://127.0.0.1:1"},
