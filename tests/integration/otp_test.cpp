@@ -305,9 +305,11 @@ class YubiOtpHttp : public OtpHttp {
     HttpResult reg = server_.PostJson("/v1/admin/users/alice/yubiotp", key_.Registration(), enroller_);
     ASSERT_EQ(reg.status, 201) << reg.body;
     EXPECT_EQ(reg.json()["credential"]["type"], "yubiotp");
+    credential_id_ = reg.json()["credential"]["id"];
   }
   HttpResult Verify(const std::string& otp) { return server_.PostJson("/v1/yubiotp/verify", {{"otp", otp}}); }
   SoftYubiKey key_;
+  std::string credential_id_;
 };
 
 TEST_F(YubiOtpHttp, RegistrationNeedsAnEnrollerAndValidValues) {
@@ -330,7 +332,7 @@ TEST_F(YubiOtpHttp, OtpsLogInOnceAndOnlyForward) {
   HttpResult ok = Verify(first);
   ASSERT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(ok.json()["amr"], Json::array({"otp"}));
-  EXPECT_EQ(ok.json()["credential_id"], "yubiotp_" + key_.public_id);
+  EXPECT_EQ(ok.json()["credential_id"], credential_id_);
   // Y01: the same OTP again.
   EXPECT_EQ(Verify(first).json()["code"], "otp_replayed");
   // A later press in the same session, then one after replugging (caps lock on: Y10).
@@ -377,9 +379,17 @@ TEST_F(YubiOtpHttp, Y05_Y06_TamperedAndMalformedOtps) {
   EXPECT_EQ(Verify(otp).status, 200);  // the untouched OTP still works
 }
 
-TEST_F(YubiOtpHttp, RevokedKeysAreRefused) {
-  ASSERT_EQ(server_.Authctl({"credential", "revoke", "alice", "yubiotp_" + key_.public_id}).exit_code, 0);
+TEST_F(YubiOtpHttp, RevokedKeysAreRefusedAndMayBeRegisteredAgainWhenReprogrammed) {
+  ASSERT_EQ(server_.Authctl({"credential", "revoke", "alice", credential_id_}).exit_code, 0);
   EXPECT_EQ(Verify(key_.Press()).json()["code"], "credential_revoked");
+  // Reprogrammed with new secrets under the same public id: registered again, old OTPs dead.
+  SoftYubiKey reprogrammed;
+  reprogrammed.public_id = key_.public_id;
+  HttpResult again = server_.PostJson("/v1/admin/users/alice/yubiotp", reprogrammed.Registration(), enroller_);
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_NE(again.json()["credential"]["id"], credential_id_);
+  EXPECT_EQ(Verify(key_.Press()).json()["code"], "otp_invalid");
+  EXPECT_EQ(Verify(reprogrammed.Press()).status, 200);
 }
 
 // --- the Yubico validation protocol, through Debian's ykclient and by hand ---

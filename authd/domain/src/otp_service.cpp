@@ -391,7 +391,17 @@ Result<Credential> OtpService::RegisterYubiOtp(const AuditContext& ctx, std::str
   Status s = core_.store().Write([&](WriteTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(User user, core_.LoadUser(tx, username));
     if (user.status != kStatusActive) return Err(ErrorCode::kUserDisabled, "the user is disabled");
-    cred.id = "yubiotp_" + req.public_id;
+    // A public id belongs to one live key. A revoked key's id may be registered again (the key
+    // was reprogrammed); its old record stays, revoked, in the credential history.
+    AUTHD_ASSIGN_OR_RETURN(auto existing, tx.FindYubiOtpCredential(req.public_id));
+    if (existing) {
+      AUTHD_ASSIGN_OR_RETURN(auto old, tx.FindCredential(existing->id));
+      if (old && old->status == kStatusActive) {
+        return Err(ErrorCode::kCredentialExists, "this YubiKey is registered already; revoke that registration first");
+      }
+      AUTHD_RETURN_IF_ERROR(tx.DeleteYubiOtpCredential(req.public_id));
+    }
+    cred.id = "yubiotp_" + req.public_id + "_" + RandomId(6);
     cred.user_id = user.id;
     cred.type = "yubiotp";
     cred.nickname = req.nickname.empty() ? "YubiKey " + req.public_id : req.nickname;

@@ -565,6 +565,11 @@ class SqliteTx final : public domain::WriteTx {
     if (!s && s.code() == ErrorCode::kConflict) return Err(ErrorCode::kCredentialExists, "this YubiKey is registered");
     return s;
   }
+  Status DeleteYubiOtpCredential(std::string_view public_id) override {
+    AUTHD_PREPARE(q, "DELETE FROM yubiotp_credentials WHERE public_id = ?1");
+    q.Bind(1, public_id);
+    return q.Run();
+  }
   Result<bool> AdvanceYubiOtpCounters(std::string_view public_id, int64_t use_counter, int64_t session_counter,
                                       std::string_view nonce, std::string_view otp) override {
     AUTHD_PREPARE(q, "UPDATE yubiotp_credentials SET use_counter = ?2, session_counter = ?3, last_nonce = ?4, "

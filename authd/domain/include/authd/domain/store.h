@@ -108,6 +108,8 @@ class WriteTx : public ReadTx {
 
   // kCredentialExists when the public id is registered already.
   virtual Status InsertYubiOtpCredential(const YubiOtpCredential& credential) = 0;
+  // Frees a revoked key's public id for a new registration (its credentials row stays as history).
+  virtual Status DeleteYubiOtpCredential(std::string_view public_id) = 0;
   // Compare-and-set: stores the counters (and the request's nonce and OTP) only if they are
   // strictly after the stored ones, lexicographically (Y01/Y03).
   virtual Result<bool> AdvanceYubiOtpCounters(std::string_view public_id, int64_t use_counter, int64_t session_counter,
