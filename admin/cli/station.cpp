@@ -130,6 +130,28 @@ std::unique_ptr<authd::drivers::FidoDevice> OpenDevice(const Station& s) {
   return dev;
 }
 
+// A secret typed on the terminal without echo, or one line of stdin when the station is scripted.
+std::string ReadSecret(const std::string& prompt) {
+  std::string value;
+  const int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+  if (isatty(STDIN_FILENO) && tty >= 0) {
+    (void)!write(tty, prompt.data(), prompt.size());
+    termios old {};
+    tcgetattr(tty, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(tty, TCSAFLUSH, &quiet);
+    char c;
+    while (read(tty, &c, 1) == 1 && c != '\n' && value.size() < 128) value.push_back(c);
+    tcsetattr(tty, TCSAFLUSH, &old);
+    (void)!write(tty, "\n", 1);
+  } else {
+    std::getline(std::cin, value);
+  }
+  if (tty >= 0) close(tty);
+  return value;
+}
+
 // The PIN, when the key has one: typed on the terminal without echo, or one line on stdin
 // when the station is scripted.
 std::optional<std::string> AskPin(authd::drivers::FidoDevice& dev) {
@@ -138,26 +160,9 @@ std::optional<std::string> AskPin(authd::drivers::FidoDevice& dev) {
   if (info->pin_retries && *info->pin_retries == 0) {
     throw Failure{"the key is blocked after too many wrong PINs; it must be reset (which deletes its credentials)"};
   }
-  std::string pin;
-  const int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
-  if (isatty(STDIN_FILENO) && tty >= 0) {
-    std::string prompt = "Enter the key's PIN";
-    if (info->pin_retries) prompt += " (" + std::to_string(*info->pin_retries) + " tries left)";
-    prompt += ": ";
-    (void)!write(tty, prompt.data(), prompt.size());
-    termios old {};
-    tcgetattr(tty, &old);
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(tty, TCSAFLUSH, &quiet);
-    char c;
-    while (read(tty, &c, 1) == 1 && c != '\n' && pin.size() < 128) pin.push_back(c);
-    tcsetattr(tty, TCSAFLUSH, &old);
-    (void)!write(tty, "\n", 1);
-  } else {
-    std::getline(std::cin, pin);
-  }
-  if (tty >= 0) close(tty);
+  std::string prompt = "Enter the key's PIN";
+  if (info->pin_retries) prompt += " (" + std::to_string(*info->pin_retries) + " tries left)";
+  const std::string pin = ReadSecret(prompt + ": ");
   if (pin.empty()) throw Failure{"the key has a PIN and none was given; type it when asked, or pipe it on stdin"};
   return pin;
 }
@@ -315,32 +320,10 @@ void RegisterStationCommands(CLI::App& app, Context& ctx) {
       s.device = *device;
       auto dev = OpenDevice(s);
       if (dev->pin_set()) throw Failure{"this key has a PIN already; change it with the key maker's tool"};
-      std::string pin;
-      const int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
-      if (isatty(STDIN_FILENO) && tty >= 0) {
-        auto ask = [&](const char* prompt) {
-          (void)!write(tty, prompt, std::strlen(prompt));
-          termios old {};
-          tcgetattr(tty, &old);
-          termios quiet = old;
-          quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-          tcsetattr(tty, TCSAFLUSH, &quiet);
-          std::string v;
-          char c;
-          while (read(tty, &c, 1) == 1 && c != '\n' && v.size() < 128) v.push_back(c);
-          tcsetattr(tty, TCSAFLUSH, &old);
-          (void)!write(tty, "\n", 1);
-          return v;
-        };
-        pin = ask("New PIN (4 to 63 characters): ");
-        if (ask("The same PIN again: ") != pin) {
-          close(tty);
-          throw Failure{"the two PINs differ; nothing was changed"};
-        }
-      } else {
-        std::getline(std::cin, pin);
+      const std::string pin = ReadSecret("New PIN (4 to 63 characters): ");
+      if (isatty(STDIN_FILENO) && ReadSecret("The same PIN again: ") != pin) {
+        throw Failure{"the two PINs differ; nothing was changed"};
       }
-      if (tty >= 0) close(tty);
       if (pin.size() < 4 || pin.size() > 63) throw Failure{"a PIN has 4 to 63 characters; nothing was changed"};
       Check(dev->SetPin(pin));
       std::printf("The key's PIN is set. It will be asked for at every enrolment and sign-in.\n");

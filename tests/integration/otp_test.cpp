@@ -38,6 +38,35 @@ std::string Oathtool(const std::string& secret, int64_t at, const std::vector<st
   return Trim(r.out);
 }
 
+struct SoftYubiKey {
+  Bytes aes_key = RandomBytes(16);
+  Bytes uid = RandomBytes(6);
+  std::string public_id = "vvccccfhcbcb";
+  uint16_t power_ups = 1;
+  uint8_t presses = 0;
+
+  // The next OTP, as libyubikey makes it for the key's firmware.
+  std::string Press(bool caps_lock = false) {
+    yubikey_token_st tok{};
+    std::memcpy(tok.uid, uid.data(), 6);
+    tok.ctr = static_cast<uint16_t>(power_ups | (caps_lock ? 0x8000 : 0));
+    tok.tstpl = static_cast<uint16_t>(presses * 100);
+    tok.use = presses++;
+    tok.rnd = static_cast<uint16_t>(RandomBytes(2)[0]);
+    tok.crc = static_cast<uint16_t>(~yubikey_crc16(reinterpret_cast<uint8_t*>(&tok), YUBIKEY_BLOCK_SIZE - 2));
+    char out[YUBIKEY_OTP_SIZE + 1] = {};
+    yubikey_generate(&tok, aes_key.data(), out);
+    return public_id + std::string(out, YUBIKEY_OTP_SIZE);
+  }
+  void Replug() {
+    ++power_ups;
+    presses = 0;
+  }
+  Json Registration() const {
+    return {{"public_id", public_id}, {"private_id", HexEncode(uid)}, {"aes_key", HexEncode(aes_key)}};
+  }
+};
+
 class OtpHttp : public ::testing::Test {
  protected:
   explicit OtpHttp(std::map<std::string, std::string> env = {}) : server_(std::move(env)) {}
@@ -155,6 +184,37 @@ TEST_F(OtpHttp, T07_MalformedCodesAreRefusedAndCounted) {
   EXPECT_NE(audit.body.find("otp_format"), std::string::npos);
 }
 
+TEST_F(OtpHttp, MalformedRequestsAreProblemsThatStoreNothing) {
+  const std::vector<std::string> routes = {"/v1/totp/enrollment", "/v1/totp/enrollment/confirm", "/v1/totp/verify",
+                                           "/v1/yubiotp/verify", "/v1/admin/users/alice/yubiotp"};
+  const std::map<std::string, std::string> json = {{"Content-Type", "application/json"},
+                                                   {"Authorization", "Bearer " + enroller_}};
+  for (const auto& route : routes) {
+    for (const std::string& body : {std::string("{"), std::string("[]"), std::string(R"({"username":5,"code":[]})"),
+                                    std::string(R"({"otp":"a","otp":"b","username":"alice","code":"1"})")}) {
+      HttpResult r = server_.Request("POST", route, body, json);
+      EXPECT_EQ(r.status, 400) << route << " " << body;
+      EXPECT_EQ(r.header("content-type"), "application/problem+json") << route;
+      EXPECT_TRUE(r.json().contains("code")) << route;
+      EXPECT_FALSE(r.json().contains("access_token")) << route;
+    }
+    HttpResult form = server_.Request("POST", route, "code=1", {{"Content-Type", "application/x-www-form-urlencoded"},
+                                                                {"Authorization", "Bearer " + enroller_}});
+    EXPECT_EQ(form.status, 415) << route;
+    EXPECT_EQ(form.json()["code"], "unsupported_media_type") << route;
+  }
+  // Unknown users and bad YubiKey values at the admin routes.
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/nobody/unlock", Json::object(), enroller_).json()["code"], "not_found");
+  SoftYubiKey key;
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/nobody/yubiotp", key.Registration(), enroller_).json()["code"], "not_found");
+  Json bad_uid = key.Registration();
+  bad_uid["private_id"] = "0123456789AB";  // upper case
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/alice/yubiotp", bad_uid, enroller_).json()["code"], "invalid_argument");
+  // Nothing of it was stored.
+  const std::string shown = server_.Authctl({"user", "show", "alice"}).out;
+  EXPECT_NE(shown.find("\"credentials\":[]"), std::string::npos) << shown;
+}
+
 TEST_F(OtpHttp, UnknownUsersLookLikeWrongCodes) {
   EnrolTotp();
   HttpResult wrong = Totp("000001");
@@ -268,35 +328,6 @@ TEST_F(RateLimit, H10_BurstFromOneAddressGets429WithRetryAfter) {
 }
 
 // --- YubiKey OTP ---
-
-struct SoftYubiKey {
-  Bytes aes_key = RandomBytes(16);
-  Bytes uid = RandomBytes(6);
-  std::string public_id = "vvccccfhcbcb";
-  uint16_t power_ups = 1;
-  uint8_t presses = 0;
-
-  // The next OTP, as libyubikey makes it for the key's firmware.
-  std::string Press(bool caps_lock = false) {
-    yubikey_token_st tok{};
-    std::memcpy(tok.uid, uid.data(), 6);
-    tok.ctr = static_cast<uint16_t>(power_ups | (caps_lock ? 0x8000 : 0));
-    tok.tstpl = static_cast<uint16_t>(presses * 100);
-    tok.use = presses++;
-    tok.rnd = static_cast<uint16_t>(RandomBytes(2)[0]);
-    tok.crc = static_cast<uint16_t>(~yubikey_crc16(reinterpret_cast<uint8_t*>(&tok), YUBIKEY_BLOCK_SIZE - 2));
-    char out[YUBIKEY_OTP_SIZE + 1] = {};
-    yubikey_generate(&tok, aes_key.data(), out);
-    return public_id + std::string(out, YUBIKEY_OTP_SIZE);
-  }
-  void Replug() {
-    ++power_ups;
-    presses = 0;
-  }
-  Json Registration() const {
-    return {{"public_id", public_id}, {"private_id", HexEncode(uid)}, {"aes_key", HexEncode(aes_key)}};
-  }
-};
 
 class YubiOtpHttp : public OtpHttp {
  protected:

@@ -151,4 +151,10 @@ std::optional<Bytes> Base32Decode(std::string_view in) {
   return out;
 }
 
+std::string FormatUuid(ByteView in) {
+  std::string h = HexEncode(in);
+  if (h.size() != 32) return h;
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+}
+
 }  // namespace authd

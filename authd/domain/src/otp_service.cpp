@@ -427,7 +427,7 @@ Result<Credential> OtpService::RegisterYubiOtp(const AuditContext& ctx, std::str
 
 Result<OtpService::YubiCheck> OtpService::CheckYubiOtp(std::string_view otp_text, std::string_view nonce,
                                                        const AuditContext& ctx, const std::string& action,
-                                                       std::string_view client_id) {
+                                                       std::string_view client_id, bool* replayed_request) {
   // Y06: the format first; nothing is looked up for a malformed OTP.
   auto parts = otp::SplitYubiOtp(otp_text);
   if (!parts) {
@@ -490,7 +490,8 @@ Result<OtpService::YubiCheck> OtpService::CheckYubiOtp(std::string_view otp_text
   detail["session_counter"] = tok->session_counter;
   // Y02: the very request ykval answered already (same OTP, same nonce).
   if (!nonce.empty() && y->last_otp == otp_text && y->last_nonce == nonce) {
-    Error e = Err(ErrorCode::kOtpReplayed, "REPLAYED_REQUEST");
+    if (replayed_request) *replayed_request = true;
+    Error e = Err(ErrorCode::kOtpReplayed, "this request was answered already");
     Refuse(ctx, action, target, e, detail);
     return e;
   }
@@ -597,11 +598,12 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
   }
   if (request->sl) out.fields["sl"] = "100";  // one store shared by every node: always fully synced
 
-  auto checked = CheckYubiOtp(otp_text, nonce, ctx, action, client->client_id);
+  bool replayed_request = false;
+  auto checked = CheckYubiOtp(otp_text, nonce, ctx, action, client->client_id, &replayed_request);
   if (!checked) {
     switch (checked.code()) {
       case ErrorCode::kOtpReplayed:
-        out.fields["status"] = checked.error().detail == "REPLAYED_REQUEST" ? "REPLAYED_REQUEST" : "REPLAYED_OTP";
+        out.fields["status"] = replayed_request ? "REPLAYED_REQUEST" : "REPLAYED_OTP";
         return out;  // audited by CheckYubiOtp
       case ErrorCode::kStorageUnavailable:
       case ErrorCode::kInternal: out.fields["status"] = "BACKEND_ERROR"; return out;

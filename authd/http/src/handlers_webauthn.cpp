@@ -46,11 +46,6 @@ Result<std::pair<Bytes, const Json*>> Envelope(const Json& credential) {
 }
 
 
-std::string Uuid(const Bytes& b) {
-  std::string h = HexEncode(b);
-  if (h.size() != 32) return h;
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
-}
 
 }  // namespace
 
@@ -97,7 +92,7 @@ void RegisterWebAuthnRoutes(Router& router, Api& api) {
     return Response::Json(201, {{"credential",
                                  {{"id", w.id},
                                   {"type", "webauthn"},
-                                  {"aaguid", Uuid(w.aaguid)},
+                                  {"aaguid", FormatUuid(w.aaguid)},
                                   {"fmt", w.fmt},
                                   {"attestation_type", w.attestation_type},
                                   {"alg", w.alg},

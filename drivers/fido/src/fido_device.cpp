@@ -21,11 +21,6 @@ void InitOnce() {
 
 Error Fail(int r, const std::string& what) { return Err(ErrorCode::kInternal, what + ": " + FidoErrorSentence(r)); }
 
-std::string Uuid(const unsigned char* p, size_t n) {
-  if (n != 16) return {};
-  std::string h = HexEncode(ByteView(p, n));
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
-}
 
 Result<Bytes> B64(const Json& obj, const char* key) {
   auto it = obj.find(key);
@@ -166,7 +161,9 @@ Result<DeviceInfo> FidoDevice::Info() {
   std::unique_ptr<fido_cbor_info_t, InfoFree> ci(fido_cbor_info_new());
   int r = fido_dev_get_cbor_info(dev_, ci.get());
   if (r != FIDO_OK) return Fail(r, "could not read the key's information");
-  info.aaguid = Uuid(fido_cbor_info_aaguid_ptr(ci.get()), fido_cbor_info_aaguid_len(ci.get()));
+  info.aaguid = fido_cbor_info_aaguid_len(ci.get()) == 16
+                    ? FormatUuid(ByteView(fido_cbor_info_aaguid_ptr(ci.get()), 16))
+                    : std::string();
   char** versions = fido_cbor_info_versions_ptr(ci.get());
   for (size_t i = 0; i < fido_cbor_info_versions_len(ci.get()); ++i) info.versions.emplace_back(versions[i]);
   char** names = fido_cbor_info_options_name_ptr(ci.get());

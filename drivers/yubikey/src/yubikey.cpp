@@ -13,31 +13,13 @@
 #include "authd/base/encoding.h"
 #include "authd/base/files.h"
 #include "authd/base/json.h"
+#include "authd/domain/otp.h"
 
 namespace authd::drivers {
 namespace {
 
 constexpr size_t kConfigSize = sizeof(config_st);
 static_assert(kConfigSize == 52, "struct config_st is 52 bytes on the wire");
-
-uint16_t Crc16(const uint8_t* p, size_t n) {
-  uint16_t crc = 0xffff;
-  for (size_t i = 0; i < n; ++i) {
-    crc = static_cast<uint16_t>(crc ^ p[i]);
-    for (int b = 0; b < 8; ++b) crc = static_cast<uint16_t>((crc & 1) ? (crc >> 1) ^ 0x8408 : crc >> 1);
-  }
-  return crc;
-}
-
-std::string Modhex(ByteView b) {
-  static constexpr char kMap[] = "cbdefghijklnrtuv";
-  std::string out;
-  for (uint8_t x : b) {
-    out.push_back(kMap[x >> 4]);
-    out.push_back(kMap[x & 15]);
-  }
-  return out;
-}
 
 // --- a YubiKey on USB, through libykpers -------------------------------------------------
 
@@ -116,10 +98,10 @@ class FileYubiKey final : public YubiKeyPort {
     }
     // What goes over USB: the configuration with its CRC, then the current access code.
     Bytes wire(config.begin(), config.end());
-    const uint16_t crc = static_cast<uint16_t>(~Crc16(wire.data(), kConfigSize - 2));
+    const uint16_t crc = static_cast<uint16_t>(~domain::otp::YubiCrc(ByteView(wire.data(), kConfigSize - 2)));
     wire[kConfigSize - 2] = static_cast<uint8_t>(crc);
     wire[kConfigSize - 1] = static_cast<uint8_t>(crc >> 8);
-    if (Crc16(wire.data(), kConfigSize) != YK_CRC_OK_RESIDUAL) return Err(ErrorCode::kInternal, "CRC mismatch");
+    if (domain::otp::YubiCrc(wire) != YK_CRC_OK_RESIDUAL) return Err(ErrorCode::kInternal, "CRC mismatch");
     config_st cfg;
     std::memcpy(&cfg, wire.data(), kConfigSize);
     if (cfg.fixedSize > FIXED_SIZE) return Err(ErrorCode::kInvalidArgument, "the YubiKey refused the configuration");
@@ -249,7 +231,7 @@ Result<OtpSlotSecrets> ProgramYubicoOtp(YubiKeyPort& key, const ProgramOptions& 
     fixed[0] = 0xff;  // "vv..." marks a key programmed in the field, as Yubico recommends
     fixed[1] = 0x01;
   }
-  out.public_id = Modhex(fixed);
+  out.public_id = domain::otp::ModhexEncode(fixed);
   out.private_id = RandomBytes(6);
   out.aes_key = RandomSecret(16);
   if (!ykp_set_fixed(c.cfg, fixed.data(), fixed.size())) return Refused("public id");

@@ -20,6 +20,8 @@ std::optional<Bytes> Base64Decode(std::string_view in);
 
 // Lower-case hex.
 std::string HexEncode(ByteView in);
+// 16 bytes as a UUID (8-4-4-4-12 lower-case hex, e.g. an AAGUID); plain hex for any other length.
+std::string FormatUuid(ByteView in);
 // Accepts upper and lower case; refuses odd lengths.
 std::optional<Bytes> HexDecode(std::string_view in);
 

@@ -88,8 +88,10 @@ class OtpService {
 
  private:
   struct YubiCheck;
+  // `replayed_request` (ykval only) is set when the refusal is the very request answered before.
   Result<YubiCheck> CheckYubiOtp(std::string_view otp, std::string_view nonce, const AuditContext& ctx,
-                                 const std::string& action, std::string_view client_id);
+                                 const std::string& action, std::string_view client_id,
+                                 bool* replayed_request = nullptr);
   Result<otp::TotpParams> ParamsFor(const TotpEnrollmentRequest& req) const;
   int64_t LockUntil(int64_t failures, int64_t now) const;
   Status RecordFailure(WriteTx& tx, std::string_view subject, std::string_view user_id, int64_t now) const;
