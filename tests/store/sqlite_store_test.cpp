@@ -4,6 +4,10 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "authd/store/migrations.h"
 #include "util/temp_dir.h"
 
@@ -99,6 +103,82 @@ TEST(SqliteStore, CommittedWritesAreVisibleToAnotherConnection) {
   }));
   ASSERT_TRUE(found);
   EXPECT_EQ(found->id, "id-alice");
+}
+
+// Group commit: concurrent writes share commits, yet each one succeeds or fails on its own; a
+// write whose function fails leaves nothing behind even when it shared a transaction.
+TEST(SqliteStore, ConcurrentWritesShareCommitsAndFailAlone) {
+  testing::TempDir dir;
+  const std::string path = dir.File("a.db");
+  auto s = OpenSqliteStore(path);
+  ASSERT_TRUE(s);
+  auto& store = **s;
+  const domain::StoreStats before = store.Stats();
+  constexpr int kThreads = 8, kPerThread = 40;
+  std::atomic<int> ok{0}, failed{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string name = "u" + std::to_string(t) + "-" + std::to_string(i);
+        const bool fail = i % 3 == 0;
+        Status st = store.Write([&](WriteTx& tx) -> Status {
+          AUTHD_RETURN_IF_ERROR(tx.InsertUser(NewUser(name)));
+          if (fail) return Err(ErrorCode::kSignatureInvalid, "refused after its insert");
+          return Ok();
+        });
+        if (fail ? st.code() == ErrorCode::kSignatureInvalid : static_cast<bool>(st)) {
+          (fail ? failed : ok)++;
+        } else {
+          wrong++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  const int expected_ok = kThreads * (kPerThread - (kPerThread + 2) / 3);
+  EXPECT_EQ(ok.load(), expected_ok);
+  // What is on disk is exactly the writes that were acknowledged, read by another connection.
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM users"), std::to_string(expected_ok));
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM users WHERE CAST(substr(username, instr(username, '-') + 1) AS "
+                         "INTEGER) % 3 = 0"),
+            "0");
+  const domain::StoreStats after = store.Stats();
+  EXPECT_EQ(after.writes - before.writes, kThreads * kPerThread);
+  EXPECT_LT(after.commits - before.commits, after.writes - before.writes) << "no two writes ever shared a commit";
+}
+
+// A write that conflicts (a duplicate) inside a shared transaction is refused alone.
+TEST(SqliteStore, ConflictInsideABatchDoesNotSpoilTheOthers) {
+  testing::TempDir dir;
+  auto s = OpenSqliteStore(dir.File("a.db"));
+  ASSERT_TRUE(s);
+  auto& store = **s;
+  ASSERT_TRUE(store.Write([&](WriteTx& tx) { return tx.InsertUser(NewUser("taken")); }));
+  std::atomic<int> conflicts{0}, ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 30; ++i) {
+        User u = NewUser(i % 2 ? "taken" : "n" + std::to_string(t) + "-" + std::to_string(i));
+        u.id = "id" + std::to_string(t) + "-" + std::to_string(i);
+        Status st = store.Write([&](WriteTx& tx) { return tx.InsertUser(u); });
+        if (st) ok++;
+        else if (st.code() == ErrorCode::kUserExists) conflicts++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 6 * 15);
+  EXPECT_EQ(conflicts.load(), 6 * 15);
+  int64_t users = 0;
+  ASSERT_TRUE(store.Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(auto all, tx.ListUsers("", "", 1000));
+    users = static_cast<int64_t>(all.size());
+    return Ok();
+  }));
+  EXPECT_EQ(users, 1 + 6 * 15);
 }
 
 TEST(SqliteStore, RefusesACorruptFileLoudly) {

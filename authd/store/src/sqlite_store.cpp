@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -146,6 +147,13 @@ class Connection {
     sqlite3_free(msg);
     if (rc != SQLITE_OK) return SqlError(sqlite3_extended_errcode(db_.get()), "exec", health_);
     return Ok();
+  }
+
+  // One cached statement without parameters or rows (BEGIN, COMMIT, SAVEPOINT ...): no parse per call.
+  Status Run(const char* sql) {
+    auto q = Prepare(sql);
+    if (!q) return q.error();
+    return q->Run();
   }
 
   // Statements are cached by the address of their (static) SQL text.
@@ -827,12 +835,12 @@ class SqliteStore final : public domain::Store {
       conn = std::move(idle_readers_.back());
       idle_readers_.pop_back();
     }
-    Status s = conn->Exec("BEGIN");
+    Status s = conn->Run("BEGIN");
     if (s) {
       SqliteTx tx(*conn);
       s = fn(tx);
-      Status end = conn->Exec("COMMIT");
-      if (!end) (void)conn->Exec("ROLLBACK");
+      Status end = conn->Run("COMMIT");
+      if (!end) (void)conn->Run("ROLLBACK");
       if (s && !end) s = end;
     }
     {
@@ -843,24 +851,38 @@ class SqliteStore final : public domain::Store {
     return s;
   }
 
+  // Group commit. Each caller queues its write and waits; the caller at the head of the queue
+  // runs every queued write (up to kMaxBatch) in one transaction, each inside its own savepoint so
+  // that a write whose function fails is rolled back alone, commits once (one fsync for the whole
+  // batch), and only then hands each caller its own result. Nobody is answered before the commit
+  // that holds their write is on disk (SECURITY.md P1); a failed commit fails every write in it.
   Status Write(const std::function<Status(domain::WriteTx&)>& fn) override {
     if (health_.corrupt) return Err(ErrorCode::kStorageCorrupt, "the database is damaged; writes are refused");
     if (health_.io_failed) return Err(ErrorCode::kStorageUnavailable, "the database could not be written; restart authd");
-    std::lock_guard lock(writer_mu_);
-    AUTHD_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-    SqliteTx tx(*writer_);
-    Status s = fn(tx);
-    if (!s) {
-      (void)writer_->Exec("ROLLBACK");
-      return s;
+    PendingWrite self{&fn};
+    std::unique_lock lock(queue_mu_);
+    queue_.push_back(&self);
+    queue_cv_.wait(lock, [&] { return self.done || queue_.front() == &self; });
+    if (self.done) return std::move(self.result);
+    const size_t n = std::min(queue_.size(), kMaxBatch);
+    std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    lock.unlock();
+    RunBatch(batch);
+    lock.lock();
+    for (size_t i = 0; i < n; ++i) {
+      queue_.front()->done = true;
+      queue_.pop_front();
     }
-    Status c = writer_->Exec("COMMIT");
-    if (!c) {
-      // Never acknowledge a write whose commit failed; leave no transaction open.
-      if (!sqlite3_get_autocommit(writer_->raw())) (void)writer_->Exec("ROLLBACK");
-      return c;
-    }
-    return Ok();
+    writes_ += static_cast<int64_t>(n);
+    ++commits_;
+    lock.unlock();
+    queue_cv_.notify_all();
+    return std::move(self.result);
+  }
+
+  domain::StoreStats Stats() const override {
+    std::lock_guard lock(queue_mu_);
+    return {writes_, commits_};
   }
 
   Status Ping() override {
@@ -916,6 +938,58 @@ class SqliteStore final : public domain::Store {
   }
 
  private:
+  static constexpr size_t kMaxBatch = 64;
+
+  struct PendingWrite {
+    const std::function<Status(domain::WriteTx&)>* fn;
+    Status result = Ok();
+    bool done = false;
+  };
+
+  void RunBatch(const std::vector<PendingWrite*>& batch) {
+    Connection& db = *writer_;
+    Status begun = db.Run("BEGIN IMMEDIATE");
+    if (!begun) {
+      for (PendingWrite* w : batch) w->result = begun;
+      return;
+    }
+    SqliteTx tx(db);
+    const bool single = batch.size() == 1;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      PendingWrite* w = batch[i];
+      Status s = single ? Status(Ok()) : db.Run("SAVEPOINT w");
+      if (s) s = (*w->fn)(tx);
+      if (!s && sqlite3_get_autocommit(db.raw())) {
+        // SQLite ended the whole transaction itself (an I/O error, a full disk): nothing of this
+        // batch was committed, so every write in it fails with this error.
+        for (PendingWrite* other : batch) other->result = s;
+        return;
+      }
+      if (!single) {
+        Status undo = s ? Status(Ok()) : db.Run("ROLLBACK TO w");
+        Status released = undo ? db.Run("RELEASE w") : undo;
+        if (!released) {
+          for (PendingWrite* other : batch) other->result = released;
+          if (!sqlite3_get_autocommit(db.raw())) (void)db.Run("ROLLBACK");
+          return;
+        }
+      }
+      w->result = std::move(s);
+    }
+    if (single && !batch.front()->result) {
+      (void)db.Run("ROLLBACK");
+      return;
+    }
+    Status committed = db.Run("COMMIT");
+    if (!committed) {
+      // Never acknowledge a write whose commit failed; leave no transaction open.
+      if (!sqlite3_get_autocommit(db.raw())) (void)db.Run("ROLLBACK");
+      for (PendingWrite* w : batch) {
+        if (w->result) w->result = committed;
+      }
+    }
+  }
+
   Status QuickCheck() {
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(writer_->raw(), "PRAGMA quick_check", -1, &raw, nullptr);
@@ -979,8 +1053,12 @@ class SqliteStore final : public domain::Store {
   std::string path_;
   SqliteOptions opt_;
   Health health_;
-  std::mutex writer_mu_;
   std::unique_ptr<Connection> writer_;
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<PendingWrite*> queue_;
+  int64_t writes_ = 0;
+  int64_t commits_ = 0;
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;

@@ -126,8 +126,18 @@ class WriteTx : public ReadTx {
   virtual Status PutMeta(std::string_view key, std::string_view value) = 0;
 };
 
-// Thread-safe. Write() runs `fn` in one durable transaction: it commits (and is on disk) only if
-// `fn` returns Ok, and rolls back otherwise; the result of `fn` (or a storage error) is returned.
+// How many writes the store has committed, and in how many commits (group commit batches
+// concurrent writes, so commits <= writes).
+struct StoreStats {
+  int64_t writes = 0;
+  int64_t commits = 0;
+};
+
+// Thread-safe. Write() runs `fn` in a durable transaction: its changes commit (and are on disk
+// before Write returns) only if `fn` returns Ok, and are rolled back otherwise; the result of `fn`
+// (or a storage error) is returned. Concurrent writes may share one transaction and commit (group
+// commit), each isolated in its own savepoint, and `fn` may run on another caller's thread: it
+// must only touch what it captured and the transaction, and must not call the store itself.
 class Store {
  public:
   virtual ~Store() = default;
@@ -139,6 +149,7 @@ class Store {
   // RestoreSqliteImage (or the implementation's own restore) turns back into a store.
   virtual Result<Bytes> Snapshot() = 0;
   virtual std::string Describe() const = 0;
+  virtual StoreStats Stats() const { return {}; }
 };
 
 }  // namespace authd::domain
