@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   authd::http::HttpServer server(router, metrics, options);
   if (auto s = server.Start(); !s) return Fail(s.error().detail);
 
-  // Expired token records are deleted in the background.
+  // Expired token records and used ceremony ids are deleted in the background.
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
@@ -129,8 +129,8 @@ int main(int argc, char** argv) {
     std::unique_lock lock(mu);
     while (!cv.wait_for(lock, std::chrono::minutes(10), [&] { return stopping; })) {
       lock.unlock();
-      auto n = runtime.core->PurgeExpiredTokens();
-      if (n && *n > 0) authd::Log(authd::LogLevel::kInfo, "tokens_purged", {{"count", *n}});
+      auto n = runtime.core->PurgeExpired();
+      if (n && *n > 0) authd::Log(authd::LogLevel::kInfo, "expired_purged", {{"count", *n}});
       lock.lock();
     }
   });

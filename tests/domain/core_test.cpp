@@ -229,9 +229,9 @@ TEST_F(CoreTest, RevokeUserTokensCountsLiveTokens) {
 TEST_F(CoreTest, PurgeDeletesLongExpiredTokenRecords) {
   MakeUser("alice");
   ASSERT_TRUE(core_->IssueOperatorToken(Ctx(), "alice"));
-  EXPECT_EQ(*core_->PurgeExpiredTokens(), 0);
+  EXPECT_EQ(*core_->PurgeExpired(), 0);
   clock_.AdvanceSeconds(300 + 24 * 3600 + 1);
-  EXPECT_EQ(*core_->PurgeExpiredTokens(), 1);
+  EXPECT_EQ(*core_->PurgeExpired(), 1);
 }
 
 TEST_F(CoreTest, AuthorizeAuditsDenials) {

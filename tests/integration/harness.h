@@ -73,4 +73,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<st
 
 std::string BasicAuth(const std::string& id, const std::string& secret);
 
+// The first column of the first row of `sql` run on the SQLite file at `path` ("" if none).
+std::string SqlScalar(const std::string& path, const std::string& sql);
+
 }  // namespace authd::testing

@@ -205,6 +205,52 @@ TEST_F(WebAuthnHttp, WA11_ReplayedAssertionIsRefused) {
   EXPECT_FALSE(replay.json().contains("access_token"));
 }
 
+// Ceremony handles are sealed and carried by the client: starting one stores nothing, finishing
+// one records its id as used, and a replay is refused before its response is judged again (a
+// replayed assertion must not count as a clone against the key).
+TEST_F(WebAuthnHttp, CeremoniesStoreNothingUntilUsedAndReplaysDoNotFlagTheKey) {
+  ASSERT_EQ(Enrol(Code("alice")).status, 201);
+  const std::string db = server_.dir().File("authd.db");
+  ASSERT_EQ(Login().status, 200);
+  ASSERT_EQ(Login().status, 200);  // the counter is above zero from here
+  const std::string used = SqlScalar(db, "SELECT count(*) FROM used_ceremonies");
+  EXPECT_EQ(used, "3");  // one registration, two logins
+  HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "alice"}});
+  ASSERT_EQ(opts.status, 200);
+  EXPECT_EQ(SqlScalar(db, "SELECT count(*) FROM used_ceremonies"), used) << "starting a ceremony wrote to the store";
+  Json body = AssertionJson(opts.json(), key_.NewAssertion());
+  ASSERT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", body).status, 200);
+  for (int i = 0; i < 3; ++i) {
+    HttpResult replay = server_.PostJson("/v1/webauthn/authentication/verify", body);
+    EXPECT_EQ(replay.status, 422);
+    EXPECT_EQ(replay.json()["code"], "challenge_unknown");
+  }
+  EXPECT_EQ(SqlScalar(db, "SELECT count(*) FROM webauthn_credentials WHERE clone_suspected = 1"), "0");
+  CommandResult tail = server_.Authctl({"audit", "tail", "-n", "10"});
+  EXPECT_EQ(tail.out.find("clone_suspected"), std::string::npos) << tail.out;
+  EXPECT_EQ(Login().status, 200);
+
+  // A handle changed by one character, or of the other kind, is an unknown ceremony.
+  HttpResult fresh = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "alice"}});
+  Json changed = AssertionJson(fresh.json(), key_.NewAssertion());
+  std::string handle = changed["ceremony"];
+  handle[handle.size() / 2] = handle[handle.size() / 2] == 'A' ? 'B' : 'A';
+  changed["ceremony"] = handle;
+  HttpResult r = server_.PostJson("/v1/webauthn/authentication/verify", changed);
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.json()["code"], "challenge_unknown");
+  HttpResult reg = server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}}, admin_);
+  ASSERT_EQ(reg.status, 200);
+  Json crossed = AssertionJson(fresh.json(), key_.NewAssertion());
+  crossed["ceremony"] = reg.json()["ceremony"];
+  r = server_.PostJson("/v1/webauthn/authentication/verify", crossed);
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.json()["code"], "challenge_unknown");
+  // Neither used up the genuine ceremony.
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", AssertionJson(fresh.json(), key_.NewAssertion())).status,
+            200);
+}
+
 TEST_F(WebAuthnHttp, WA08_CounterRegressionIsRefusedFlaggedAndAudited) {
   ASSERT_EQ(Enrol(Code("alice")).status, 201);
   ASSERT_EQ(Login().status, 200);  // counter 1

@@ -378,8 +378,14 @@ Result<std::vector<AuditEvent>> Core::ListAudit(int64_t since_ms, int64_t before
   return events;
 }
 
-Result<int64_t> Core::PurgeExpiredTokens() {
+Result<int64_t> Core::PurgeExpired() {
   int64_t total = 0;
+  Status ceremonies = store_.Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, tx.DeleteCeremoniesExpiredBefore(clock_.NowSeconds() - 60));
+    total += n;
+    return Ok();
+  });
+  if (!ceremonies) return ceremonies.error();
   for (int round = 0; round < 100; ++round) {
     int64_t n = 0;
     Status s = store_.Write([&](WriteTx& tx) -> Status {

@@ -4,6 +4,7 @@
 
 #include "authd/base/crypto.h"
 #include "authd/base/encoding.h"
+#include "authd/domain/ceremony_handle.h"
 #include "authd/domain/policy.h"
 
 namespace authd::domain {
@@ -36,19 +37,23 @@ void WebAuthnService::Refuse(const AuditContext& ctx, const std::string& action,
                              const Error& error, const Ceremony* consume) {
   (void)core_.store().Write([&](WriteTx& tx) -> Status {
     // A refused response still uses up its ceremony: the challenge is never accepted twice.
-    if (consume) AUTHD_RETURN_IF_ERROR(tx.TakeCeremony(consume->id_hash));
+    if (consume) AUTHD_RETURN_IF_ERROR(tx.UseCeremony(consume->id, consume->expires_at));
     return core_.audit().Append(tx, ctx, MakeEntry(action, target, "failure", std::string(ErrorCodeName(error.code)), true));
   });
 }
 
-Result<Ceremony> WebAuthnService::TakeLiveCeremony(std::string_view handle, std::string_view kind,
+Error WebAuthnService::RefuseUsed(const AuditContext& ctx, const std::string& action) {
+  // A replayed response is refused before any of it is checked again (a replayed assertion must
+  // not count as a counter regression against its key).
+  Error e = Err(ErrorCode::kChallengeUnknown, "unknown or already used ceremony; start again");
+  Refuse(ctx, action, "ceremony", e, nullptr);
+  return e;
+}
+
+Result<Ceremony> WebAuthnService::OpenLiveCeremony(std::string_view handle, std::string_view kind,
                                                    const AuditContext& ctx, const std::string& action) {
-  std::optional<Ceremony> c;
-  Bytes id_hash = Sha256(AsBytes(handle.substr(0, 256)));
-  AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(c, tx.FindCeremony(id_hash));
-    return Ok();
-  }));
+  // Whether it was used already is known only when it is used (in the transaction that acts on it).
+  auto c = OpenCeremony(keyring_, handle);
   if (!c || c->kind != kind) {
     Error e = Err(ErrorCode::kChallengeUnknown, "unknown or already used ceremony; start again");
     Refuse(ctx, action, "ceremony", e, nullptr);
@@ -56,7 +61,7 @@ Result<Ceremony> WebAuthnService::TakeLiveCeremony(std::string_view handle, std:
   }
   if (core_.clock().NowSeconds() >= c->expires_at) {
     Error e = Err(ErrorCode::kChallengeExpired, "the ceremony expired; start again");
-    Refuse(ctx, action, "ceremony", e, &*c);
+    Refuse(ctx, action, "ceremony", e, nullptr);
     return e;
   }
   return std::move(*c);
@@ -115,8 +120,7 @@ Result<CeremonyStarted> WebAuthnService::StartRegistration(const std::optional<P
   }
 
   Ceremony c;
-  std::string handle = RandomId(32);
-  c.id_hash = Sha256(AsBytes(handle));
+  c.id = NewCeremonyId();
   c.kind = std::string(kRegistration);
   c.user_id = user->id;
   c.challenge = RandomBytes(32);
@@ -125,10 +129,7 @@ Result<CeremonyStarted> WebAuthnService::StartRegistration(const std::optional<P
   c.actor = actor;
   c.created_at = now;
   c.expires_at = now + options_.ceremony_ttl;
-  AUTHD_RETURN_IF_ERROR(core_.store().Write([&](WriteTx& tx) -> Status {
-    (void)tx.DeleteCeremoniesExpiredBefore(now - 60);
-    return tx.InsertCeremony(c);
-  }));
+  const std::string handle = SealCeremony(keyring_, c);
 
   Json params = Json::array();
   for (int64_t alg : options_.algorithms) params.push_back({{"type", "public-key"}, {"alg", alg}});
@@ -160,12 +161,15 @@ Result<RegistrationResult> WebAuthnService::FinishRegistration(std::string_view 
                                                                std::string nickname, const AuditContext& ctx) {
   const std::string action = "webauthn.register";
   if (nickname.size() > 64) return Err(ErrorCode::kInvalidArgument, "nickname is too long");
-  AUTHD_ASSIGN_OR_RETURN(Ceremony c, TakeLiveCeremony(handle, kRegistration, ctx, action));
+  AUTHD_ASSIGN_OR_RETURN(Ceremony c, OpenLiveCeremony(handle, kRegistration, ctx, action));
   std::optional<User> user;
+  bool used = false;
   AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(used, tx.CeremonyUsed(c.id));
     AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserById(c.user_id));
     return Ok();
   }));
+  if (used) return RefuseUsed(ctx, action);
   std::string target = user ? "user:" + user->username : "user:unknown";
   auto fail = [&](Error e) -> Error {
     Refuse(ctx, action, target, e, &c);
@@ -226,7 +230,7 @@ Result<RegistrationResult> WebAuthnService::FinishRegistration(std::string_view 
   r.info = DumpJson(info);
 
   Status s = core_.store().Write([&](WriteTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(bool live, tx.TakeCeremony(c.id_hash));
+    AUTHD_ASSIGN_OR_RETURN(bool live, tx.UseCeremony(c.id, c.expires_at));
     if (!live) return Err(ErrorCode::kChallengeUnknown, "the ceremony was used by another request");
     if (!c.enrollment_code_hash.empty()) {
       // An enrolment code is consumed only by a successful registration (API.md).
@@ -321,8 +325,7 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
   }
 
   Ceremony c;
-  std::string handle = RandomId(32);
-  c.id_hash = Sha256(AsBytes(handle));
+  c.id = NewCeremonyId();
   c.kind = std::string(kAuthentication);
   c.challenge = RandomBytes(32);
   c.client_id = req.client_id;
@@ -337,9 +340,11 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
       c.user_id = user->id;
       for (const auto& w : creds) {
         allow.push_back(CredentialDescriptor(w));
-        c.allowed.push_back(w.id);
+        c.allowed.push_back(AllowedCredentialDigest(w.id));
         if (!w.appid.empty()) appid = w.appid;
       }
+      // More keys than a handle lists: the owner check at verify (step 6) still binds the user.
+      if (c.allowed.size() > kMaxCeremonyAllowed) c.allowed.clear();
     } else {
       // No account enumeration: an unknown user (or one without keys) gets a made-up but
       // stable credential id of the usual size, so the answer looks like a real one.
@@ -350,16 +355,12 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
       std::string id = Base64UrlEncode(fake);
       allow.push_back({{"type", "public-key"}, {"id", id}, {"transports", {"usb"}}});
       c.user_id = "unknown";
-      c.allowed.push_back(id);
+      c.allowed.push_back(AllowedCredentialDigest(id));
     }
   }
   c.appid = appid;
-  AUTHD_RETURN_IF_ERROR(core_.store().Write([&](WriteTx& tx) -> Status {
-    (void)tx.DeleteCeremoniesExpiredBefore(now - 60);
-    return tx.InsertCeremony(c);
-  }));
   CeremonyStarted out;
-  out.handle = handle;
+  out.handle = SealCeremony(keyring_, c);
   out.public_key = {{"challenge", Base64UrlEncode(c.challenge)},
                     {"timeout", options_.ceremony_ttl * 1000},
                     {"rpId", options_.rp_id},
@@ -390,11 +391,13 @@ std::shared_ptr<const webauthn::CosePublicKey> WebAuthnService::ParsedKey(const 
 Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handle, const AuthenticationCredential& cred,
                                                           const AuditContext& ctx) {
   const std::string action = "webauthn.authenticate";
-  AUTHD_ASSIGN_OR_RETURN(Ceremony c, TakeLiveCeremony(handle, kAuthentication, ctx, action));
+  AUTHD_ASSIGN_OR_RETURN(Ceremony c, OpenLiveCeremony(handle, kAuthentication, ctx, action));
   std::optional<WebAuthnCredential> w;
   std::optional<Credential> record;
   std::optional<User> user;
+  bool used = false;
   AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(used, tx.CeremonyUsed(c.id));
     AUTHD_ASSIGN_OR_RETURN(w, tx.FindWebAuthnCredential(cred.raw_id));
     if (w) {
       AUTHD_ASSIGN_OR_RETURN(record, tx.FindCredential(w->id));
@@ -402,6 +405,7 @@ Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handl
     }
     return Ok();
   }));
+  if (used) return RefuseUsed(ctx, action);
   std::string target = user ? "user:" + user->username : "credential:unknown";
   auto fail = [&](Error e) -> Error {
     Refuse(ctx, action, target, e, &c);
@@ -410,7 +414,7 @@ Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handl
   if (!w || !record || !user) return fail(Err(ErrorCode::kUnknownCredential, "this key is not registered"));
   std::string id = Base64UrlEncode(cred.raw_id);
   // §7.2 step 5: the credential must be one the options allowed.
-  if (!c.allowed.empty() && std::find(c.allowed.begin(), c.allowed.end(), id) == c.allowed.end()) {
+  if (!c.allowed.empty() && std::find(c.allowed.begin(), c.allowed.end(), AllowedCredentialDigest(id)) == c.allowed.end()) {
     return fail(Err(ErrorCode::kUnknownCredential, "this key was not asked for"));
   }
   // §7.2 step 6: the credential's owner.
@@ -460,7 +464,7 @@ Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handl
   IssuedToken token;
   const int64_t now = core_.clock().NowSeconds();
   Status s = core_.store().Write([&](WriteTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(bool live, tx.TakeCeremony(c.id_hash));
+    AUTHD_ASSIGN_OR_RETURN(bool live, tx.UseCeremony(c.id, c.expires_at));
     if (!live) return Err(ErrorCode::kChallengeUnknown, "the ceremony was used by another request");
     // §7.2 step 24: the counter advances only from the value this verification saw (P2).
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceWebAuthnCounter(w->raw_id, w->sign_count, verified->sign_count,

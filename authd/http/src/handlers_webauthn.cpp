@@ -3,6 +3,7 @@
 // PublicKeyCredential.prototype.toJSON().
 
 #include "authd/base/encoding.h"
+#include "authd/domain/ceremony_handle.h"
 #include "authd/http/api.h"
 
 namespace authd::http {
@@ -68,7 +69,7 @@ void RegisterWebAuthnRoutes(Router& router, Api& api) {
 
   router.Add("POST", "/v1/webauthn/registration/verify", RateLimited(api, "webauthn_registration", [&api](Request& req) -> Result<Response> {
     AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
-    AUTHD_ASSIGN_OR_RETURN(std::string handle, RequiredString(body, "ceremony", 128));
+    AUTHD_ASSIGN_OR_RETURN(std::string handle, RequiredString(body, "ceremony", domain::kMaxCeremonyHandle));
     AUTHD_ASSIGN_OR_RETURN(std::string nickname, OptionalString(body, "nickname", "", 64));
     auto cit = body.find("credential");
     if (cit == body.end()) return Err(ErrorCode::kBadRequest, "credential is required");
@@ -116,7 +117,7 @@ void RegisterWebAuthnRoutes(Router& router, Api& api) {
 
   router.Add("POST", "/v1/webauthn/authentication/verify", RateLimited(api, "webauthn", [&api](Request& req) -> Result<Response> {
     AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
-    AUTHD_ASSIGN_OR_RETURN(std::string handle, RequiredString(body, "ceremony", 128));
+    AUTHD_ASSIGN_OR_RETURN(std::string handle, RequiredString(body, "ceremony", domain::kMaxCeremonyHandle));
     auto cit = body.find("credential");
     if (cit == body.end()) return Err(ErrorCode::kBadRequest, "credential is required");
     AUTHD_ASSIGN_OR_RETURN(auto env, Envelope(*cit));

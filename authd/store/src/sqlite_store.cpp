@@ -261,29 +261,9 @@ AuditEvent ReadAudit(const Query& q) {
 #define CLIENT_COLS \
   "client_id, name, secret_hash, ykval_id, ykval_key_sealed, scopes, allowed_ips, status, created_at"
 #define CRED_COLS "id, user_id, type, nickname, status, info, created_at, last_used_at"
-#define CEREMONY_COLS \
-  "id_hash, kind, user_id, challenge, client_id, user_verification, enrollment_code_hash, actor, allowed, appid, " \
-  "created_at, expires_at"
 #define WEBAUTHN_COLS \
   "raw_id, id, user_id, public_key, alg, sign_count, uv_initialized, backup_eligible, backup_state, transports, " \
   "aaguid, fmt, attestation_type, discoverable, appid, clone_suspected"
-
-domain::Ceremony ReadCeremony(const Query& q) {
-  domain::Ceremony c;
-  c.id_hash = q.Blob(0);
-  c.kind = q.Text(1);
-  c.user_id = q.Text(2);
-  c.challenge = q.Blob(3);
-  c.client_id = q.Text(4);
-  c.user_verification = q.Text(5);
-  c.enrollment_code_hash = q.Blob(6);
-  c.actor = q.Text(7);
-  c.allowed = domain::SplitList(q.Text(8));
-  c.appid = q.Text(9);
-  c.created_at = q.Int(10);
-  c.expires_at = q.Int(11);
-  return c;
-}
 
 domain::WebAuthnCredential ReadWebAuthn(const Query& q) {
   domain::WebAuthnCredential c;
@@ -472,10 +452,10 @@ class SqliteTx final : public domain::WriteTx {
     return One<std::string>(q, [](const Query& r) { return r.Text(0); });
   }
 
-  Result<std::optional<domain::Ceremony>> FindCeremony(ByteView id_hash) override {
-    AUTHD_PREPARE(q, "SELECT " CEREMONY_COLS " FROM ceremonies WHERE id_hash = ?1");
-    q.Bind(1, id_hash);
-    return One<domain::Ceremony>(q, ReadCeremony);
+  Result<bool> CeremonyUsed(ByteView id) override {
+    AUTHD_PREPARE(q, "SELECT 1 FROM used_ceremonies WHERE id = ?1");
+    q.Bind(1, id);
+    return q.Step();
   }
   Result<std::optional<EnrollmentCode>> FindLiveEnrollmentCode(ByteView code_hash, int64_t now) override {
     AUTHD_PREPARE(q, "SELECT code_hash, user_id, created_by, created_at, expires_at, consumed_at FROM enrollment_codes "
@@ -614,21 +594,14 @@ class SqliteTx final : public domain::WriteTx {
     q.Bind(1, user_id);
     return Changes(q);
   }
-  Status InsertCeremony(const domain::Ceremony& c) override {
-    AUTHD_PREPARE(q, "INSERT INTO ceremonies (" CEREMONY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
-    q.Bind(1, c.id_hash).Bind(2, c.kind).Bind(3, c.user_id).Bind(4, c.challenge).Bind(5, c.client_id)
-        .Bind(6, c.user_verification).Bind(7, c.enrollment_code_hash).Bind(8, c.actor)
-        .Bind(9, domain::JoinList(c.allowed)).Bind(10, c.appid).Bind(11, c.created_at).Bind(12, c.expires_at);
-    return q.Run();
-  }
-  Result<bool> TakeCeremony(ByteView id_hash) override {
-    AUTHD_PREPARE(q, "DELETE FROM ceremonies WHERE id_hash = ?1");
-    q.Bind(1, id_hash);
+  Result<bool> UseCeremony(ByteView id, int64_t expires_at) override {
+    AUTHD_PREPARE(q, "INSERT INTO used_ceremonies (id, expires_at) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING");
+    q.Bind(1, id).Bind(2, expires_at);
     AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
     return n == 1;
   }
   Result<int64_t> DeleteCeremoniesExpiredBefore(int64_t before) override {
-    AUTHD_PREPARE(q, "DELETE FROM ceremonies WHERE expires_at < ?1");
+    AUTHD_PREPARE(q, "DELETE FROM used_ceremonies WHERE expires_at < ?1");
     q.Bind(1, before);
     return Changes(q);
   }

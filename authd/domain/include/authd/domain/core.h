@@ -125,8 +125,9 @@ class Core {
   Result<std::vector<AuditEvent>> ListAudit(int64_t since_ms, int64_t before_seq, int limit);
 
   // Deletes token records that expired more than a day ago (introspection of those answers
-  // inactive anyway). Returns how many it deleted.
-  Result<int64_t> PurgeExpiredTokens();
+  // inactive anyway) and the ids of used WebAuthn ceremonies that expired (their handles are
+  // refused as expired anyway). Returns how many rows it deleted.
+  Result<int64_t> PurgeExpired();
 
   // For the factor services: the user by (normalised) username, kNotFound otherwise; and an
   // audit line for a refusal, written in its own transaction.

@@ -99,8 +99,9 @@ struct AuditEvent {
 };
 
 // A WebAuthn ceremony in flight: what the server asked for, kept server-side (§13.4.3).
+// A WebAuthn ceremony in flight, sealed into its handle (ceremony_handle.h).
 struct Ceremony {
-  Bytes id_hash;
+  Bytes id;  // random; recorded as used when the ceremony finishes
   std::string kind;  // registration | authentication
   std::string user_id;
   Bytes challenge;
@@ -108,7 +109,7 @@ struct Ceremony {
   std::string user_verification;  // required | preferred | discouraged
   Bytes enrollment_code_hash;
   std::string actor;
-  std::vector<std::string> allowed;  // base64url credential ids
+  std::vector<Bytes> allowed;  // AllowedCredentialDigest of each credential the options listed
   std::string appid;
   int64_t created_at = 0;
   int64_t expires_at = 0;

@@ -42,7 +42,8 @@ class ReadTx {
 
   virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
 
-  virtual Result<std::optional<Ceremony>> FindCeremony(ByteView id_hash) = 0;
+  // Whether a ceremony id was recorded as used (and has not expired since).
+  virtual Result<bool> CeremonyUsed(ByteView id) = 0;
   // An enrolment code that is unused and unexpired at `now`.
   virtual Result<std::optional<EnrollmentCode>> FindLiveEnrollmentCode(ByteView code_hash, int64_t now) = 0;
   virtual Result<std::optional<WebAuthnCredential>> FindWebAuthnCredential(ByteView raw_id) = 0;
@@ -83,10 +84,10 @@ class WriteTx : public ReadTx {
   virtual Result<int64_t> RevokeTokensOfCredential(std::string_view credential_id, int64_t at) = 0;
   virtual Result<int64_t> DeleteTokensExpiredBefore(int64_t before, int limit) = 0;
 
-  virtual Status InsertCeremony(const Ceremony& ceremony) = 0;
-  // Deletes the ceremony; returns whether it was there (a conditional delete: of two concurrent
-  // callers only one sees true).
-  virtual Result<bool> TakeCeremony(ByteView id_hash) = 0;
+  // Records a ceremony id as used until `expires_at`; returns whether this was its first use (of
+  // two concurrent callers only one sees true).
+  virtual Result<bool> UseCeremony(ByteView id, int64_t expires_at) = 0;
+  // Forgets used ceremony ids that expired before `before` (they can no longer be presented).
   virtual Result<int64_t> DeleteCeremoniesExpiredBefore(int64_t before) = 0;
 
   // kCredentialExists when the raw id is registered already (to anyone).

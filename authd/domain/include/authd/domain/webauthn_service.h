@@ -97,8 +97,9 @@ class WebAuthnService {
   const WebAuthnOptions& options() const { return options_; }
 
  private:
-  Result<Ceremony> TakeLiveCeremony(std::string_view handle, std::string_view kind, const AuditContext& ctx,
+  Result<Ceremony> OpenLiveCeremony(std::string_view handle, std::string_view kind, const AuditContext& ctx,
                                     const std::string& action);
+  Error RefuseUsed(const AuditContext& ctx, const std::string& action);
   void Refuse(const AuditContext& ctx, const std::string& action, const std::string& target, const Error& error,
               const Ceremony* consume);
 
