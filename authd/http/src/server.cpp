@@ -19,8 +19,10 @@
 #include <Poco/ThreadPool.h>
 #include <Poco/Timespan.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -250,7 +252,7 @@ struct HttpServer::Impl {
         resp = Response::Problem(ErrorCode::kInternal, "the server failed; the request id is in the logs");
       }
     }
-    Write(req, resp, out);
+    Write(req, resp, out, socket);
     // The next request on this keep-alive connection: idle time plus the request deadline.
     reaper.Watch(socket, std::chrono::steady_clock::now() + kKeepAliveIdle +
                              std::chrono::seconds(options.request_timeout_seconds));
@@ -266,7 +268,7 @@ struct HttpServer::Impl {
     }
   }
 
-  void Write(const Request& req, Response& resp, Poco::Net::HTTPServerResponse& out) {
+  void Write(const Request& req, Response& resp, Poco::Net::HTTPServerResponse& out, Poco::Net::StreamSocket& socket) {
     out.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(resp.status));
     out.set("Cache-Control", "no-store");
     out.set("Pragma", "no-cache");
@@ -279,14 +281,21 @@ struct HttpServer::Impl {
     for (const auto& [k, v] : resp.headers) out.set(k, v);
     if (resp.close) out.setKeepAlive(false);
     if (!resp.content_type.empty()) out.setContentType(resp.content_type);
-    if (resp.status == 204) {
-      out.setContentLength(0);
-      out.send();
-      return;
+    const bool body = resp.status != 204 && req.method != "HEAD";
+    out.setContentLength64(resp.status == 204 ? 0 : static_cast<Poco::Int64>(resp.body.size()));
+    // Head and body leave in one send (Poco's send() writes them in two, each its own segment).
+    std::ostringstream head;
+    out.write(head);
+    std::string wire = std::move(head).str();
+    if (body) wire += resp.body;
+    const char* p = wire.data();
+    size_t left = wire.size();
+    while (left > 0) {
+      const int n = socket.sendBytes(p, static_cast<int>(std::min<size_t>(left, 1 << 30)));
+      if (n <= 0) throw Poco::Net::NetException("the client stopped reading");
+      p += n;
+      left -= static_cast<size_t>(n);
     }
-    out.setContentLength64(static_cast<Poco::Int64>(resp.body.size()));
-    std::ostream& os = out.send();
-    if (req.method != "HEAD") os.write(resp.body.data(), static_cast<std::streamsize>(resp.body.size()));
   }
 };
 
