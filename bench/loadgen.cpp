@@ -8,8 +8,16 @@
 //           [--connections 8] [--warmup 2] [--duration 10] [--rate 0] [--server-pid PID] [--json]
 //
 // Scenarios: jwks (GET /.well-known/jwks.json), introspect (POST /v1/tokens/introspect with HTTP
-// Basic client authentication), healthz, webauthn-login (options + verify with a fresh ES256
-// signature from a software key per connection; --admin-token enrols the users first).
+// Basic client authentication), healthz, and whole authentications populated through the real
+// API first (--admin-token):
+//   webauthn-login     options + verify, a fresh signature from a software key per connection
+//   webauthn-register  options + verify of a new key (attestation none) for one of 32 users per
+//                      connection, in turn
+//   totp-verify        a current code for one of --users users (enrolled and confirmed through the
+//                      API; each code is accepted once, so every user serves at most two)
+//   yubiotp-verify     POST /v1/yubiotp/verify with a fresh OTP from a software YubiKey per connection
+//   ykval-verify       GET /wsapi/2.0/verify, signed with --ykval-id/--ykval-key, same OTPs
+// --alg es256|eddsa chooses the software keys' algorithm for the WebAuthn scenarios.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,6 +42,8 @@
 
 #include "authd/base/encoding.h"
 #include "authd/base/json.h"
+#include "authd/domain/otp.h"
+#include "authd/webauthn/cose_key.h"
 #include "webauthn/test_authenticator.h"
 
 namespace {
@@ -89,6 +99,10 @@ struct Options {
   bool json = false;
   std::string admin_token;                         // webauthn-login: creates the users
   std::string origin = "http://localhost:8080";    // webauthn-login: the origin the keys claim
+  std::string alg = "es256";                       // webauthn-*: the software keys' algorithm
+  int users = 3000;                                // totp-verify: users enrolled in all
+  int64_t ykval_id = 0;                            // ykval-verify: the client's ykval id and key
+  std::string ykval_key;
 };
 
 std::string Base64(const std::string& in) {
@@ -203,52 +217,69 @@ int Exchange(int fd, std::string& buf, const std::string& request, authd::Json& 
   return status;
 }
 
-class Ceremonies {
+// One connection's scenario state: Setup populates through the API, Op runs one operation on a
+// kept-alive connection and returns its HTTP status (200 or 201 for success, by scenario).
+class Session {
  public:
-  Ceremonies(const Options& o, int index) : o_(o) {
-    username_ = "bench" + std::to_string(index) + "-" + authd::HexEncode(authd::RandomBytes(4));
+  virtual ~Session() = default;
+  virtual bool Setup(int fd, std::string& buf) = 0;
+  // One operation; `close_after` when the server ends the connection after it.
+  virtual int Op(int fd, std::string& buf, bool& close_after) = 0;
+
+ protected:
+  static bool Fail(const std::string& who, const char* step, int status, const authd::Json& j) {
+    std::fprintf(stderr, "loadgen: setting up %s failed at %s (HTTP %d): %s\n", who.c_str(), step, status,
+                 authd::DumpJson(j).c_str());
+    return false;
+  }
+};
+
+std::string UniqueName(const char* prefix, int index) {
+  return std::string(prefix) + std::to_string(index) + "-" + authd::HexEncode(authd::RandomBytes(4));
+}
+
+authd::Json RegistrationBody(const authd::Json& options, authd::webauthn::testing::TestAuthenticator& key) {
+  const authd::Bytes challenge = *authd::Base64UrlDecode(options["publicKey"]["challenge"].get<std::string>());
+  auto reg = key.Register(challenge, key.NewRegistration());
+  const std::string id = authd::Base64UrlEncode(key.credential_id);
+  return {{"ceremony", options["ceremony"]},
+          {"credential",
+           {{"id", id}, {"rawId", id}, {"type", "public-key"},
+            {"response", {{"clientDataJSON", authd::Base64UrlEncode(reg.client_data_json)},
+                          {"attestationObject", authd::Base64UrlEncode(reg.attestation_object)}}},
+            {"clientExtensionResults", authd::Json::object()}}}};
+}
+
+int64_t Alg(const Options& o) { return o.alg == "eddsa" ? authd::webauthn::cose::kEdDSA : authd::webauthn::cose::kES256; }
+
+class WebAuthnLogin final : public Session {
+ public:
+  WebAuthnLogin(const Options& o, int index) : o_(o), key_(Alg(o)) {
+    username_ = UniqueName("bench", index);
     key_.origin = o.origin;
   }
 
-  bool Enrol() {
-    const int fd = Connect(o_.port);
-    std::string buf;
+  bool Setup(int fd, std::string& buf) override {
     bool close_after = false;
     authd::Json j;
-    auto fail = [&](const char* step, int status) {
-      std::fprintf(stderr, "loadgen: enrolling %s failed at %s (HTTP %d): %s\n", username_.c_str(), step, status,
-                   authd::DumpJson(j).c_str());
-      close(fd);
-      return false;
-    };
     int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", username_}}), o_.admin_token), j,
                       close_after);
-    if (st != 201) return fail("user", st);
+    if (st != 201) return Fail(username_, "user", st, j);
     st = Exchange(fd, buf, Post("/v1/admin/users/" + username_ + "/enrollment-codes", "{}", o_.admin_token), j, close_after);
-    if (st != 201) return fail("enrolment code", st);
+    if (st != 201) return Fail(username_, "enrolment code", st, j);
     const std::string code = j.value("enrollment_code", "");
     st = Exchange(fd, buf, Post("/v1/webauthn/registration/options",
                                authd::DumpJson({{"username", username_}, {"enrollment_code", code}})),
                   j, close_after);
-    if (st != 200) return fail("registration options", st);
+    if (st != 200) return Fail(username_, "registration options", st, j);
     key_.rp_id = j["publicKey"]["rp"]["id"].get<std::string>();
-    const authd::Bytes challenge = *authd::Base64UrlDecode(j["publicKey"]["challenge"].get<std::string>());
-    auto reg = key_.Register(challenge, key_.NewRegistration());
-    const std::string id = authd::Base64UrlEncode(key_.credential_id);
-    authd::Json verify = {{"ceremony", j["ceremony"]},
-                          {"credential",
-                           {{"id", id}, {"rawId", id}, {"type", "public-key"},
-                            {"response", {{"clientDataJSON", authd::Base64UrlEncode(reg.client_data_json)},
-                                          {"attestationObject", authd::Base64UrlEncode(reg.attestation_object)}}},
-                            {"clientExtensionResults", authd::Json::object()}}}};
-    st = Exchange(fd, buf, Post("/v1/webauthn/registration/verify", authd::DumpJson(verify)), j, close_after);
-    if (st != 201) return fail("registration verify", st);
-    close(fd);
+    st = Exchange(fd, buf, Post("/v1/webauthn/registration/verify", authd::DumpJson(RegistrationBody(j, key_))), j,
+                  close_after);
+    if (st != 201) return Fail(username_, "registration verify", st, j);
     return true;
   }
 
-  // One login ceremony on `fd`: 200 when a token came back.
-  int Login(int fd, std::string& buf, bool& close_after) {
+  int Op(int fd, std::string& buf, bool& close_after) override {
     authd::Json j;
     int st = Exchange(fd, buf, Post("/v1/webauthn/authentication/options", "{\"username\":\"" + username_ + "\"}"), j,
                       close_after);
@@ -270,6 +301,173 @@ class Ceremonies {
   const Options& o_;
   std::string username_;
   authd::webauthn::testing::TestAuthenticator key_;
+};
+
+// Registers a new key per operation, for 32 users of this connection in turn (so that no user's
+// list of keys, which the options repeat as excludeCredentials, grows fast).
+class WebAuthnRegister final : public Session {
+ public:
+  WebAuthnRegister(const Options& o, int index) : o_(o), key_(Alg(o)) {
+    for (int u = 0; u < 32; ++u) users_.push_back(UniqueName("reg", index * 100 + u));
+    key_.origin = o.origin;
+  }
+
+  bool Setup(int fd, std::string& buf) override {
+    bool close_after = false;
+    authd::Json j;
+    for (const auto& u : users_) {
+      const int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", u}}), o_.admin_token), j,
+                              close_after);
+      if (st != 201) return Fail(u, "user", st, j);
+    }
+    return true;
+  }
+
+  int Op(int fd, std::string& buf, bool& close_after) override {
+    authd::Json j;
+    const std::string& user = users_[next_++ % users_.size()];
+    int st = Exchange(fd, buf, Post("/v1/webauthn/registration/options", authd::DumpJson({{"username", user}}), o_.admin_token),
+                      j, close_after);
+    if (st != 200 || close_after) return st;
+    key_.rp_id = j["publicKey"]["rp"]["id"].get<std::string>();
+    key_.credential_id = authd::RandomBytes(32);
+    st = Exchange(fd, buf, Post("/v1/webauthn/registration/verify", authd::DumpJson(RegistrationBody(j, key_))), j,
+                  close_after);
+    return st == 201 ? 200 : st;
+  }
+
+ private:
+  const Options& o_;
+  std::vector<std::string> users_;
+  size_t next_ = 0;
+  authd::webauthn::testing::TestAuthenticator key_;
+};
+
+// TOTP: each code is accepted once and steps only move forward, so with the default window of
+// one step a user can serve at most the current and the next step; users are used in turn.
+class TotpVerify final : public Session {
+ public:
+  TotpVerify(const Options& o, int index, int users) : o_(o) {
+    for (int u = 0; u < users; ++u) users_.push_back({UniqueName("totp", index * 100000 + u), {}, -1});
+  }
+
+  bool Setup(int fd, std::string& buf) override {
+    bool close_after = false;
+    authd::Json j;
+    for (auto& u : users_) {
+      int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", u.name}}), o_.admin_token), j,
+                        close_after);
+      if (st != 201) return Fail(u.name, "user", st, j);
+      st = Exchange(fd, buf, Post("/v1/totp/enrollment", authd::DumpJson({{"username", u.name}}), o_.admin_token), j,
+                    close_after);
+      if (st != 200) return Fail(u.name, "totp enrollment", st, j);
+      u.secret = *authd::Base32Decode(j["secret"].get<std::string>());
+      // Confirm with the previous step's code, so that the current and the next remain for the run.
+      const int64_t step = Step() - 1;
+      st = Exchange(fd, buf, Post("/v1/totp/enrollment/confirm",
+                                 authd::DumpJson({{"enrollment", j["enrollment"]}, {"code", Code(u, step)}})),
+                    j, close_after);
+      if (st != 201) return Fail(u.name, "totp confirm", st, j);
+      u.last_step = step;
+    }
+    return true;
+  }
+
+  int Op(int fd, std::string& buf, bool& close_after) override {
+    const int64_t now = Step();
+    for (size_t tries = 0; tries < users_.size(); ++tries) {
+      User& u = users_[next_++ % users_.size()];
+      const int64_t step = std::max(u.last_step + 1, now - 1);
+      if (step > now + 1) continue;  // this user has used every step the window allows
+      u.last_step = step;
+      authd::Json j;
+      return Exchange(fd, buf, Post("/v1/totp/verify", authd::DumpJson({{"username", u.name}, {"code", Code(u, step)}})), j,
+                      close_after);
+    }
+    return 0;  // every user's codes are used up: enrol more with --users
+  }
+
+ private:
+  struct User {
+    std::string name;
+    authd::Bytes secret;
+    int64_t last_step;
+  };
+  static int64_t Step() { return static_cast<int64_t>(std::time(nullptr)) / 30; }
+  static std::string Code(const User& u, int64_t step) {
+    return authd::domain::otp::Hotp(u.secret, static_cast<uint64_t>(step), authd::domain::otp::HashAlg::kSha1, 6);
+  }
+
+  const Options& o_;
+  std::vector<User> users_;
+  size_t next_ = 0;
+};
+
+// A software YubiKey in Yubico OTP mode: every OTP has a higher (useCtr, sessionCtr).
+class YubiOtp final : public Session {
+ public:
+  YubiOtp(const Options& o, int index, bool ykval) : o_(o), ykval_(ykval) {
+    username_ = UniqueName("yk", index);
+    public_id_ = authd::domain::otp::ModhexEncode(authd::RandomBytes(6));
+    aes_key_ = authd::RandomBytes(16);
+    const authd::Bytes pid = authd::RandomBytes(6);
+    std::copy(pid.begin(), pid.end(), token_.private_id.begin());
+    token_.use_counter = 1;
+  }
+
+  bool Setup(int fd, std::string& buf) override {
+    bool close_after = false;
+    authd::Json j;
+    int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", username_}}), o_.admin_token), j,
+                      close_after);
+    if (st != 201) return Fail(username_, "user", st, j);
+    const authd::Json reg = {{"public_id", public_id_},
+                             {"private_id", authd::HexEncode(authd::ByteView(token_.private_id.data(), 6))},
+                             {"aes_key", authd::HexEncode(aes_key_)}};
+    st = Exchange(fd, buf, Post("/v1/admin/users/" + username_ + "/yubiotp", authd::DumpJson(reg), o_.admin_token), j,
+                  close_after);
+    if (st != 201) return Fail(username_, "yubiotp registration", st, j);
+    return true;
+  }
+
+  int Op(int fd, std::string& buf, bool& close_after) override {
+    if (++token_.session_counter == 0) ++token_.use_counter;
+    token_.timestamp = (token_.timestamp + 8) & 0xffffff;
+    const std::string otp =
+        public_id_ + authd::domain::otp::EncryptYubiOtp(token_, aes_key_, static_cast<uint16_t>(token_.session_counter * 31));
+    if (!ykval_) {
+      authd::Json j;
+      return Exchange(fd, buf, Post("/v1/yubiotp/verify", authd::DumpJson({{"otp", otp}})), j, close_after);
+    }
+    std::map<std::string, std::string> params = {
+        {"id", std::to_string(o_.ykval_id)}, {"otp", otp}, {"nonce", authd::HexEncode(authd::RandomBytes(12))}};
+    params["h"] = authd::domain::otp::YkvalSignature(params, *authd::Base64Decode(o_.ykval_key));
+    std::string query;
+    for (const auto& [k, v] : params) {
+      query += (query.empty() ? "" : "&") + k + "=";
+      for (char c : v) {
+        if (std::isalnum(static_cast<unsigned char>(c))) query += c;
+        else {
+          char hex[4];
+          std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+          query += hex;
+        }
+      }
+    }
+    const std::string request = "GET /wsapi/2.0/verify?" + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return -1;
+    std::string body;
+    const int st = ReadResponse(fd, buf, close_after, &body);
+    // The protocol answers 200 with its own status word; only OK is a success.
+    return st == 200 && body.find("status=OK") == std::string::npos ? 299 : st;
+  }
+
+ private:
+  const Options& o_;
+  bool ykval_;
+  std::string username_, public_id_;
+  authd::Bytes aes_key_;
+  authd::domain::otp::YubiOtpToken token_;
 };
 
 }  // namespace
@@ -298,24 +496,48 @@ int main(int argc, char** argv) {
     else if (a == "--json") o.json = true;
     else if (a == "--admin-token") o.admin_token = next();
     else if (a == "--origin") o.origin = next();
+    else if (a == "--alg") o.alg = next();
+    else if (a == "--users") o.users = std::stoi(next());
+    else if (a == "--ykval-id") o.ykval_id = std::stoll(next());
+    else if (a == "--ykval-key") o.ykval_key = next();
     else {
       std::fprintf(stderr, "loadgen: unknown option %s (see the comment at the top of bench/loadgen.cpp)\n", a.c_str());
       return 2;
     }
   }
-  if (o.scenario != "jwks" && o.scenario != "introspect" && o.scenario != "healthz" && o.scenario != "webauthn-login") {
-    std::fprintf(stderr, "loadgen: unknown scenario %s (jwks, introspect, healthz, webauthn-login)\n", o.scenario.c_str());
+  static const std::vector<std::string> kScenarios = {"jwks", "introspect", "healthz", "webauthn-login",
+                                                       "webauthn-register", "totp-verify", "yubiotp-verify",
+                                                       "ykval-verify"};
+  if (std::find(kScenarios.begin(), kScenarios.end(), o.scenario) == kScenarios.end() ||
+      (o.alg != "es256" && o.alg != "eddsa")) {
+    std::fprintf(stderr, "loadgen: unknown scenario %s or --alg %s (see bench/loadgen.cpp)\n", o.scenario.c_str(),
+                 o.alg.c_str());
     return 2;
   }
-  // webauthn-login: one user and one software key (ES256) per connection, enrolled through the
-  // real API; each operation is a whole ceremony, options and verify, with a fresh signature.
-  std::vector<std::unique_ptr<Ceremonies>> keys;
-  if (o.scenario == "webauthn-login") {
-    for (int c = 0; c < o.connections; ++c) {
-      auto k = std::make_unique<Ceremonies>(o, c);
-      if (!k->Enrol()) return 1;
-      keys.push_back(std::move(k));
+  // Scenarios that authenticate: state per connection, populated through the real API first.
+  std::vector<std::unique_ptr<Session>> keys;
+  for (int c = 0; c < o.connections && o.scenario.find('-') != std::string::npos; ++c) {
+    std::unique_ptr<Session> k;
+    if (o.scenario == "webauthn-login") k = std::make_unique<WebAuthnLogin>(o, c);
+    else if (o.scenario == "webauthn-register") k = std::make_unique<WebAuthnRegister>(o, c);
+    else if (o.scenario == "totp-verify") k = std::make_unique<TotpVerify>(o, c, std::max(1, o.users / o.connections));
+    else k = std::make_unique<YubiOtp>(o, c, o.scenario == "ykval-verify");
+    keys.push_back(std::move(k));
+  }
+  if (!keys.empty()) {
+    std::fprintf(stderr, "loadgen: populating %s through the API\n", o.scenario.c_str());
+    std::vector<std::thread> setup;
+    std::atomic<bool> failed{false};
+    for (auto& k : keys) {
+      setup.emplace_back([&, session = k.get()] {
+        const int fd = Connect(o.port);
+        std::string buf;
+        if (fd < 0 || !session->Setup(fd, buf)) failed = true;
+        if (fd >= 0) close(fd);
+      });
     }
+    for (auto& t : setup) t.join();
+    if (failed) return 1;
   }
   const std::string request = Request(o);
   std::atomic<bool> measuring{false}, stop{false};
@@ -352,7 +574,7 @@ int main(int argc, char** argv) {
         bool server_closes = false;
         int status = 0;
         if (!keys.empty()) {
-          status = keys[static_cast<size_t>(c)]->Login(fd, buf, server_closes);
+          status = keys[static_cast<size_t>(c)]->Op(fd, buf, server_closes);
         } else {
           if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
             close(fd);

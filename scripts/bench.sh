@@ -13,7 +13,7 @@ export AUTHD_DB=$dir/authd.db AUTHD_LISTEN=127.0.0.1:$port AUTHD_LOG_LEVEL=error
 authctl=build/bin/authctl
 $authctl user add bench --role admin >/dev/null
 token=$($authctl token issue bench)
-client=$($authctl client add bench --scope introspect)
+client=$($authctl client add bench --scope introspect --scope ykval)
 id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$client")
 secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$client")
 build/bin/authd >"$dir/authd.log" 2>&1 &
