@@ -18,6 +18,10 @@
 //   yubiotp-verify     POST /v1/yubiotp/verify with a fresh OTP from a software YubiKey per connection
 //   ykval-verify       GET /wsapi/2.0/verify, signed with --ykval-id/--ykval-key, same OTPs
 // --alg es256|eddsa chooses the software keys' algorithm for the WebAuthn scenarios.
+// --peer drives the Node.js peer (../shared/peers/simplewebauthn-api, started with
+// PEER_BENCH_BOOTSTRAP=1) instead: users, enrolment codes and the API client come from its
+// /bench/bootstrap route, and introspect logs in once for its token (jwks, introspect,
+// webauthn-login and webauthn-register are the scenarios it has).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -103,6 +107,7 @@ struct Options {
   int users = 3000;                                // totp-verify: users enrolled in all
   int64_t ykval_id = 0;                            // ykval-verify: the client's ykval id and key
   std::string ykval_key;
+  bool peer = false;
 };
 
 std::string Base64(const std::string& in) {
@@ -262,12 +267,22 @@ class WebAuthnLogin final : public Session {
   bool Setup(int fd, std::string& buf) override {
     bool close_after = false;
     authd::Json j;
-    int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", username_}}), o_.admin_token), j,
-                      close_after);
-    if (st != 201) return Fail(username_, "user", st, j);
-    st = Exchange(fd, buf, Post("/v1/admin/users/" + username_ + "/enrollment-codes", "{}", o_.admin_token), j, close_after);
-    if (st != 201) return Fail(username_, "enrolment code", st, j);
-    const std::string code = j.value("enrollment_code", "");
+    std::string code;
+    if (o_.peer) {
+      const int st = Exchange(fd, buf, Post("/bench/bootstrap", authd::DumpJson({{"usernames", {username_}}, {"client", false}})),
+                              j, close_after);
+      if (st != 201) return Fail(username_, "bootstrap", st, j);
+      code = j["users"][0]["enrollment_code"].get<std::string>();
+    } else {
+      int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", username_}}), o_.admin_token), j,
+                        close_after);
+      if (st != 201) return Fail(username_, "user", st, j);
+      st = Exchange(fd, buf, Post("/v1/admin/users/" + username_ + "/enrollment-codes", "{}", o_.admin_token), j,
+                    close_after);
+      if (st != 201) return Fail(username_, "enrolment code", st, j);
+      code = j.value("enrollment_code", "");
+    }
+    int st = 0;
     st = Exchange(fd, buf, Post("/v1/webauthn/registration/options",
                                authd::DumpJson({{"username", username_}, {"enrollment_code", code}})),
                   j, close_after);
@@ -294,12 +309,16 @@ class WebAuthnLogin final : public Session {
                                           {"authenticatorData", authd::Base64UrlEncode(a.authenticator_data)},
                                           {"signature", authd::Base64UrlEncode(a.signature)}}},
                             {"clientExtensionResults", authd::Json::object()}}}};
-    return Exchange(fd, buf, Post("/v1/webauthn/authentication/verify", authd::DumpJson(verify)), j, close_after);
+    st = Exchange(fd, buf, Post("/v1/webauthn/authentication/verify", authd::DumpJson(verify)), j, close_after);
+    if (st == 200) last_token_ = j.value("access_token", "");
+    return st;
   }
+
+  const std::string& last_token() const { return last_token_; }
 
  private:
   const Options& o_;
-  std::string username_;
+  std::string username_, last_token_;
   authd::webauthn::testing::TestAuthenticator key_;
 };
 
@@ -315,6 +334,7 @@ class WebAuthnRegister final : public Session {
   bool Setup(int fd, std::string& buf) override {
     bool close_after = false;
     authd::Json j;
+    if (o_.peer) return true;  // the peer's users come with an enrolment code per registration
     for (const auto& u : users_) {
       const int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", u}}), o_.admin_token), j,
                               close_after);
@@ -326,8 +346,21 @@ class WebAuthnRegister final : public Session {
   int Op(int fd, std::string& buf, bool& close_after) override {
     authd::Json j;
     const std::string& user = users_[next_++ % users_.size()];
-    int st = Exchange(fd, buf, Post("/v1/webauthn/registration/options", authd::DumpJson({{"username", user}}), o_.admin_token),
-                      j, close_after);
+    int st = 0;
+    if (o_.peer) {
+      // The peer has no admin API: a bootstrap call hands out the enrolment code (one request
+      // more per operation on the peer's side, which this scenario's figures for it include).
+      st = Exchange(fd, buf, Post("/bench/bootstrap", authd::DumpJson({{"usernames", {user}}, {"client", false}})), j,
+                    close_after);
+      if (st != 201 || close_after) return st;
+      const std::string code = j["users"][0]["enrollment_code"].get<std::string>();
+      st = Exchange(fd, buf, Post("/v1/webauthn/registration/options",
+                                 authd::DumpJson({{"username", user}, {"enrollment_code", code}})),
+                    j, close_after);
+    } else {
+      st = Exchange(fd, buf, Post("/v1/webauthn/registration/options", authd::DumpJson({{"username", user}}), o_.admin_token),
+                    j, close_after);
+    }
     if (st != 200 || close_after) return st;
     key_.rp_id = j["publicKey"]["rp"]["id"].get<std::string>();
     key_.credential_id = authd::RandomBytes(32);
@@ -500,6 +533,7 @@ int main(int argc, char** argv) {
     else if (a == "--users") o.users = std::stoi(next());
     else if (a == "--ykval-id") o.ykval_id = std::stoll(next());
     else if (a == "--ykval-key") o.ykval_key = next();
+    else if (a == "--peer") o.peer = true;
     else {
       std::fprintf(stderr, "loadgen: unknown option %s (see the comment at the top of bench/loadgen.cpp)\n", a.c_str());
       return 2;
@@ -538,6 +572,23 @@ int main(int argc, char** argv) {
     }
     for (auto& t : setup) t.join();
     if (failed) return 1;
+  }
+  if (o.peer && o.scenario == "introspect") {
+    // The peer's only tokens come from logins, and its only client from its bootstrap route.
+    WebAuthnLogin login(o, 999);
+    const int fd = Connect(o.port);
+    std::string buf;
+    bool close_after = false;
+    authd::Json j;
+    if (fd < 0 || !login.Setup(fd, buf) || login.Op(fd, buf, close_after) != 200) return 1;
+    if (Exchange(fd, buf, Post("/bench/bootstrap", authd::DumpJson({{"usernames", authd::Json::array()}, {"client", true}})),
+                 j, close_after) != 201) {
+      return 1;
+    }
+    close(fd);
+    o.token = login.last_token();
+    o.client_id = j["client"]["client_id"].get<std::string>();
+    o.client_secret = j["client"]["client_secret"].get<std::string>();
   }
   const std::string request = Request(o);
   std::atomic<bool> measuring{false}, stop{false};

@@ -1,49 +1,130 @@
 #!/usr/bin/env bash
-# Runs the HTTP load generator against a real authd on a fresh database: each scenario five
-# times (after a warm-up), the medians and min-max written as a Markdown table.
+# The HTTP benchmark matrix: authd (fresh database, durable) and the Node.js peer
+# (../shared/peers/simplewebauthn-api: SimpleWebAuthn + jose, in memory), each scenario five times,
+# the two interleaved run by run, then latency in open loop at half the measured maximum rate.
+# Prints Markdown tables (medians with min-max) and the authd/peer ratios.
 #   scripts/bench.sh [DURATION_SECONDS] [CONNECTIONS]
+# AUTHD_PEER_DIR points at the peer; AUTHD_BENCH_RUNS (5) and AUTHD_BENCH_SCENARIOS narrow a run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration=${1:-10}
-connections=${2:-8}
+duration=${1:-5}
+connections=${2:-16}
+runs=${AUTHD_BENCH_RUNS:-5}
+scenarios=${AUTHD_BENCH_SCENARIOS:-"jwks introspect webauthn-login webauthn-login-eddsa webauthn-register totp-verify yubiotp-verify ykval-verify"}
+peer_src=${AUTHD_PEER_DIR:-../shared/peers/simplewebauthn-api}
 AUTHD_BUILD_TARGETS="authd authctl loadgen" bash scripts/build.sh >/dev/null
 dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+port=$(free_port)
 export AUTHD_DB=$dir/authd.db AUTHD_LISTEN=127.0.0.1:$port AUTHD_LOG_LEVEL=error AUTHD_RATE_LIMIT=0 AUTHD_TOKEN_TTL=3600
 authctl=build/bin/authctl
 $authctl user add bench --role admin >/dev/null
 token=$($authctl token issue bench)
 client=$($authctl client add bench --scope introspect --scope ykval)
-id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$client")
-secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$client")
+authd_args=(--port "$port" --client-id "$(json_field "$client" client_id)" --client-secret "$(json_field "$client" client_secret)"
+            --token "$token" --admin-token "$token" --ykval-id "$(json_field "$client" ykval_id)"
+            --ykval-key "$(json_field "$client" ykval_key)")
 build/bin/authd >"$dir/authd.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+peer_pid=
+trap 'kill $pid $peer_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-echo "bench: authd pid $pid on port $port; $connections connections, ${duration} s per run, 5 runs per scenario" >&2
+
+# The peer, copied next to the build and installed from the npm registry (pinned by its lock file).
+if [[ -f $peer_src/server.js ]]; then
+  mkdir -p build/peer
+  cp "$peer_src"/server.js "$peer_src"/oploop.js "$peer_src"/package.json "$peer_src"/package-lock.json build/peer/
+  [[ -d build/peer/node_modules ]] || (cd build/peer && npm ci --no-audit --no-fund >/dev/null)
+  peer_port=$(free_port)
+  PEER_BENCH_BOOTSTRAP=1 node build/peer/server.js --port "$peer_port" >"$dir/peer.log" 2>&1 &
+  peer_pid=$!
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$peer_port/healthz" >/dev/null && break; sleep 0.1; done
+else
+  echo "bench: no peer at $peer_src (set AUTHD_PEER_DIR); measuring authd alone" >&2
+fi
+echo "bench: authd pid $pid${peer_pid:+, peer pid $peer_pid}; $connections connections, ${duration} s per run, $runs runs" >&2
+
 results=$dir/results.jsonl
-for scenario in jwks introspect webauthn-login; do
-  for run in 1 2 3 4 5; do
-    echo "bench: $scenario run $run" >&2
-    build/bench/loadgen --port "$port" --scenario "$scenario" --client-id "$id" --client-secret "$secret" \
-      --token "$token" --admin-token "$token" --connections "$connections" --warmup 2 --duration "$duration" --server-pid "$pid" --json \
-      >>"$results"
+one() {  # one() TARGET SCENARIO [loadgen args...]
+  local target=$1 scenario=$2; shift 2
+  local name=${scenario%-eddsa} extra=()
+  [[ $scenario == *-eddsa ]] && extra+=(--alg eddsa)
+  if [[ $target == authd ]]; then
+    extra+=("${authd_args[@]}" --server-pid "$pid")
+  else
+    extra+=(--peer --port "$peer_port" --server-pid "$peer_pid")
+  fi
+  build/bench/loadgen --scenario "$name" --connections "$connections" --warmup 1 --duration "$duration" --json \
+    "${extra[@]}" "$@" 2>>"$dir/loadgen.log" |
+    python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["target"]=sys.argv[1]; r["name"]=sys.argv[2]; print(json.dumps(r))' \
+      "$target" "$scenario" >>"$results" || echo "bench: $target $scenario run failed (see loadgen.log)" >&2
+}
+peer_has() { [[ -n $peer_pid && " jwks introspect webauthn-login webauthn-register " == *" $1 "* ]]; }
+for scenario in $scenarios; do
+  for run in $(seq "$runs"); do
+    echo "bench: $scenario run $run/$runs" >&2
+    one authd "$scenario"
+    if peer_has "$scenario"; then one peer "$scenario"; fi
+  done
+done
+# Latency in open loop at half of each target's median maximum rate.
+for scenario in introspect webauthn-login; do
+  for target in authd peer; do
+    [[ $target == peer ]] && ! peer_has "$scenario" && continue
+    rate=$(python3 - "$results" "$target" "$scenario" <<'PY'
+import json, sys, statistics
+rs = [json.loads(l) for l in open(sys.argv[1])]
+v = [r["rps"] for r in rs if r["target"] == sys.argv[2] and r["name"] == sys.argv[3] and r["rate"] == 0]
+print(int(statistics.median(v) / 2) if v else 0)
+PY
+)
+    [[ $rate -gt 0 ]] || continue
+    for run in $(seq 3); do
+      echo "bench: $target $scenario open loop at $rate/s, run $run/3" >&2
+      one "$target" "$scenario" --rate "$rate"
+    done
   done
 done
 python3 - "$results" <<'PY'
 import json, sys, statistics, collections
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    r = json.loads(line); rows[r["scenario"]].append(r)
-def cell(vals, fmt):
-    vals = sorted(vals)
-    return f"{fmt(statistics.median(vals))} ({fmt(vals[0])}-{fmt(vals[-1])})"
-print("| scenario | requests/s | server CPU µs/request | p50 µs | p99 µs | p99.9 µs | errors | peak RSS MiB |")
+    r = json.loads(line)
+    rows[(r["target"], r["name"], r["rate"] > 0)].append(r)
+def med(rs, k): return statistics.median(r[k] for r in rs)
+def cell(rs, k, fmt):
+    v = sorted(r[k] for r in rs)
+    return f"{fmt(statistics.median(v))} ({fmt(v[0])}-{fmt(v[-1])})"
+f0 = lambda v: f"{v:.0f}"
+f1 = lambda v: f"{v:.1f}"
+print("| target | scenario | operations/s | server CPU µs/op | p50 µs | p99 µs | p99.9 µs | errors | peak RSS MiB |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for (target, name, open_loop), rs in rows.items():
+    if open_loop: continue
+    print(f"| {target} | {name} | {cell(rs, 'rps', f0)} | {cell(rs, 'server_cpu_us_per_request', f1)} | "
+          f"{cell(rs, 'p50_us', f0)} | {cell(rs, 'p99_us', f0)} | {cell(rs, 'p999_us', f0)} | "
+          f"{sum(r['errors'] for r in rs)} | {max(r['server_peak_rss_kib'] for r in rs) / 1024:.1f} |")
+print()
+print("Open loop at half the maximum rate:")
+print()
+print("| target | scenario | offered/s | p50 µs | p90 µs | p99 µs | p99.9 µs | errors |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-for name, rs in rows.items():
-    print(f"| {name} | {cell([r['rps'] for r in rs], lambda v: f'{v:.0f}')} | "
-          f"{cell([r['server_cpu_us_per_request'] for r in rs], lambda v: f'{v:.1f}')} | "
-          f"{cell([r['p50_us'] for r in rs], lambda v: f'{v:.0f}')} | {cell([r['p99_us'] for r in rs], lambda v: f'{v:.0f}')} | "
-          f"{cell([r['p999_us'] for r in rs], lambda v: f'{v:.0f}')} | {sum(r['errors'] for r in rs)} | "
-          f"{max(r['server_peak_rss_kib'] for r in rs) / 1024:.1f} |")
+for (target, name, open_loop), rs in rows.items():
+    if not open_loop: continue
+    print(f"| {target} | {name} | {rs[0]['rate']:.0f} | {cell(rs, 'p50_us', f0)} | {cell(rs, 'p90_us', f0)} | "
+          f"{cell(rs, 'p99_us', f0)} | {cell(rs, 'p999_us', f0)} | {sum(r['errors'] for r in rs)} |")
+ratios = []
+for (target, name, open_loop), rs in rows.items():
+    peer = rows.get(("peer", name, False))
+    if target != "authd" or open_loop or not peer: continue
+    ratios.append(f"| {name} | {med(rs, 'rps') / med(peer, 'rps'):.2f} | "
+                  f"{med(peer, 'server_cpu_us_per_request') / med(rs, 'server_cpu_us_per_request'):.2f} |")
+if ratios:
+    print()
+    print("authd against the peer (medians; above 1 means authd is ahead):")
+    print()
+    print("| scenario | rate authd/peer | CPU per operation peer/authd |")
+    print("| --- | --- | --- |")
+    print("\n".join(ratios))
 PY
