@@ -1,11 +1,11 @@
 #include "authd/http/server.h"
 
 #include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerConnection.h>
+#include <Poco/BasicEvent.h>
+#include <Poco/Delegate.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerResponseImpl.h>
+#include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
@@ -18,6 +18,7 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/Timespan.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -78,6 +79,16 @@ class DeadlineReaper {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // One connection's deadline; set without a lock on every request, read by the reaper.
+  struct Slot {
+    explicit Slot(const Poco::Net::StreamSocket& s) : socket(s) {}
+    void Set(Clock::time_point t) { deadline.store(t.time_since_epoch().count(), std::memory_order_relaxed); }
+    // No deadline while the server itself works on the request.
+    void Pause() { deadline.store(Clock::duration::max().count(), std::memory_order_relaxed); }
+    Poco::Net::StreamSocket socket;
+    std::atomic<Clock::rep> deadline{Clock::duration::max().count()};
+  };
+
   DeadlineReaper() : thread_([this] { Run(); }) {}
   ~DeadlineReaper() {
     {
@@ -88,36 +99,34 @@ class DeadlineReaper {
     thread_.join();
   }
 
-  void Watch(const Poco::Net::StreamSocket& socket, Clock::time_point deadline) {
+  std::shared_ptr<Slot> Add(const Poco::Net::StreamSocket& socket, Clock::time_point deadline) {
+    auto slot = std::make_shared<Slot>(socket);
+    slot->Set(deadline);
     std::lock_guard lock(mu_);
-    entries_[socket.impl()] = Entry{socket, deadline};
+    slots_.push_back(slot);
+    return slot;
   }
-  // No deadline while the server itself works on the request.
-  void Pause(const Poco::Net::StreamSocket& socket) { Watch(socket, Clock::time_point::max()); }
-  void Forget(const Poco::Net::StreamSocket& socket) {
+  void Remove(const std::shared_ptr<Slot>& slot) {
     std::lock_guard lock(mu_);
-    entries_.erase(socket.impl());
+    auto it = std::find(slots_.begin(), slots_.end(), slot);
+    if (it == slots_.end()) return;
+    *it = std::move(slots_.back());
+    slots_.pop_back();
   }
 
  private:
-  struct Entry {
-    Poco::Net::StreamSocket socket;
-    Clock::time_point deadline;
-  };
   void Run() {
     std::unique_lock lock(mu_);
     while (!stop_) {
       cv_.wait_for(lock, std::chrono::milliseconds(200));
-      auto now = Clock::now();
-      for (auto it = entries_.begin(); it != entries_.end();) {
-        if (it->second.deadline <= now) {
+      const auto now = Clock::now().time_since_epoch().count();
+      for (auto& slot : slots_) {
+        if (slot->deadline.load(std::memory_order_relaxed) <= now) {
+          slot->Pause();
           try {
-            it->second.socket.shutdown();
+            slot->socket.shutdown();
           } catch (...) {
           }
-          it = entries_.erase(it);
-        } else {
-          ++it;
         }
       }
     }
@@ -125,7 +134,7 @@ class DeadlineReaper {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  std::unordered_map<const void*, Entry> entries_;
+  std::vector<std::shared_ptr<Slot>> slots_;
   std::thread thread_;  // last: started once the members it uses exist
 };
 
@@ -138,7 +147,8 @@ struct HttpServer::Impl {
   std::atomic<int> in_flight{0};
   std::unique_ptr<Poco::ThreadPool> pool;
   std::unique_ptr<Poco::Net::TCPServer> server;
-  Poco::Net::HTTPRequestHandlerFactory::Ptr handlers;
+  // Fired once by Stop: keep-alive connections close after their current request.
+  Poco::BasicEvent<const bool> stopping;
   DeadlineReaper reaper;
   uint16_t port = 0;
   bool tls = false;
@@ -208,12 +218,12 @@ struct HttpServer::Impl {
     return std::nullopt;
   }
 
-  void Handle(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPServerResponse& out) {
+  void Handle(Poco::Net::HTTPServerRequestImpl& in, Poco::Net::HTTPServerResponse& out, DeadlineReaper::Slot& slot) {
     InFlight guard(in_flight);
     const auto start = std::chrono::steady_clock::now();
-    Poco::Net::StreamSocket& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(in).socket();
+    Poco::Net::StreamSocket& socket = in.socket();
     // The head has arrived; the body must follow within the request deadline.
-    reaper.Watch(socket, start + std::chrono::seconds(options.request_timeout_seconds));
+    slot.Set(start + std::chrono::seconds(options.request_timeout_seconds));
     Request req;
     req.method = in.getMethod();
     req.tls = tls;
@@ -237,7 +247,7 @@ struct HttpServer::Impl {
       if (!inserted) it->second += ", " + value;
     }
     if (!early) early = ReadBody(in, socket, req.body);
-    reaper.Pause(socket);
+    slot.Pause();
 
     Response resp;
     if (early) {
@@ -254,8 +264,7 @@ struct HttpServer::Impl {
     }
     Write(req, resp, out, socket);
     // The next request on this keep-alive connection: idle time plus the request deadline.
-    reaper.Watch(socket, std::chrono::steady_clock::now() + kKeepAliveIdle +
-                             std::chrono::seconds(options.request_timeout_seconds));
+    slot.Set(std::chrono::steady_clock::now() + kKeepAliveIdle + std::chrono::seconds(options.request_timeout_seconds));
 
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics.ObserveRequest(req.route, req.method, resp.status, seconds);
@@ -301,49 +310,97 @@ struct HttpServer::Impl {
 
 namespace {
 
-class Handler final : public Poco::Net::HTTPRequestHandler {
+// Poco's HTTPServerSession, with its read buffer visible: a pipelined request already read needs
+// no wait on the socket.
+class Session final : public Poco::Net::HTTPServerSession {
  public:
-  explicit Handler(HttpServer::Impl& impl) : impl_(impl) {}
-  void handleRequest(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPServerResponse& out) override {
-    impl_.Handle(in, out);
-  }
-
- private:
-  HttpServer::Impl& impl_;
+  using HTTPServerSession::HTTPServerSession;
+  bool HasBuffered() const { return buffered() > 0; }
 };
 
-class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
+// One HTTP/1.1 connection: Poco's request parsing and session, with the loop of Poco's
+// HTTPServerConnection kept but two costs removed. Waiting for the next keep-alive request is
+// one poll(2) (Poco builds and closes an epoll set per wait: four system calls), and no handler
+// object is allocated per request. The reaper watches the socket from its first byte to its end.
+class Connection final : public Poco::Net::TCPServerConnection {
  public:
-  explicit Factory(HttpServer::Impl& impl) : impl_(impl) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(impl_);
+  Connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params, HttpServer::Impl& impl)
+      : TCPServerConnection(socket), params_(std::move(params)), impl_(impl) {
+    impl_.stopping += Poco::delegate(this, &Connection::OnServerStopped);
   }
-  // Keep-alive connections close after their current request.
-  void NotifyStopped() {
-    const bool abort_current = false;
-    serverStopped(this, abort_current);
+  ~Connection() override {
+    impl_.stopping -= Poco::delegate(this, &Connection::OnServerStopped);
+    if (slot_) impl_.reaper.Remove(slot_);
   }
 
- private:
-  HttpServer::Impl& impl_;
-};
-
-// An HTTP connection whose socket the reaper watches from its first byte to its end.
-class WatchedConnection final : public Poco::Net::HTTPServerConnection {
- public:
-  WatchedConnection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
-                    Poco::Net::HTTPRequestHandlerFactory::Ptr handlers, HttpServer::Impl& impl)
-      : HTTPServerConnection(socket, params, handlers), impl_(impl), watched_(socket) {}
-  ~WatchedConnection() override { impl_.reaper.Forget(watched_); }
   void run() override {
-    impl_.reaper.Watch(watched_, std::chrono::steady_clock::now() +
-                                     std::chrono::seconds(impl_.options.request_timeout_seconds));
-    HTTPServerConnection::run();
+    slot_ = impl_.reaper.Add(socket(), std::chrono::steady_clock::now() +
+                                           std::chrono::seconds(impl_.options.request_timeout_seconds));
+    Session session(socket(), params_);
+    int keep_alive_left = params_->getMaxKeepAliveRequests();
+    for (bool first = true; !stopped_; first = false) {
+      if (!first && (keep_alive_left-- <= 0 || !session.getKeepAlive())) break;
+      if (!session.HasBuffered() && !Readable(first ? params_->getTimeout() : params_->getKeepAliveTimeout())) break;
+      try {
+        std::lock_guard lock(mu_);
+        if (stopped_) break;
+        Poco::Net::HTTPServerResponseImpl response(session);
+        Poco::Net::HTTPServerRequestImpl request(response, session, params_);
+        response.setDate(Poco::Timestamp());
+        response.setVersion(request.getVersion());
+        response.setKeepAlive(params_->getKeepAlive() && request.getKeepAlive() && session.canKeepAlive());
+        impl_.Handle(request, response, *slot_);
+        session.setKeepAlive(params_->getKeepAlive() && response.getKeepAlive() && session.canKeepAlive());
+      } catch (const Poco::Net::NoMessageException&) {
+        break;  // the client closed the connection between requests
+      } catch (const Poco::Net::MessageException&) {
+        SendBadRequest(session);
+        break;
+      } catch (const Poco::Exception&) {
+        break;  // a network failure or the reaper's shutdown: the connection is over
+      }
+    }
   }
 
  private:
+  bool Readable(const Poco::Timespan& timeout) {
+    if (impl_.tls) return socket().poll(timeout, Poco::Net::Socket::SELECT_READ);  // OpenSSL may hold bytes
+    pollfd p{socket().impl()->sockfd(), POLLIN, 0};
+    const auto ms = static_cast<int>(timeout.totalMilliseconds());
+    int n;
+    do {
+      n = ::poll(&p, 1, ms);
+    } while (n < 0 && errno == EINTR);
+    return n > 0;
+  }
+
+  static void SendBadRequest(Poco::Net::HTTPServerSession& session) {
+    try {
+      Poco::Net::HTTPServerResponseImpl response(session);
+      response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
+      response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST);
+      response.setKeepAlive(false);
+      response.send();
+    } catch (...) {
+    }
+  }
+
+  void OnServerStopped(const bool& abort_current) {
+    stopped_ = true;
+    // Without abort, the request in progress finishes first (it holds mu_).
+    std::unique_lock lock(mu_, std::defer_lock);
+    if (!abort_current) lock.lock();
+    try {
+      socket().shutdown();
+    } catch (...) {
+    }
+  }
+
+  Poco::Net::HTTPServerParams::Ptr params_;
   HttpServer::Impl& impl_;
-  Poco::Net::StreamSocket watched_;
+  std::shared_ptr<DeadlineReaper::Slot> slot_;
+  std::mutex mu_;
+  std::atomic<bool> stopped_{false};
 };
 
 class WatchedConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
@@ -351,7 +408,7 @@ class WatchedConnectionFactory final : public Poco::Net::TCPServerConnectionFact
   WatchedConnectionFactory(Poco::Net::HTTPServerParams::Ptr params, HttpServer::Impl& impl)
       : params_(std::move(params)), impl_(impl) {}
   Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new WatchedConnection(socket, params_, impl_.handlers, impl_);
+    return new Connection(socket, params_, impl_);
   }
 
  private:
@@ -439,7 +496,6 @@ Status HttpServer::Start() {
     params->setKeepAliveTimeout(Poco::Timespan(5, 0));
     params->setMaxKeepAliveRequests(10000);
     impl_->pool = std::make_unique<Poco::ThreadPool>(2, o.threads + 2, 60, 256 * 1024);
-    impl_->handlers = new Factory(*impl_);
     Poco::Net::HTTPServerParams::Ptr shared_params(params);
     impl_->server = std::make_unique<Poco::Net::TCPServer>(new WatchedConnectionFactory(shared_params, *impl_),
                                                            *impl_->pool, *socket, shared_params);
@@ -462,7 +518,8 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   impl_->server->stop();
   // Tell keep-alive connections to close after their current request (what HTTPServer::stopAll
   // does for its own factory).
-  static_cast<Factory*>(impl_->handlers.get())->NotifyStopped();
+  const bool abort_current = false;
+  impl_->stopping(this, abort_current);
   const auto until = std::chrono::steady_clock::now() + grace;
   while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
