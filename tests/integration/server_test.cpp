@@ -65,6 +65,10 @@ TEST_F(ServerTest, MetricsExposeRequestsLatencyAndAuthentications) {
       << m.body;
   EXPECT_NE(m.body.find("authd_http_request_duration_seconds_bucket{route=\"/healthz\""), std::string::npos);
   EXPECT_NE(m.body.find("authd_authentications_total{factor=\"client\",result=\"invalid_client\"}"), std::string::npos);
+  // The refused client authentication was audited: one write, in one commit at least.
+  EXPECT_NE(m.body.find("\nauthd_store_writes_total "), std::string::npos);
+  EXPECT_NE(m.body.find("\nauthd_store_commits_total "), std::string::npos);
+  EXPECT_EQ(m.body.find("\nauthd_store_writes_total 0\n"), std::string::npos) << m.body;
 }
 
 TEST_F(ServerTest, EveryResponseCarriesSecurityHeaders) {

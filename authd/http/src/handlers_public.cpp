@@ -60,7 +60,14 @@ void RegisterPublicRoutes(Router& router, Api& api) {
   });
 
   router.Add("GET", "/metrics", [&api](Request&) {
-    return Response::Text(200, api.metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
+    // Group commit at work: writes acknowledged, and the durable commits that carried them.
+    const domain::StoreStats st = api.core.store().Stats();
+    std::string text = api.metrics.Render();
+    text += "# HELP authd_store_writes_total Writes committed to the store.\n# TYPE authd_store_writes_total counter\n"
+            "authd_store_writes_total " + std::to_string(st.writes) +
+            "\n# HELP authd_store_commits_total Durable commits (one batch of writes each).\n"
+            "# TYPE authd_store_commits_total counter\nauthd_store_commits_total " + std::to_string(st.commits) + "\n";
+    return Response::Text(200, text, "text/plain; version=0.0.4; charset=utf-8");
   });
 
   router.Add("GET", "/.well-known/jwks.json", [&api](Request&) {
