@@ -18,7 +18,6 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/Timespan.h>
-#include <poll.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -319,9 +318,12 @@ class Session final : public Poco::Net::HTTPServerSession {
 };
 
 // One HTTP/1.1 connection: Poco's request parsing and session, with the loop of Poco's
-// HTTPServerConnection kept but two costs removed. Waiting for the next keep-alive request is
-// one poll(2) (Poco builds and closes an epoll set per wait: four system calls), and no handler
-// object is allocated per request. The reaper watches the socket from its first byte to its end.
+// HTTPServerConnection kept but two costs removed. On plain sockets nothing waits for the next
+// keep-alive request before reading it: the read itself waits, bounded by a receive timeout of
+// the keep-alive idle time (Poco builds and closes an epoll set per wait, four system calls per
+// request); TLS sockets keep Poco's wait, as OpenSSL may hold bytes already read. No handler
+// object is allocated per request. The reaper watches the socket from its first byte to its end,
+// so a request as a whole still gets only the request deadline.
 class Connection final : public Poco::Net::TCPServerConnection {
  public:
   Connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params, HttpServer::Impl& impl)
@@ -337,10 +339,14 @@ class Connection final : public Poco::Net::TCPServerConnection {
     slot_ = impl_.reaper.Add(socket(), std::chrono::steady_clock::now() +
                                            std::chrono::seconds(impl_.options.request_timeout_seconds));
     Session session(socket(), params_);
+    if (!impl_.tls) socket().setReceiveTimeout(std::min(params_->getTimeout(), params_->getKeepAliveTimeout()));
     int keep_alive_left = params_->getMaxKeepAliveRequests();
     for (bool first = true; !stopped_; first = false) {
       if (!first && (keep_alive_left-- <= 0 || !session.getKeepAlive())) break;
-      if (!session.HasBuffered() && !Readable(first ? params_->getTimeout() : params_->getKeepAliveTimeout())) break;
+      if (impl_.tls && !session.HasBuffered() &&
+          !socket().poll(first ? params_->getTimeout() : params_->getKeepAliveTimeout(), Poco::Net::Socket::SELECT_READ)) {
+        break;
+      }
       try {
         std::lock_guard lock(mu_);
         if (stopped_) break;
@@ -363,17 +369,6 @@ class Connection final : public Poco::Net::TCPServerConnection {
   }
 
  private:
-  bool Readable(const Poco::Timespan& timeout) {
-    if (impl_.tls) return socket().poll(timeout, Poco::Net::Socket::SELECT_READ);  // OpenSSL may hold bytes
-    pollfd p{socket().impl()->sockfd(), POLLIN, 0};
-    const auto ms = static_cast<int>(timeout.totalMilliseconds());
-    int n;
-    do {
-      n = ::poll(&p, 1, ms);
-    } while (n < 0 && errno == EINTR);
-    return n > 0;
-  }
-
   static void SendBadRequest(Poco::Net::HTTPServerSession& session) {
     try {
       Poco::Net::HTTPServerResponseImpl response(session);
