@@ -206,6 +206,50 @@ TEST(SqliteStore, RefusesACorruptFileLoudly) {
   EXPECT_NE(s.error().detail.find("integrity"), std::string::npos);
 }
 
+// A database too large to check before serving is checked in the background; damage found
+// then refuses writes and fails Ping, as damage met at run time does.
+TEST(SqliteStore, LargeDatabaseIsCheckedInTheBackground) {
+  testing::TempDir dir;
+  std::string path = dir.File("a.db");
+  {
+    auto s = OpenSqliteStore(path);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE((*s)->Write([&](WriteTx& tx) -> Status {
+      for (int i = 0; i < 2000; ++i) AUTHD_RETURN_IF_ERROR(tx.InsertUser(NewUser("user" + std::to_string(i))));
+      return Ok();
+    }));
+  }
+  Pragma(path, "PRAGMA wal_checkpoint(TRUNCATE)");
+  SqliteOptions background;
+  background.check_before_open_max_bytes = 0;
+  {
+    auto s = OpenSqliteStore(path, background);  // intact: opens, and stays writable
+    ASSERT_TRUE(s);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_TRUE((*s)->Ping());
+    EXPECT_TRUE((*s)->Write([&](WriteTx& tx) { return tx.InsertUser(NewUser("later")); }));
+  }
+  Pragma(path, "PRAGMA wal_checkpoint(TRUNCATE)");
+  // Damage the last pages (user rows and their index), which opening does not read.
+  std::string bytes = testing::ReadFile(path);
+  ASSERT_GT(bytes.size(), 4096u * 8);
+  for (size_t i = bytes.size() - 3 * 4096; i < bytes.size(); i += 4096) {
+    for (size_t j = i; j < i + 12; ++j) bytes[j] = static_cast<char>(bytes[j] ^ 0x5a);
+  }
+  testing::WriteFile(path, bytes);
+  auto s = OpenSqliteStore(path, background);
+  ASSERT_TRUE(s) << s.error().detail;
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    refused = (*s)->Ping().code() == ErrorCode::kStorageCorrupt;
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_EQ((*s)->Write([&](WriteTx& tx) { return tx.InsertUser(NewUser("after")); }).code(), ErrorCode::kStorageCorrupt);
+  // The default opens the same file not at all.
+  EXPECT_EQ(OpenSqliteStore(path).code(), ErrorCode::kStorageCorrupt);
+}
+
 TEST(SqliteStore, NotADatabaseIsRefused) {
   testing::TempDir dir;
   std::string path = dir.File("a.db");

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "authd/base/files.h"
@@ -790,14 +792,44 @@ class SqliteStore final : public domain::Store {
     } else {
       AUTHD_ASSIGN_OR_RETURN(writer_, OpenConnection(path_, opt_, &health_, false));
     }
-    if (opt_.quick_check) AUTHD_RETURN_IF_ERROR(QuickCheck());
+    // A small database is checked before anything is served; a large one (where the check takes
+    // seconds) while authd serves, on a connection of its own: damage found then refuses writes
+    // and fails readiness, as damage met at run time does.
+    bool check_later = false;
+    if (opt_.quick_check) {
+      struct stat db{}, wal{};
+      const int64_t size = (::stat(path_.c_str(), &db) == 0 ? db.st_size : 0) +
+                           (::stat((path_ + "-wal").c_str(), &wal) == 0 ? wal.st_size : 0);
+      check_later = size > opt_.check_before_open_max_bytes;
+      if (!check_later) AUTHD_RETURN_IF_ERROR(QuickCheck(*writer_));
+    }
     AUTHD_RETURN_IF_ERROR(Migrate());
     for (int i = 0; i < opt_.readers; ++i) {
       AUTHD_ASSIGN_OR_RETURN(auto r, OpenConnection(path_, opt_, &health_, false));
       AUTHD_RETURN_IF_ERROR(r->Exec("PRAGMA query_only=ON;"));
       idle_readers_.push_back(std::move(r));
     }
+    if (check_later) {
+      AUTHD_ASSIGN_OR_RETURN(checker_, OpenConnection(path_, opt_, &health_, false));
+      AUTHD_RETURN_IF_ERROR(checker_->Exec("PRAGMA query_only=ON;"));
+      check_thread_ = std::thread([this] {
+        Log(LogLevel::kInfo, "storage_check_started", {{"path", path_}, {"mode", "in the background"}});
+        const auto start = std::chrono::steady_clock::now();
+        Status s = QuickCheck(*checker_);
+        if (stopping_) return;
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        if (s) Log(LogLevel::kInfo, "storage_check_passed", {{"path", path_}, {"ms", static_cast<int64_t>(ms.count())}});
+      });
+    }
     return Ok();
+  }
+
+  ~SqliteStore() override {
+    if (check_thread_.joinable()) {
+      stopping_ = true;
+      sqlite3_interrupt(checker_->raw());
+      check_thread_.join();
+    }
   }
 
   Status Read(const std::function<Status(domain::ReadTx&)>& fn) override {
@@ -963,18 +995,19 @@ class SqliteStore final : public domain::Store {
     }
   }
 
-  Status QuickCheck() {
+  Status QuickCheck(Connection& conn) {
     sqlite3_stmt* raw = nullptr;
-    int rc = sqlite3_prepare_v2(writer_->raw(), "PRAGMA quick_check", -1, &raw, nullptr);
+    int rc = sqlite3_prepare_v2(conn.raw(), "PRAGMA quick_check", -1, &raw, nullptr);
     std::unique_ptr<sqlite3_stmt, StmtDeleter> stmt(raw);
-    if (rc != SQLITE_OK) return SqlError(sqlite3_extended_errcode(writer_->raw()), "quick_check", &health_);
+    if (rc != SQLITE_OK) return SqlError(sqlite3_extended_errcode(conn.raw()), "quick_check", &health_);
     std::string first;
     rc = sqlite3_step(stmt.get());
     if (rc == SQLITE_ROW) {
       const unsigned char* t = sqlite3_column_text(stmt.get(), 0);
       first = t ? reinterpret_cast<const char*>(t) : "";
     } else if (rc != SQLITE_DONE) {
-      return SqlError(sqlite3_extended_errcode(writer_->raw()), "quick_check", &health_);
+      if (stopping_) return Err(ErrorCode::kStorageUnavailable, "the check was stopped");
+      return SqlError(sqlite3_extended_errcode(conn.raw()), "quick_check", &health_);
     }
     if (first != "ok") {
       health_.corrupt = true;
@@ -1027,6 +1060,9 @@ class SqliteStore final : public domain::Store {
   SqliteOptions opt_;
   Health health_;
   std::unique_ptr<Connection> writer_;
+  std::unique_ptr<Connection> checker_;  // the background integrity check's own connection
+  std::atomic<bool> stopping_{false};
+  std::thread check_thread_;
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<PendingWrite*> queue_;

@@ -14,6 +14,9 @@ struct SqliteOptions {
   int readers = 4;
   int busy_timeout_ms = 5000;
   bool quick_check = true;  // refuse to open a damaged file (SECURITY.md P7)
+  // Larger files (database and WAL) are checked in the background after opening, so that start-up
+  // does not wait seconds: damage found then refuses writes and fails Ping (readiness).
+  int64_t check_before_open_max_bytes = 64 << 20;
 };
 
 // Opens (creating if needed, mode 0600) and migrates the database at `path`.
