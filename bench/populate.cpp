@@ -12,6 +12,7 @@
 
 #include "authd/base/crypto.h"
 #include "authd/base/encoding.h"
+#include "authd/base/log.h"
 #include "authd/domain/store.h"
 #include "authd/store/sqlite_store.h"
 #include "webauthn/test_authenticator.h"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: populate --db PATH [--users N] [--keys-per-user K]\n");
     return 2;
   }
+  authd::SetLogLevel(authd::LogLevel::kWarn);
   auto store = authd::store::OpenSqliteStore(db);
   if (!store) {
     std::fprintf(stderr, "populate: %s\n", store.error().detail.c_str());
