@@ -1,7 +1,8 @@
 // The pure hot functions behind each factor, one at a time (issue-free inputs, real keys):
 // client data and authenticator data parsing, a TOTP check over a window of three steps,
-// YubiKey OTP splitting and decryption, the ykval response signature, and a JWS signature per
-// token algorithm. The HTTP and storage costs around them are measured end to end elsewhere.
+// YubiKey OTP splitting and decryption, the ykval response signature, a JWS signature per
+// token algorithm, and a whole assertion verification (§7.2 steps 7-22, the key kept parsed as
+// authd keeps it) per credential algorithm. The HTTP and storage costs around them are measured end to end elsewhere.
 //
 // Run: build/bench/hot_paths_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
@@ -11,7 +12,10 @@
 #include "authd/base/encoding.h"
 #include "authd/domain/otp.h"
 #include "authd/webauthn/authenticator_data.h"
+#include "authd/webauthn/ceremony.h"
 #include "authd/webauthn/client_data.h"
+#include "authd/webauthn/cose_key.h"
+#include "webauthn/test_authenticator.h"
 
 namespace {
 
@@ -73,5 +77,30 @@ void BM_JwsSign(benchmark::State& state) {
 BENCHMARK(BM_JwsSign)->Arg(0)->Arg(1);
 
 }  // namespace
+
+void BM_VerifyAssertionByAlg(benchmark::State& state) {
+  static const int64_t kAlgs[] = {webauthn::cose::kES256, webauthn::cose::kEdDSA, webauthn::cose::kES384,
+                                  webauthn::cose::kRS256};
+  const int64_t alg = kAlgs[state.range(0)];
+  webauthn::testing::TestAuthenticator key(alg);
+  const Bytes challenge = RandomBytes(32);
+  auto a = key.Assert(challenge, key.NewAssertion());
+  webauthn::AssertionExpectations expected;
+  expected.challenge = challenge;
+  expected.origins.origins = {key.origin};
+  expected.rp_id = key.rp_id;
+  const Bytes cose = key.CoseKey();
+  webauthn::StoredCredential stored{cose, 0, false,
+                                    std::make_shared<const webauthn::CosePublicKey>(webauthn::ParseCoseKey(cose).value())};
+  state.SetLabel(alg == webauthn::cose::kES256   ? "ES256"
+                 : alg == webauthn::cose::kEdDSA ? "EdDSA"
+                 : alg == webauthn::cose::kES384 ? "ES384"
+                                                 : "RS256");
+  for (auto _ : state) {
+    auto r = webauthn::VerifyAssertion({a.client_data_json, a.authenticator_data, a.signature}, stored, expected);
+    if (!r) state.SkipWithError(r.error().detail.c_str());
+  }
+}
+BENCHMARK(BM_VerifyAssertionByAlg)->DenseRange(0, 3);
 
 BENCHMARK_MAIN();
