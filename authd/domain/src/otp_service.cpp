@@ -18,7 +18,6 @@ namespace {
 
 constexpr int64_t kForever = std::numeric_limits<int64_t>::max() / 2;
 
-
 std::string UserSubject(std::string_view user_id) { return "user:" + std::string(user_id); }
 std::string CredentialSubject(std::string_view id) { return "credential:" + std::string(id); }
 

@@ -27,7 +27,6 @@ Json CredentialDescriptor(const WebAuthnCredential& c) {
   return d;
 }
 
-
 }  // namespace
 
 WebAuthnService::WebAuthnService(Core& core, const Keyring& keyring, WebAuthnOptions options)
@@ -42,9 +41,7 @@ void WebAuthnService::Refuse(const AuditContext& ctx, const std::string& action,
   });
 }
 
-Error WebAuthnService::RefuseUsed(const AuditContext& ctx, const std::string& action) {
-  // A replayed response is refused before any of it is checked again (a replayed assertion must
-  // not count as a counter regression against its key).
+Error WebAuthnService::RefuseUnknownCeremony(const AuditContext& ctx, const std::string& action) {
   Error e = Err(ErrorCode::kChallengeUnknown, "unknown or already used ceremony; start again");
   Refuse(ctx, action, "ceremony", e, nullptr);
   return e;
@@ -52,13 +49,10 @@ Error WebAuthnService::RefuseUsed(const AuditContext& ctx, const std::string& ac
 
 Result<Ceremony> WebAuthnService::OpenLiveCeremony(std::string_view handle, std::string_view kind,
                                                    const AuditContext& ctx, const std::string& action) {
-  // Whether it was used already is known only when it is used (in the transaction that acts on it).
+  // Whether it was used is read by the caller with its records, and settled (of two concurrent
+  // uses, one) by the transaction that acts on it.
   auto c = OpenCeremony(keyring_, handle);
-  if (!c || c->kind != kind) {
-    Error e = Err(ErrorCode::kChallengeUnknown, "unknown or already used ceremony; start again");
-    Refuse(ctx, action, "ceremony", e, nullptr);
-    return e;
-  }
+  if (!c || c->kind != kind) return RefuseUnknownCeremony(ctx, action);
   if (core_.clock().NowSeconds() >= c->expires_at) {
     Error e = Err(ErrorCode::kChallengeExpired, "the ceremony expired; start again");
     Refuse(ctx, action, "ceremony", e, nullptr);
@@ -169,7 +163,9 @@ Result<RegistrationResult> WebAuthnService::FinishRegistration(std::string_view 
     AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserById(c.user_id));
     return Ok();
   }));
-  if (used) return RefuseUsed(ctx, action);
+  // A replayed response is refused before any of it is checked again (a replayed assertion must
+  // not count as a counter regression against its key).
+  if (used) return RefuseUnknownCeremony(ctx, action);
   std::string target = user ? "user:" + user->username : "user:unknown";
   auto fail = [&](Error e) -> Error {
     Refuse(ctx, action, target, e, &c);
@@ -405,7 +401,9 @@ Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handl
     }
     return Ok();
   }));
-  if (used) return RefuseUsed(ctx, action);
+  // A replayed response is refused before any of it is checked again (a replayed assertion must
+  // not count as a counter regression against its key).
+  if (used) return RefuseUnknownCeremony(ctx, action);
   std::string target = user ? "user:" + user->username : "credential:unknown";
   auto fail = [&](Error e) -> Error {
     Refuse(ctx, action, target, e, &c);

@@ -15,13 +15,12 @@ Result<std::pair<domain::Principal, domain::AuditContext>> AuthorizeAdmin(Api& a
   return std::make_pair(std::move(who.value()), std::move(ctx));
 }
 
+std::string UserTarget(const Request& req) { return "user:" + std::string(req.Param("username")).substr(0, 64); }
+
 namespace {
 
 using domain::Permission;
 using domain::Principal;
-
-
-std::string UserTarget(const Request& req) { return "user:" + std::string(req.Param("username")).substr(0, 64); }
 
 Result<std::vector<std::string>> StringArray(const Json& body, const char* key, size_t max_items) {
   std::vector<std::string> out;

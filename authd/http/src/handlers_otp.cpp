@@ -6,7 +6,6 @@
 #include "authd/http/qr_svg.h"
 
 namespace authd::http {
-
 void RegisterOtpRoutes(Router& router, Api& api) {
   // --- TOTP ---
   router.Add("POST", "/v1/totp/enrollment", RateLimited(api, nullptr, [&api](Request& req) -> Result<Response> {
@@ -75,8 +74,7 @@ void RegisterOtpRoutes(Router& router, Api& api) {
   // --- admin ---
   router.Add("POST", "/v1/admin/users/{username}/yubiotp", [&api](Request& req) -> Response {
     auto r = [&]() -> Result<Response> {
-      AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, domain::Permission::kRegisterCredential,
-                                                        "user:" + std::string(req.Param("username")).substr(0, 64)));
+      AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, domain::Permission::kRegisterCredential, UserTarget(req)));
       AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
       domain::YubiOtpRegistration y;
       AUTHD_ASSIGN_OR_RETURN(y.public_id, RequiredString(body, "public_id", 16));
@@ -91,8 +89,7 @@ void RegisterOtpRoutes(Router& router, Api& api) {
 
   router.Add("POST", "/v1/admin/users/{username}/unlock", [&api](Request& req) -> Response {
     auto r = [&]() -> Result<Response> {
-      AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, domain::Permission::kUnlockUser,
-                                                        "user:" + std::string(req.Param("username")).substr(0, 64)));
+      AUTHD_ASSIGN_OR_RETURN(auto admin, AuthorizeAdmin(api, req, domain::Permission::kUnlockUser, UserTarget(req)));
       AUTHD_ASSIGN_OR_RETURN(int64_t n, api.otp->Unlock(admin.second, req.Param("username")));
       return Response::Json(200, {{"cleared", n}});
     }();

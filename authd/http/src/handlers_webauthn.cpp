@@ -46,8 +46,6 @@ Result<std::pair<Bytes, const Json*>> Envelope(const Json& credential) {
   return std::make_pair(std::move(raw_id), &*it);
 }
 
-
-
 }  // namespace
 
 void RegisterWebAuthnRoutes(Router& router, Api& api) {

@@ -24,7 +24,6 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
-#include <unordered_map>
 
 #include "authd/base/crypto.h"
 #include "authd/base/log.h"

@@ -98,7 +98,6 @@ struct AuditEvent {
   Bytes hash;
 };
 
-// A WebAuthn ceremony in flight: what the server asked for, kept server-side (§13.4.3).
 // A WebAuthn ceremony in flight, sealed into its handle (ceremony_handle.h).
 struct Ceremony {
   Bytes id;  // random; recorded as used when the ceremony finishes

@@ -99,7 +99,8 @@ class WebAuthnService {
  private:
   Result<Ceremony> OpenLiveCeremony(std::string_view handle, std::string_view kind, const AuditContext& ctx,
                                     const std::string& action);
-  Error RefuseUsed(const AuditContext& ctx, const std::string& action);
+  // kChallengeUnknown, audited: a handle that is not a live ceremony of this kind, or was used.
+  Error RefuseUnknownCeremony(const AuditContext& ctx, const std::string& action);
   void Refuse(const AuditContext& ctx, const std::string& action, const std::string& target, const Error& error,
               const Ceremony* consume);
 

@@ -75,6 +75,8 @@ using domain::UserJson;
 
 // The caller of a public ceremony: nobody (no Authorization header) or a valid Bearer token.
 Result<std::optional<domain::Principal>> OptionalBearer(Api& api, const Request& req);
+// The audit target of a route under /v1/admin/users/{username}.
+std::string UserTarget(const Request& req);
 // The caller of an admin route: authenticates the Bearer token and checks the permission on
 // `target`; returns the principal and the audit context naming it.
 Result<std::pair<domain::Principal, domain::AuditContext>> AuthorizeAdmin(Api& api, const Request& req,
