@@ -15,8 +15,7 @@ dir=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 export AUTHD_LOG_LEVEL=error AUTHD_RATE_LIMIT=0 AUTHD_TOKEN_TTL=3600
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+source scripts/bench-lib.sh
 declare -A port pid token client_id client_secret start_ms idle_rss db_mib count
 count[small]=1000
 count[large]=$users
@@ -60,24 +59,4 @@ for scenario in webauthn-login introspect; do
     done
   done
 done
-python3 - "$dir/results.jsonl" <<'PY'
-import json, sys, statistics, collections
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    r = json.loads(line); rows[(r["label"], r["scenario"])].append(r)
-def cell(rs, k, fmt):
-    v = sorted(r[k] for r in rs)
-    return f"{fmt(statistics.median(v))} ({fmt(v[0])}-{fmt(v[-1])})"
-print("| users | database MiB | start-up ms (median of 5) | idle RSS MiB | scenario | operations/s | server CPU µs/op | peak RSS MiB |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-for (label, scenario), rs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0] != "small")):
-    r0 = rs[0]
-    print(f"| {r0['users']} | {r0['db_mib']} | {r0['start_ms']} | {r0['idle_rss_kib']/1024:.1f} | {scenario} | "
-          f"{cell(rs, 'rps', lambda v: f'{v:.0f}')} | {cell(rs, 'server_cpu_us_per_request', lambda v: f'{v:.1f}')} | "
-          f"{max(r['server_peak_rss_kib'] for r in rs)/1024:.1f} |")
-print()
-for scenario in sorted({s for _, s in rows}):
-    small = statistics.median(r["server_cpu_us_per_request"] for r in rows[("small", scenario)])
-    large = statistics.median(r["server_cpu_us_per_request"] for r in rows[("large", scenario)])
-    print(f"- {scenario}: CPU per operation with many users / with 1000 users = {large / small:.2f}")
-PY
+python3 scripts/bench_report.py scale "$dir/results.jsonl"

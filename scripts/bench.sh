@@ -14,8 +14,7 @@ scenarios=${AUTHD_BENCH_SCENARIOS:-"jwks introspect webauthn-login webauthn-logi
 peer_src=${AUTHD_PEER_DIR:-../shared/peers/simplewebauthn-api}
 AUTHD_BUILD_TARGETS="authd authctl loadgen" bash scripts/build.sh >/dev/null
 dir=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+source scripts/bench-lib.sh
 port=$(free_port)
 export AUTHD_DB=$dir/authd.db AUTHD_LISTEN=127.0.0.1:$port AUTHD_LOG_LEVEL=error AUTHD_RATE_LIMIT=0 AUTHD_TOKEN_TTL=3600
 authctl=build/bin/authctl
@@ -75,13 +74,7 @@ done
 for scenario in introspect webauthn-login; do
   for target in authd peer; do
     [[ $target == peer ]] && ! peer_has "$scenario" && continue
-    rate=$(python3 - "$results" "$target" "$scenario" <<'PY'
-import json, sys, statistics
-rs = [json.loads(l) for l in open(sys.argv[1])]
-v = [r["rps"] for r in rs if r["target"] == sys.argv[2] and r["name"] == sys.argv[3] and r["rate"] == 0]
-print(int(statistics.median(v) / 2) if v else 0)
-PY
-)
+    rate=$(python3 scripts/bench_report.py half-rate "$results" "$target" "$scenario")
     [[ $rate -gt 0 ]] || continue
     for run in $(seq 3); do
       echo "bench: $target $scenario open loop at $rate/s, run $run/3" >&2
@@ -89,45 +82,4 @@ PY
     done
   done
 done
-python3 - "$results" <<'PY'
-import json, sys, statistics, collections
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    rows[(r["target"], r["name"], r["rate"] > 0)].append(r)
-def med(rs, k): return statistics.median(r[k] for r in rs)
-def cell(rs, k, fmt):
-    v = sorted(r[k] for r in rs)
-    return f"{fmt(statistics.median(v))} ({fmt(v[0])}-{fmt(v[-1])})"
-f0 = lambda v: f"{v:.0f}"
-f1 = lambda v: f"{v:.1f}"
-print("| target | scenario | operations/s | server CPU µs/op | p50 µs | p99 µs | p99.9 µs | errors | peak RSS MiB |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-for (target, name, open_loop), rs in rows.items():
-    if open_loop: continue
-    print(f"| {target} | {name} | {cell(rs, 'rps', f0)} | {cell(rs, 'server_cpu_us_per_request', f1)} | "
-          f"{cell(rs, 'p50_us', f0)} | {cell(rs, 'p99_us', f0)} | {cell(rs, 'p999_us', f0)} | "
-          f"{sum(r['errors'] for r in rs)} | {max(r['server_peak_rss_kib'] for r in rs) / 1024:.1f} |")
-print()
-print("Open loop at half the maximum rate:")
-print()
-print("| target | scenario | offered/s | p50 µs | p90 µs | p99 µs | p99.9 µs | errors |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-for (target, name, open_loop), rs in rows.items():
-    if not open_loop: continue
-    print(f"| {target} | {name} | {rs[0]['rate']:.0f} | {cell(rs, 'p50_us', f0)} | {cell(rs, 'p90_us', f0)} | "
-          f"{cell(rs, 'p99_us', f0)} | {cell(rs, 'p999_us', f0)} | {sum(r['errors'] for r in rs)} |")
-ratios = []
-for (target, name, open_loop), rs in rows.items():
-    peer = rows.get(("peer", name, False))
-    if target != "authd" or open_loop or not peer: continue
-    ratios.append(f"| {name} | {med(rs, 'rps') / med(peer, 'rps'):.2f} | "
-                  f"{med(peer, 'server_cpu_us_per_request') / med(rs, 'server_cpu_us_per_request'):.2f} |")
-if ratios:
-    print()
-    print("authd against the peer (medians; above 1 means authd is ahead):")
-    print()
-    print("| scenario | rate authd/peer | CPU per operation peer/authd |")
-    print("| --- | --- | --- |")
-    print("\n".join(ratios))
-PY
+python3 scripts/bench_report.py matrix "$results"
