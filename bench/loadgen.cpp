@@ -48,11 +48,13 @@
 #include "authd/base/json.h"
 #include "authd/domain/otp.h"
 #include "authd/webauthn/cose_key.h"
-#include "webauthn/test_authenticator.h"
+#include "webauthn/response_json.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using authd::webauthn::testing::AssertionVerifyBody;
+using authd::webauthn::testing::RegistrationVerifyBody;
 
 // Log-linear histogram of nanoseconds: 128 sub-buckets per power of two.
 class Histogram {
@@ -243,18 +245,6 @@ std::string UniqueName(const char* prefix, int index) {
   return std::string(prefix) + std::to_string(index) + "-" + authd::HexEncode(authd::RandomBytes(4));
 }
 
-authd::Json RegistrationBody(const authd::Json& options, authd::webauthn::testing::TestAuthenticator& key) {
-  const authd::Bytes challenge = *authd::Base64UrlDecode(options["publicKey"]["challenge"].get<std::string>());
-  auto reg = key.Register(challenge, key.NewRegistration());
-  const std::string id = authd::Base64UrlEncode(key.credential_id);
-  return {{"ceremony", options["ceremony"]},
-          {"credential",
-           {{"id", id}, {"rawId", id}, {"type", "public-key"},
-            {"response", {{"clientDataJSON", authd::Base64UrlEncode(reg.client_data_json)},
-                          {"attestationObject", authd::Base64UrlEncode(reg.attestation_object)}}},
-            {"clientExtensionResults", authd::Json::object()}}}};
-}
-
 int64_t Alg(const Options& o) { return o.alg == "eddsa" ? authd::webauthn::cose::kEdDSA : authd::webauthn::cose::kES256; }
 
 class WebAuthnLogin final : public Session {
@@ -288,8 +278,8 @@ class WebAuthnLogin final : public Session {
                   j, close_after);
     if (st != 200) return Fail(username_, "registration options", st, j);
     key_.rp_id = j["publicKey"]["rp"]["id"].get<std::string>();
-    st = Exchange(fd, buf, Post("/v1/webauthn/registration/verify", authd::DumpJson(RegistrationBody(j, key_))), j,
-                  close_after);
+    const authd::Json body = RegistrationVerifyBody(j, key_, key_.NewRegistration());
+    st = Exchange(fd, buf, Post("/v1/webauthn/registration/verify", authd::DumpJson(body)), j, close_after);
     if (st != 201) return Fail(username_, "registration verify", st, j);
     return true;
   }
@@ -299,16 +289,7 @@ class WebAuthnLogin final : public Session {
     int st = Exchange(fd, buf, Post("/v1/webauthn/authentication/options", "{\"username\":\"" + username_ + "\"}"), j,
                       close_after);
     if (st != 200 || close_after) return st;
-    const authd::Bytes challenge = *authd::Base64UrlDecode(j["publicKey"]["challenge"].get<std::string>());
-    auto a = key_.Assert(challenge, key_.NewAssertion());
-    const std::string id = authd::Base64UrlEncode(key_.credential_id);
-    authd::Json verify = {{"ceremony", j["ceremony"]},
-                          {"credential",
-                           {{"id", id}, {"rawId", id}, {"type", "public-key"},
-                            {"response", {{"clientDataJSON", authd::Base64UrlEncode(a.client_data_json)},
-                                          {"authenticatorData", authd::Base64UrlEncode(a.authenticator_data)},
-                                          {"signature", authd::Base64UrlEncode(a.signature)}}},
-                            {"clientExtensionResults", authd::Json::object()}}}};
+    const authd::Json verify = AssertionVerifyBody(j, key_, key_.NewAssertion());
     st = Exchange(fd, buf, Post("/v1/webauthn/authentication/verify", authd::DumpJson(verify)), j, close_after);
     if (st == 200) last_token_ = j.value("access_token", "");
     return st;
@@ -364,8 +345,8 @@ class WebAuthnRegister final : public Session {
     if (st != 200 || close_after) return st;
     key_.rp_id = j["publicKey"]["rp"]["id"].get<std::string>();
     key_.credential_id = authd::RandomBytes(32);
-    st = Exchange(fd, buf, Post("/v1/webauthn/registration/verify", authd::DumpJson(RegistrationBody(j, key_))), j,
-                  close_after);
+    const authd::Json body = RegistrationVerifyBody(j, key_, key_.NewRegistration());
+    st = Exchange(fd, buf, Post("/v1/webauthn/registration/verify", authd::DumpJson(body)), j, close_after);
     return st == 201 ? 200 : st;
   }
 

@@ -18,30 +18,20 @@
 #include "authd/base/crypto.h"
 #include "authd/base/encoding.h"
 #include "integration/harness.h"
-#include "webauthn/test_authenticator.h"
+#include "webauthn/response_json.h"
 
 namespace authd::testing {
 namespace {
 
+using webauthn::testing::AssertionVerifyBody;
+using webauthn::testing::RegistrationVerifyBody;
 using webauthn::testing::TestAuthenticator;
-
-Bytes Challenge(const Json& options) {
-  return Base64UrlDecode(options["publicKey"]["challenge"].get<std::string>()).value_or(Bytes{});
-}
 
 bool Enrol(AuthdProcess& server, const std::string& admin, const std::string& username, TestAuthenticator& key) {
   if (server.PostJson("/v1/admin/users", {{"username", username}}, admin).status != 201) return false;
   HttpResult opts = server.PostJson("/v1/webauthn/registration/options", {{"username", username}}, admin);
   if (opts.status != 200) return false;
-  auto reg = key.NewRegistration();
-  auto resp = key.Register(Challenge(opts.json()), reg);
-  const std::string id = Base64UrlEncode(*reg.auth.credential_id);
-  Json body = {{"ceremony", opts.json()["ceremony"]},
-               {"credential",
-                {{"id", id}, {"rawId", id}, {"type", "public-key"},
-                 {"response", {{"clientDataJSON", Base64UrlEncode(resp.client_data_json)},
-                               {"attestationObject", Base64UrlEncode(resp.attestation_object)}}},
-                 {"clientExtensionResults", Json::object()}}}};
+  Json body = RegistrationVerifyBody(opts.json(), key, key.NewRegistration());
   return server.PostJson("/v1/webauthn/registration/verify", body).status == 201;
 }
 
@@ -52,15 +42,7 @@ std::string Login(AuthdProcess& server, const std::string& username, TestAuthent
   if (opts.status != 200) return "";
   auto a = key.NewAssertion();
   count = a.auth.sign_count;
-  auto resp = key.Assert(Challenge(opts.json()), a);
-  const std::string id = Base64UrlEncode(key.credential_id);
-  Json body = {{"ceremony", opts.json()["ceremony"]},
-               {"credential",
-                {{"id", id}, {"rawId", id}, {"type", "public-key"},
-                 {"response", {{"clientDataJSON", Base64UrlEncode(resp.client_data_json)},
-                               {"authenticatorData", Base64UrlEncode(resp.authenticator_data)},
-                               {"signature", Base64UrlEncode(resp.signature)}}},
-                 {"clientExtensionResults", Json::object()}}}};
+  Json body = AssertionVerifyBody(opts.json(), key, a);
   HttpResult r = server.PostJson("/v1/webauthn/authentication/verify", body);
   if (r.status != 200) return "";
   const std::string token = r.json()["access_token"];

@@ -7,11 +7,14 @@
 
 #include "authd/base/encoding.h"
 #include "integration/harness.h"
-#include "webauthn/test_authenticator.h"
+#include "webauthn/response_json.h"
 
 namespace authd::testing {
 namespace {
 
+using webauthn::testing::AssertionVerifyBody;
+using webauthn::testing::OptionsChallenge;
+using webauthn::testing::RegistrationVerifyBody;
 using webauthn::testing::TestAuthenticator;
 
 class WebAuthnHttp : public ::testing::Test {
@@ -29,24 +32,10 @@ class WebAuthnHttp : public ::testing::Test {
     return c;
   }
 
-  static Bytes Challenge(const Json& options) {
-    return Base64UrlDecode(options["publicKey"]["challenge"].get<std::string>()).value_or(Bytes{});
-  }
-
   Json RegistrationJson(const Json& options, const TestAuthenticator::Registration& reg) {
-    auto resp = key_.Register(Challenge(options), reg);
-    std::string id = Base64UrlEncode(*reg.auth.credential_id);
-    return {{"ceremony", options["ceremony"]},
-            {"nickname", "blue key"},
-            {"credential",
-             {{"id", id},
-              {"rawId", id},
-              {"type", "public-key"},
-              {"response",
-               {{"clientDataJSON", Base64UrlEncode(resp.client_data_json)},
-                {"attestationObject", Base64UrlEncode(resp.attestation_object)},
-                {"transports", {"usb"}}}},
-              {"clientExtensionResults", {{"credProps", {{"rk", false}}}}}}}};
+    Json body = RegistrationVerifyBody(options, key_, reg, {{"transports", {"usb"}}}, {{"credProps", {{"rk", false}}}});
+    body["nickname"] = "blue key";
+    return body;
   }
 
   HttpResult Enrol(const std::string& code) {
@@ -56,23 +45,7 @@ class WebAuthnHttp : public ::testing::Test {
   }
 
   Json AssertionJson(const Json& options, const TestAuthenticator::Assertion& a) {
-    return AssertionJsonFor(key_, options, a, Json::object());
-  }
-
-  static Json AssertionJsonFor(const TestAuthenticator& key, const Json& options, const TestAuthenticator::Assertion& a,
-                               const Json& extension_results) {
-    auto resp = key.Assert(Challenge(options), a);
-    std::string id = Base64UrlEncode(key.credential_id);
-    return {{"ceremony", options["ceremony"]},
-            {"credential",
-             {{"id", id},
-              {"rawId", id},
-              {"type", "public-key"},
-              {"response",
-               {{"clientDataJSON", Base64UrlEncode(resp.client_data_json)},
-                {"authenticatorData", Base64UrlEncode(resp.authenticator_data)},
-                {"signature", Base64UrlEncode(resp.signature)}}},
-              {"clientExtensionResults", extension_results}}}};
+    return AssertionVerifyBody(options, key_, a);
   }
 
   HttpResult Login(std::optional<TestAuthenticator::Assertion> a = std::nullopt) {
@@ -102,7 +75,7 @@ TEST_F(WebAuthnHttp, EnrolWithACodeThenLogIn) {
   Json pk = opts.json()["publicKey"];
   EXPECT_EQ(pk["rp"]["id"], "localhost");
   EXPECT_EQ(pk["user"]["name"], "alice");
-  EXPECT_EQ(Challenge(opts.json()).size(), 32u);
+  EXPECT_EQ(OptionsChallenge(opts.json()).size(), 32u);
   EXPECT_EQ(pk["excludeCredentials"], Json::array());
   EXPECT_EQ(pk["pubKeyCredParams"][0]["alg"], -7);
 
@@ -384,13 +357,13 @@ TEST_F(WebAuthnHttp, PamU2fUsersKeepTheirKeysThroughTheAppIdExtension) {
     HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", {{"username", name}});
     ASSERT_EQ(opts.status, 200);
     EXPECT_EQ(opts.json()["publicKey"]["extensions"]["appid"], "pam://station");
-    Json body = AssertionJsonFor(*key, opts.json(), key->NewAssertion(), {{"appid", true}});
+    Json body = AssertionVerifyBody(opts.json(), *key, key->NewAssertion(), {{"appid", true}});
     HttpResult login = server_.PostJson("/v1/webauthn/authentication/verify", body);
     EXPECT_EQ(login.status, 200) << name << " " << login.body;
   }
   // Without the appid extension the same key's rpIdHash is another relying party's.
   HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", {{"username", "alice"}});
-  Json body = AssertionJsonFor(u2f, opts.json(), u2f.NewAssertion(), Json::object());
+  Json body = AssertionVerifyBody(opts.json(), u2f, u2f.NewAssertion());
   EXPECT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", body).json()["code"], "rp_id_mismatch");
 }
 
