@@ -112,30 +112,12 @@ struct Options {
   bool peer = false;
 };
 
-std::string Base64(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    const uint32_t v = uint8_t(in[i]) << 16;
-    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
 std::string Request(const Options& o) {
   if (o.scenario == "jwks") return "GET /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   if (o.scenario == "healthz") return "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   const std::string body = "token=" + o.token;
   return "POST /v1/tokens/introspect HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic " +
-         Base64(o.client_id + ":" + o.client_secret) +
+         authd::Base64Encode(authd::AsBytes(o.client_id + ":" + o.client_secret)) +
          "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + std::to_string(body.size()) +
          "\r\n\r\n" + body;
 }
@@ -225,7 +207,8 @@ int Exchange(int fd, std::string& buf, const std::string& request, authd::Json& 
 }
 
 // One connection's scenario state: Setup populates through the API, Op runs one operation on a
-// kept-alive connection and returns its HTTP status (200 or 201 for success, by scenario).
+// kept-alive connection and returns its HTTP status, 200 when it succeeded (a scenario whose
+// success is another status maps it to 200).
 class Session {
  public:
   virtual ~Session() = default;
@@ -238,6 +221,14 @@ class Session {
     std::fprintf(stderr, "loadgen: setting up %s failed at %s (HTTP %d): %s\n", who.c_str(), step, status,
                  authd::DumpJson(j).c_str());
     return false;
+  }
+  // POST /v1/admin/users with the admin token; false (and said why) unless it was created.
+  static bool CreateUser(const Options& o, int fd, std::string& buf, const std::string& username) {
+    bool close_after = false;
+    authd::Json j;
+    const int st =
+        Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", username}}), o.admin_token), j, close_after);
+    return st == 201 || Fail(username, "user", st, j);
   }
 };
 
@@ -264,10 +255,8 @@ class WebAuthnLogin final : public Session {
       if (st != 201) return Fail(username_, "bootstrap", st, j);
       code = j["users"][0]["enrollment_code"].get<std::string>();
     } else {
-      int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", username_}}), o_.admin_token), j,
-                        close_after);
-      if (st != 201) return Fail(username_, "user", st, j);
-      st = Exchange(fd, buf, Post("/v1/admin/users/" + username_ + "/enrollment-codes", "{}", o_.admin_token), j,
+      if (!CreateUser(o_, fd, buf, username_)) return false;
+      const int st = Exchange(fd, buf, Post("/v1/admin/users/" + username_ + "/enrollment-codes", "{}", o_.admin_token), j,
                     close_after);
       if (st != 201) return Fail(username_, "enrolment code", st, j);
       code = j.value("enrollment_code", "");
@@ -313,13 +302,9 @@ class WebAuthnRegister final : public Session {
   }
 
   bool Setup(int fd, std::string& buf) override {
-    bool close_after = false;
-    authd::Json j;
     if (o_.peer) return true;  // the peer's users come with an enrolment code per registration
     for (const auto& u : users_) {
-      const int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", u}}), o_.admin_token), j,
-                              close_after);
-      if (st != 201) return Fail(u, "user", st, j);
+      if (!CreateUser(o_, fd, buf, u)) return false;
     }
     return true;
   }
@@ -369,10 +354,8 @@ class TotpVerify final : public Session {
     bool close_after = false;
     authd::Json j;
     for (auto& u : users_) {
-      int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", u.name}}), o_.admin_token), j,
-                        close_after);
-      if (st != 201) return Fail(u.name, "user", st, j);
-      st = Exchange(fd, buf, Post("/v1/totp/enrollment", authd::DumpJson({{"username", u.name}}), o_.admin_token), j,
+      if (!CreateUser(o_, fd, buf, u.name)) return false;
+      int st = Exchange(fd, buf, Post("/v1/totp/enrollment", authd::DumpJson({{"username", u.name}}), o_.admin_token), j,
                     close_after);
       if (st != 200) return Fail(u.name, "totp enrollment", st, j);
       u.secret = *authd::Base32Decode(j["secret"].get<std::string>());
@@ -398,7 +381,10 @@ class TotpVerify final : public Session {
       return Exchange(fd, buf, Post("/v1/totp/verify", authd::DumpJson({{"username", u.name}, {"code", Code(u, step)}})), j,
                       close_after);
     }
-    return 0;  // every user's codes are used up: enrol more with --users
+    // Every user's codes are used up (enrol more with --users): counted as an error, without
+    // spinning through the rest of the run.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return 0;
   }
 
  private:
@@ -432,13 +418,11 @@ class YubiOtp final : public Session {
   bool Setup(int fd, std::string& buf) override {
     bool close_after = false;
     authd::Json j;
-    int st = Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", username_}}), o_.admin_token), j,
-                      close_after);
-    if (st != 201) return Fail(username_, "user", st, j);
+    if (!CreateUser(o_, fd, buf, username_)) return false;
     const authd::Json reg = {{"public_id", public_id_},
                              {"private_id", authd::HexEncode(authd::ByteView(token_.private_id.data(), 6))},
                              {"aes_key", authd::HexEncode(aes_key_)}};
-    st = Exchange(fd, buf, Post("/v1/admin/users/" + username_ + "/yubiotp", authd::DumpJson(reg), o_.admin_token), j,
+    const int st = Exchange(fd, buf, Post("/v1/admin/users/" + username_ + "/yubiotp", authd::DumpJson(reg), o_.admin_token), j,
                   close_after);
     if (st != 201) return Fail(username_, "yubiotp registration", st, j);
     return true;
