@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 users=${1:-1000000}
 keys=${2:-2}
 duration=${3:-5}
+bash scripts/install-deps.sh >/dev/null
 AUTHD_BUILD_TARGETS="authd authctl loadgen populate" bash scripts/build.sh >/dev/null
 dir=$(mktemp -d)
 pids=()

@@ -12,6 +12,7 @@ connections=${2:-16}
 runs=${AUTHD_BENCH_RUNS:-5}
 scenarios=${AUTHD_BENCH_SCENARIOS:-"jwks introspect webauthn-login webauthn-login-eddsa webauthn-register totp-verify yubiotp-verify ykval-verify"}
 peer_src=${AUTHD_PEER_DIR:-../shared/peers/simplewebauthn-api}
+bash scripts/install-deps.sh >/dev/null
 AUTHD_BUILD_TARGETS="authd authctl loadgen" bash scripts/build.sh >/dev/null
 dir=$(mktemp -d)
 source scripts/bench-lib.sh

@@ -219,9 +219,20 @@ TEST_F(WebAuthnHttp, CeremoniesStoreNothingUntilUsedAndReplaysDoNotFlagTheKey) {
   r = server_.PostJson("/v1/webauthn/authentication/verify", crossed);
   EXPECT_EQ(r.status, 422);
   EXPECT_EQ(r.json()["code"], "challenge_unknown");
-  // Neither used up the genuine ceremony.
+  EXPECT_FALSE(r.json().contains("access_token"));
+  // A handle longer than any authd seals is refused before it is decoded.
+  Json oversized = AssertionJson(fresh.json(), key_.NewAssertion());
+  oversized["ceremony"] = std::string(5000, 'A');
+  r = server_.PostJson("/v1/webauthn/authentication/verify", oversized);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json()["code"], "bad_request") << r.body;
+  // None of these stored anything, issued a token, or used up the genuine ceremony; each was audited.
+  EXPECT_EQ(SqlScalar(db, "SELECT count(*) FROM used_ceremonies"), std::to_string(std::stoi(used) + 2));
+  const std::string tokens = SqlScalar(db, "SELECT count(*) FROM tokens");
+  EXPECT_NE(server_.Authctl({"audit", "tail", "-n", "5"}).out.find("challenge_unknown"), std::string::npos);
   EXPECT_EQ(server_.PostJson("/v1/webauthn/authentication/verify", AssertionJson(fresh.json(), key_.NewAssertion())).status,
             200);
+  EXPECT_EQ(SqlScalar(db, "SELECT count(*) FROM tokens"), std::to_string(std::stoi(tokens) + 1));
 }
 
 TEST_F(WebAuthnHttp, WA08_CounterRegressionIsRefusedFlaggedAndAudited) {
