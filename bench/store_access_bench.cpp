@@ -1,6 +1,7 @@
 // Poco::Data (SQLite connector) against the sqlite3 C API on authd's hottest read: a token
-// record looked up by the SHA-256 of the token (introspection, Bearer authentication). Both use
-// one prepared statement, re-executed; the table and index are authd's own.
+// record looked up by its jti (introspection, Bearer authentication), its stored SHA-256 read
+// for the comparison. Both use one prepared statement, re-executed; the table is authd's own
+// (schema version 5: keyed by time-ordered jti, WITHOUT ROWID).
 //
 // Run: build/bench/store_access_bench --benchmark_repetitions=5
 
@@ -24,7 +25,7 @@ constexpr int kRows = 20000;
 
 struct Fixture {
   std::string path;
-  std::vector<authd::Bytes> hashes;
+  std::vector<std::string> jtis;
 
   Fixture() {
     char tmpl[] = "/tmp/authd-bench-XXXXXX";
@@ -34,9 +35,10 @@ struct Fixture {
     sqlite3* db = nullptr;
     sqlite3_open(path.c_str(), &db);
     sqlite3_exec(db,
-                 "PRAGMA journal_mode=WAL; CREATE TABLE tokens (jti TEXT PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE,"
+                 "PRAGMA journal_mode=WAL; CREATE TABLE tokens (jti TEXT PRIMARY KEY, token_hash BLOB NOT NULL,"
                  " user_id TEXT, username TEXT, credential_id TEXT, audience TEXT, client_id TEXT, amr TEXT,"
-                 " roles TEXT, issued_at INTEGER, expires_at INTEGER, auth_time INTEGER, revoked_at INTEGER);"
+                 " roles TEXT, issued_at INTEGER, expires_at INTEGER, auth_time INTEGER, revoked_at INTEGER)"
+                 " WITHOUT ROWID;"
                  "BEGIN;",
                  nullptr, nullptr, nullptr);
     sqlite3_stmt* ins = nullptr;
@@ -45,12 +47,13 @@ struct Fixture {
                        -1, &ins, nullptr);
     for (int i = 0; i < kRows; ++i) {
       authd::Bytes h = authd::Sha256(authd::AsBytes("token-" + std::to_string(i)));
-      std::string jti = "jti-" + std::to_string(i);
-      sqlite3_bind_text(ins, 1, jti.c_str(), -1, SQLITE_TRANSIENT);
+      char jti[32];
+      std::snprintf(jti, sizeof jti, "01KW%022d", i);  // time-ordered, as NewJti makes them
+      sqlite3_bind_text(ins, 1, jti, -1, SQLITE_TRANSIENT);
       sqlite3_bind_blob(ins, 2, h.data(), static_cast<int>(h.size()), SQLITE_TRANSIENT);
       sqlite3_step(ins);
       sqlite3_reset(ins);
-      hashes.push_back(std::move(h));
+      jtis.emplace_back(jti);
     }
     sqlite3_finalize(ins);
     sqlite3_exec(db, "COMMIT;", nullptr, nullptr, nullptr);
@@ -69,8 +72,8 @@ Fixture& Data() {
 }
 
 constexpr const char* kQuery =
-    "SELECT jti, user_id, username, credential_id, audience, client_id, amr, roles, issued_at, expires_at,"
-    " auth_time, revoked_at FROM tokens WHERE token_hash = ?";
+    "SELECT token_hash, user_id, username, credential_id, audience, client_id, amr, roles, issued_at, expires_at,"
+    " auth_time, revoked_at FROM tokens WHERE jti = ?";
 
 void BM_TokenLookup_Sqlite3Api(benchmark::State& state) {
   Fixture& f = Data();
@@ -80,10 +83,11 @@ void BM_TokenLookup_Sqlite3Api(benchmark::State& state) {
   sqlite3_prepare_v3(db, kQuery, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr);
   size_t i = 0;
   for (auto _ : state) {
-    const auto& h = f.hashes[i++ % f.hashes.size()];
-    sqlite3_bind_blob(st, 1, h.data(), static_cast<int>(h.size()), SQLITE_STATIC);
+    const auto& key = f.jtis[i++ % f.jtis.size()];
+    sqlite3_bind_text(st, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) state.SkipWithError("row missing");
-    std::string jti(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    const auto* hash = static_cast<const uint8_t*>(sqlite3_column_blob(st, 0));
+    authd::Bytes stored(hash, hash + sqlite3_column_bytes(st, 0));
     std::string user(reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
     std::string name(reinterpret_cast<const char*>(sqlite3_column_text(st, 2)));
     std::string cred(reinterpret_cast<const char*>(sqlite3_column_text(st, 3)));
@@ -93,7 +97,7 @@ void BM_TokenLookup_Sqlite3Api(benchmark::State& state) {
     std::string roles(reinterpret_cast<const char*>(sqlite3_column_text(st, 7)));
     int64_t iat = sqlite3_column_int64(st, 8), exp = sqlite3_column_int64(st, 9);
     int64_t at = sqlite3_column_int64(st, 10), rev = sqlite3_column_int64(st, 11);
-    benchmark::DoNotOptimize(jti.size() + user.size() + name.size() + cred.size() + aud.size() + client.size() +
+    benchmark::DoNotOptimize(stored.size() + user.size() + name.size() + cred.size() + aud.size() + client.size() +
                              amr.size() + roles.size() + static_cast<size_t>(iat + exp + at + rev));
     sqlite3_reset(st);
   }
@@ -112,14 +116,13 @@ void BM_TokenLookup_PocoData(benchmark::State& state) {
   std::string jti, user, name, cred, aud, client, amr, roles;
   Poco::Int64 iat = 0, exp = 0, at = 0, rev = 0;
   Poco::Data::Statement st(session);
-  st << kQuery, into(jti), into(user), into(name), into(cred), into(aud), into(client), into(amr), into(roles),
-      into(iat), into(exp), into(at), into(rev), use(hash);
+  st << kQuery, into(hash), into(user), into(name), into(cred), into(aud), into(client), into(amr), into(roles),
+      into(iat), into(exp), into(at), into(rev), use(jti);
   size_t i = 0;
   for (auto _ : state) {
-    const auto& h = f.hashes[i++ % f.hashes.size()];
-    hash.assignRaw(reinterpret_cast<const unsigned char*>(h.data()), h.size());
+    jti = f.jtis[i++ % f.jtis.size()];
     if (st.execute() != 1) state.SkipWithError("row missing");
-    benchmark::DoNotOptimize(jti.size() + user.size() + name.size() + cred.size() + aud.size() + client.size() +
+    benchmark::DoNotOptimize(hash.size() + user.size() + name.size() + cred.size() + aud.size() + client.size() +
                              amr.size() + roles.size() + static_cast<size_t>(iat + exp + at + rev));
   }
 }

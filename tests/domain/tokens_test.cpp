@@ -69,6 +69,62 @@ TEST_F(TokensTest, FindMatchesOnlyTheExactToken) {
   EXPECT_FALSE(find(std::string(9000, 'a')));
 }
 
+TEST(NewJti, SortsByTimeAndIsUnique) {
+  const std::string a = NewJti(1'700'000'000'000);
+  const std::string b = NewJti(1'700'000'000'001);
+  const std::string c = NewJti(1'800'000'000'000);
+  for (const auto& j : {a, b, c}) {
+    EXPECT_EQ(j.size(), 26u);
+    EXPECT_EQ(j.find_first_not_of("0123456789ABCDEFGHJKMNPQRSTVWXYZ"), std::string::npos) << j;
+  }
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  EXPECT_EQ(a.substr(0, 10), JtiTimePrefix(1'700'000'000'000));
+  EXPECT_LT(JtiTimePrefix(1'699'999'999'999), a);
+  EXPECT_GT(JtiTimePrefix(1'700'000'000'001), a);
+  EXPECT_NE(NewJti(5), NewJti(5));  // the random part
+  EXPECT_EQ(JtiTimePrefix(0), "0000000000");
+  EXPECT_EQ(JtiTimePrefix(31), "000000000Z");
+}
+
+std::string Compact(const std::string& payload) {
+  return "eyJhbGciOiJFUzI1NiJ9." + Base64UrlEncode(AsBytes(payload)) + ".c2ln";
+}
+
+TEST(JtiOf, ReadsTheClaimAndRefusesWhatCannotBeOne) {
+  EXPECT_EQ(JtiOf(Compact(R"({"aud":"x","jti":"01KW2ABC","sub":"u"})")), "01KW2ABC");
+  EXPECT_EQ(JtiOf(Compact(R"({"jti":"a-b_c"})")), "a-b_c");
+  EXPECT_FALSE(JtiOf(Compact(R"({"sub":"u"})")));
+  EXPECT_FALSE(JtiOf(Compact(R"({"jti":""})")));
+  EXPECT_FALSE(JtiOf(Compact(R"({"jti":"a b"})")));
+  EXPECT_FALSE(JtiOf(Compact(R"({"jti":"a\"b"})")));
+  EXPECT_FALSE(JtiOf(Compact(R"({"jti":"unterminated)")));
+  EXPECT_FALSE(JtiOf(Compact(R"({"jti":")" + std::string(kMaxJtiLength + 1, 'a') + "\"}")));
+  EXPECT_TRUE(JtiOf(Compact(R"({"jti":")" + std::string(kMaxJtiLength, 'a') + "\"}")));
+  // A claim value that mentions a jti is escaped in JSON, so it is not taken for the claim.
+  EXPECT_EQ(JtiOf(Compact(R"({"aud":"\"jti\":\"evil\"","jti":"good"})")), "good");
+  EXPECT_FALSE(JtiOf("a.b"));
+  EXPECT_FALSE(JtiOf("a.!!!.c"));
+}
+
+TEST_F(TokensTest, AForgedPayloadNamingARealJtiFindsNothing) {
+  User alice = MakeUser("alice");
+  auto t = core_->IssueOperatorToken(Ctx(), "alice");
+  ASSERT_TRUE(t);
+  // Same header and signature, a payload that carries only the real jti.
+  const std::string& tok = t->access_token;
+  const size_t a = tok.find('.'), b = tok.find('.', a + 1);
+  std::string forged = tok.substr(0, a + 1) + Base64UrlEncode(AsBytes(R"({"jti":")" + t->record.jti + "\"}")) +
+                       tok.substr(b);
+  ASSERT_EQ(JtiOf(forged), t->record.jti);
+  std::optional<TokenRecord> rec = TokenRecord{};
+  ASSERT_TRUE(store_->Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(rec, core_->tokens().Find(tx, forged));
+    return Ok();
+  }));
+  EXPECT_FALSE(rec);
+}
+
 TEST(LooksLikeJws, Shape) {
   EXPECT_TRUE(LooksLikeJws("a.b.c"));
   EXPECT_FALSE(LooksLikeJws("a.b"));

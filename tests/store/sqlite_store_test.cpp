@@ -266,5 +266,77 @@ TEST(SqliteStore, UnwritableLocationIsAClearError) {
   EXPECT_NE(s.error().detail.find("/nonexistent-dir/sub/a.db"), std::string::npos);
 }
 
+// A database at schema version 4 (tokens with random jtis, used ceremonies keyed by id) keeps
+// its live tokens and used ceremony ids through version 5, and they are purged as new ones are.
+TEST(SqliteStore, VersionFiveKeepsOlderTokensFindableAndPurgeable) {
+  testing::TempDir dir;
+  std::string path = dir.File("a.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    std::string sql =
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);";
+    for (const auto& m : SqliteMigrations()) {
+      if (m.version > 4) break;
+      sql += m.sql;
+      sql += ";INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", '" + m.name + "', 1);";
+    }
+    sql += "INSERT INTO tokens (jti, token_hash, user_id, username, credential_id, audience, client_id, amr, roles, "
+           "issued_at, expires_at, auth_time) VALUES "
+           "('legacyJtiOf22Character', x'01', 'u1', 'alice', 'c1', 'aud', '', 'hwk', '', 100, 400, 100), "
+           "('-egacyJtiOf22Character', x'02', 'u1', 'alice', 'c1', 'aud', '', 'hwk', '', 100, 9999999999, 100);"
+           "INSERT INTO used_ceremonies (id, expires_at) VALUES (x'0102', 500);";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_close(db);
+  }
+  auto s = OpenSqliteStore(path);
+  ASSERT_TRUE(s) << s.error().detail;
+  EXPECT_EQ(Pragma(path, "SELECT value FROM meta WHERE key = 'schema'"), std::to_string(SqliteMigrations().back().version));
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens' "
+                         "AND name NOT LIKE 'sqlite_autoindex%'"), "1");
+  ASSERT_TRUE((*s)->Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(auto t, tx.FindTokenByJti("legacyJtiOf22Character"));
+    EXPECT_TRUE(t && t->jti == "legacyJtiOf22Character" && t->token_hash == Bytes{1} && t->expires_at == 400);
+    AUTHD_ASSIGN_OR_RETURN(bool used, tx.CeremonyUsed(Bytes{1, 2}, 500));
+    EXPECT_TRUE(used);
+    AUTHD_ASSIGN_OR_RETURN(used, tx.CeremonyUsed(Bytes{1, 2}, 501));
+    EXPECT_FALSE(used);
+    return Ok();
+  }));
+  // A token with a time-ordered jti above the purge bound and the two older ones: the purge
+  // takes only the expired older one (the older ones sort below any bound after time zero).
+  domain::TokenRecord fresh;
+  fresh.jti = "01KW0000000000000000000000";
+  fresh.token_hash = Bytes{3};
+  fresh.user_id = "u1";
+  fresh.username = "alice";
+  fresh.credential_id = "c1";
+  fresh.audience = "aud";
+  fresh.issued_at = 100;
+  fresh.expires_at = 400;
+  int64_t purged = -1, revoked = -1;
+  ASSERT_TRUE((*s)->Write([&](WriteTx& tx) -> Status {
+    AUTHD_RETURN_IF_ERROR(tx.InsertToken(fresh));
+    AUTHD_ASSIGN_OR_RETURN(purged, tx.DeleteTokensExpiredBefore("01KV", 1000, 100));
+    return Ok();
+  }));
+  EXPECT_EQ(purged, 1);
+  ASSERT_TRUE((*s)->Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(revoked, tx.RevokeTokensOfCredential("u1", "c1", 200));
+    return Ok();
+  }));
+  EXPECT_EQ(revoked, 2);  // at 200: the older unexpired one and the fresh one (issued after the bound)
+  ASSERT_TRUE((*s)->Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(auto gone, tx.FindTokenByJti("legacyJtiOf22Character"));
+    EXPECT_FALSE(gone);
+    AUTHD_ASSIGN_OR_RETURN(auto kept, tx.FindTokenByJti("-egacyJtiOf22Character"));
+    EXPECT_TRUE(kept && kept->revoked_at == 200);
+    AUTHD_ASSIGN_OR_RETURN(auto now, tx.FindTokenByJti(fresh.jti));
+    EXPECT_TRUE(now && now->revoked_at == 200);
+    return Ok();
+  }));
+}
+
 }  // namespace
 }  // namespace authd::store

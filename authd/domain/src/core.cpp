@@ -261,7 +261,7 @@ Status Core::RevokeCredential(const AuditContext& ctx, std::string_view username
     AUTHD_ASSIGN_OR_RETURN(User user, LoadUser(tx, username));
     AUTHD_ASSIGN_OR_RETURN(bool found, tx.SetCredentialStatus(user.id, credential_id, kStatusRevoked));
     if (!found) return Err(ErrorCode::kNotFound, "no such credential");
-    AUTHD_ASSIGN_OR_RETURN(int64_t n, tx.RevokeTokensOfCredential(credential_id, clock_.NowSeconds()));
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, tx.RevokeTokensOfCredential(user.id, credential_id, clock_.NowSeconds()));
     AuditEntry e = Entry("credential.revoke", "credential:" + std::string(credential_id));
     e.detail = {{"user", user.username}, {"tokens_revoked", n}};
     return audit_.Append(tx, ctx, e);
@@ -389,7 +389,11 @@ Result<int64_t> Core::PurgeExpired() {
   for (int round = 0; round < 100; ++round) {
     int64_t n = 0;
     Status s = store_.Write([&](WriteTx& tx) -> Status {
-      AUTHD_ASSIGN_OR_RETURN(n, tx.DeleteTokensExpiredBefore(clock_.NowSeconds() - kPurgeGraceSeconds, 1000));
+      // Tokens are found in jti order: those issued a lifetime before the cut-off have expired by
+      // it (a token from a longer lifetime configured earlier stays until it has expired too).
+      const int64_t before = clock_.NowSeconds() - kPurgeGraceSeconds;
+      const std::string below = JtiTimePrefix((before - tokens_.options().ttl_seconds) * 1000);
+      AUTHD_ASSIGN_OR_RETURN(n, tx.DeleteTokensExpiredBefore(below, before, 1000));
       return Ok();
     });
     if (!s) return s.error();

@@ -1,5 +1,6 @@
 #include "authd/domain/tokens.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "authd/base/encoding.h"
@@ -21,6 +22,62 @@ Result<JwsAlg> AlgFromName(std::string_view name) {
 }
 
 }  // namespace
+
+namespace {
+// Crockford's base32 alphabet is in ASCII order, so the text sorts as the number does.
+constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+}  // namespace
+
+std::string JtiTimePrefix(int64_t millis) {
+  std::string out(10, '0');
+  auto ms = static_cast<uint64_t>(std::max<int64_t>(millis, 0)) & ((uint64_t{1} << 48) - 1);
+  for (int i = 9; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = kAlphabet[ms & 31];
+    ms >>= 5;
+  }
+  return out;
+}
+
+std::string NewJti(int64_t now_millis) {
+  std::string out = JtiTimePrefix(now_millis);
+  out.resize(26);
+  Bytes random = RandomBytes(10);  // 80 bits, 16 characters
+  uint64_t acc = 0;
+  int bits = 0;
+  size_t pos = 10;
+  for (uint8_t b : random) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out[pos++] = kAlphabet[(acc >> bits) & 31];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> JtiOf(std::string_view token) {
+  if (!LooksLikeJws(token)) return std::nullopt;
+  const size_t first = token.find('.');
+  const size_t second = token.find('.', first + 1);
+  auto payload = Base64UrlDecode(token.substr(first + 1, second - first - 1));
+  if (!payload) return std::nullopt;
+  // Only a hint for the lookup: the record found must still match the whole token's hash, so a
+  // forged payload can at worst name some other token, which then does not match.
+  static constexpr std::string_view kKey = "\"jti\":\"";
+  std::string_view text(reinterpret_cast<const char*>(payload->data()), payload->size());
+  const size_t at = text.find(kKey);
+  if (at == std::string_view::npos) return std::nullopt;
+  const size_t begin = at + kKey.size();
+  const size_t end = text.find('"', begin);
+  if (end == std::string_view::npos || end == begin || end - begin > kMaxJtiLength) return std::nullopt;
+  std::string jti(text.substr(begin, end - begin));
+  for (char c : jti) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return std::nullopt;
+  }
+  return jti;
+}
 
 bool LooksLikeJws(std::string_view token) {
   if (token.empty() || token.size() > kMaxTokenLength) return false;
@@ -131,7 +188,7 @@ Result<IssuedToken> TokenService::Issue(WriteTx& tx, const User& user, std::stri
   AUTHD_ASSIGN_OR_RETURN(auto keys, Keys());
   const int64_t now = clock_.NowSeconds();
   TokenRecord rec;
-  rec.jti = RandomId(16);
+  rec.jti = NewJti(clock_.NowMillis());
   rec.user_id = user.id;
   rec.username = user.username;
   rec.credential_id = std::string(credential_id);
@@ -167,11 +224,11 @@ Result<IssuedToken> TokenService::Issue(WriteTx& tx, const User& user, std::stri
 }
 
 Result<std::optional<TokenRecord>> TokenService::Find(ReadTx& tx, std::string_view token) const {
-  if (!LooksLikeJws(token)) return std::optional<TokenRecord>();
-  Bytes hash = Sha256(AsBytes(token));
-  AUTHD_ASSIGN_OR_RETURN(auto rec, tx.FindTokenByHash(hash));
-  // The lookup matched on the hash; compare once more in constant time for certainty.
-  if (rec && !SafeEquals(rec->token_hash, hash)) return std::optional<TokenRecord>();
+  auto jti = JtiOf(token);
+  if (!jti) return std::optional<TokenRecord>();
+  AUTHD_ASSIGN_OR_RETURN(auto rec, tx.FindTokenByJti(*jti));
+  // The jti only names the record; the token is ours only if all of it hashes to what was stored.
+  if (rec && !SafeEquals(rec->token_hash, Sha256(AsBytes(token)))) return std::optional<TokenRecord>();
   return rec;
 }
 

@@ -159,7 +159,7 @@ Result<RegistrationResult> WebAuthnService::FinishRegistration(std::string_view 
   std::optional<User> user;
   bool used = false;
   AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(used, tx.CeremonyUsed(c.id));
+    AUTHD_ASSIGN_OR_RETURN(used, tx.CeremonyUsed(c.id, c.expires_at));
     AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserById(c.user_id));
     return Ok();
   }));
@@ -393,7 +393,7 @@ Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handl
   std::optional<User> user;
   bool used = false;
   AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(used, tx.CeremonyUsed(c.id));
+    AUTHD_ASSIGN_OR_RETURN(used, tx.CeremonyUsed(c.id, c.expires_at));
     AUTHD_ASSIGN_OR_RETURN(w, tx.FindWebAuthnCredential(cred.raw_id));
     if (w) {
       AUTHD_ASSIGN_OR_RETURN(record, tx.FindCredential(w->id));

@@ -221,9 +221,26 @@ Client ReadClient(const Query& q) {
   return c;
 }
 
+// Tokens are keyed by jti, which sorts by issue time (domain::NewJti). Tokens issued before
+// schema version 5 have random 22-character jtis; their key is the jti behind ten zeros.
+constexpr std::string_view kLegacyJtiKeyPrefix = "0000000000";
+constexpr size_t kLegacyJtiLength = 22;
+
+std::string TokenKey(std::string_view jti) {
+  if (jti.size() == kLegacyJtiLength) return std::string(kLegacyJtiKeyPrefix) + std::string(jti);
+  return std::string(jti);
+}
+
+std::string JtiOfKey(std::string key) {
+  if (key.size() == kLegacyJtiKeyPrefix.size() + kLegacyJtiLength && key.rfind(kLegacyJtiKeyPrefix, 0) == 0) {
+    key.erase(0, kLegacyJtiKeyPrefix.size());
+  }
+  return key;
+}
+
 TokenRecord ReadToken(const Query& q) {
   TokenRecord t;
-  t.jti = q.Text(0);
+  t.jti = JtiOfKey(q.Text(0));
   t.token_hash = q.Blob(1);
   t.user_id = q.Text(2);
   t.username = q.Text(3);
@@ -418,14 +435,9 @@ class SqliteTx final : public domain::WriteTx {
     });
   }
 
-  Result<std::optional<TokenRecord>> FindTokenByHash(ByteView token_hash) override {
-    AUTHD_PREPARE(q, "SELECT " TOKEN_COLS " FROM tokens WHERE token_hash = ?1");
-    q.Bind(1, token_hash);
-    return One<TokenRecord>(q, ReadToken);
-  }
   Result<std::optional<TokenRecord>> FindTokenByJti(std::string_view jti) override {
     AUTHD_PREPARE(q, "SELECT " TOKEN_COLS " FROM tokens WHERE jti = ?1");
-    q.Bind(1, jti);
+    q.Bind(1, TokenKey(jti));
     return One<TokenRecord>(q, ReadToken);
   }
 
@@ -454,9 +466,9 @@ class SqliteTx final : public domain::WriteTx {
     return One<std::string>(q, [](const Query& r) { return r.Text(0); });
   }
 
-  Result<bool> CeremonyUsed(ByteView id) override {
-    AUTHD_PREPARE(q, "SELECT 1 FROM used_ceremonies WHERE id = ?1");
-    q.Bind(1, id);
+  Result<bool> CeremonyUsed(ByteView id, int64_t expires_at) override {
+    AUTHD_PREPARE(q, "SELECT 1 FROM used_ceremonies WHERE expires_at = ?2 AND id = ?1");
+    q.Bind(1, id).Bind(2, expires_at);
     return q.Step();
   }
   Result<std::optional<EnrollmentCode>> FindLiveEnrollmentCode(ByteView code_hash, int64_t now) override {
@@ -597,7 +609,7 @@ class SqliteTx final : public domain::WriteTx {
     return Changes(q);
   }
   Result<bool> UseCeremony(ByteView id, int64_t expires_at) override {
-    AUTHD_PREPARE(q, "INSERT INTO used_ceremonies (id, expires_at) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING");
+    AUTHD_PREPARE(q, "INSERT INTO used_ceremonies (expires_at, id) VALUES (?2, ?1) ON CONFLICT DO NOTHING");
     q.Bind(1, id).Bind(2, expires_at);
     AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
     return n == 1;
@@ -713,14 +725,14 @@ class SqliteTx final : public domain::WriteTx {
 
   Status InsertToken(const TokenRecord& t) override {
     AUTHD_PREPARE(q, "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
-    q.Bind(1, t.jti).Bind(2, t.token_hash).Bind(3, t.user_id).Bind(4, t.username).Bind(5, t.credential_id)
+    q.Bind(1, TokenKey(t.jti)).Bind(2, t.token_hash).Bind(3, t.user_id).Bind(4, t.username).Bind(5, t.credential_id)
         .Bind(6, t.audience).Bind(7, t.client_id).Bind(8, domain::JoinList(t.amr)).Bind(9, domain::JoinList(t.roles))
         .Bind(10, t.issued_at).Bind(11, t.expires_at).Bind(12, t.auth_time).Bind(13, t.revoked_at);
     return q.Run();
   }
   Result<int64_t> RevokeTokenByJti(std::string_view jti, int64_t at) override {
     AUTHD_PREPARE(q, "UPDATE tokens SET revoked_at = ?2 WHERE jti = ?1 AND revoked_at = 0 AND expires_at > ?2");
-    q.Bind(1, jti).Bind(2, at);
+    q.Bind(1, TokenKey(jti)).Bind(2, at);
     return Changes(q);
   }
   Result<int64_t> RevokeTokensOfUser(std::string_view user_id, int64_t at) override {
@@ -728,15 +740,17 @@ class SqliteTx final : public domain::WriteTx {
     q.Bind(1, user_id).Bind(2, at);
     return Changes(q);
   }
-  Result<int64_t> RevokeTokensOfCredential(std::string_view credential_id, int64_t at) override {
-    AUTHD_PREPARE(q, "UPDATE tokens SET revoked_at = ?2 "
-                     "WHERE credential_id = ?1 AND credential_id <> '' AND revoked_at = 0 AND expires_at > ?2");
-    q.Bind(1, credential_id).Bind(2, at);
+  Result<int64_t> RevokeTokensOfCredential(std::string_view user_id, std::string_view credential_id,
+                                           int64_t at) override {
+    AUTHD_PREPARE(q, "UPDATE tokens SET revoked_at = ?3 WHERE user_id = ?1 AND credential_id = ?2 "
+                     "AND credential_id <> '' AND revoked_at = 0 AND expires_at > ?3");
+    q.Bind(1, user_id).Bind(2, credential_id).Bind(3, at);
     return Changes(q);
   }
-  Result<int64_t> DeleteTokensExpiredBefore(int64_t before, int limit) override {
-    AUTHD_PREPARE(q, "DELETE FROM tokens WHERE jti IN (SELECT jti FROM tokens WHERE expires_at < ?1 LIMIT ?2)");
-    q.Bind(1, before).Bind(2, limit);
+  Result<int64_t> DeleteTokensExpiredBefore(std::string_view jti_below, int64_t before, int limit) override {
+    AUTHD_PREPARE(q, "DELETE FROM tokens WHERE jti IN "
+                     "(SELECT jti FROM tokens WHERE jti < ?3 AND expires_at < ?1 LIMIT ?2)");
+    q.Bind(1, before).Bind(2, limit).Bind(3, jti_below);
     return Changes(q);
   }
 

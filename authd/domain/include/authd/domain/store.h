@@ -31,7 +31,6 @@ class ReadTx {
 
   virtual Result<std::vector<SigningKeyRecord>> ListSigningKeys() = 0;
 
-  virtual Result<std::optional<TokenRecord>> FindTokenByHash(ByteView token_hash) = 0;
   virtual Result<std::optional<TokenRecord>> FindTokenByJti(std::string_view jti) = 0;
 
   // Newest first: events with at_ms >= since_ms and seq < before_seq (0: no bound).
@@ -42,8 +41,9 @@ class ReadTx {
 
   virtual Result<std::optional<std::string>> GetMeta(std::string_view key) = 0;
 
-  // Whether a ceremony id was recorded as used (and has not expired since).
-  virtual Result<bool> CeremonyUsed(ByteView id) = 0;
+  // Whether a ceremony id was recorded as used (and has not expired since); `expires_at` is the
+  // ceremony's own, as sealed in its handle.
+  virtual Result<bool> CeremonyUsed(ByteView id, int64_t expires_at) = 0;
   // An enrolment code that is unused and unexpired at `now`.
   virtual Result<std::optional<EnrollmentCode>> FindLiveEnrollmentCode(ByteView code_hash, int64_t now) = 0;
   virtual Result<std::optional<WebAuthnCredential>> FindWebAuthnCredential(ByteView raw_id) = 0;
@@ -81,8 +81,11 @@ class WriteTx : public ReadTx {
   // Each returns how many live tokens it revoked.
   virtual Result<int64_t> RevokeTokenByJti(std::string_view jti, int64_t at) = 0;
   virtual Result<int64_t> RevokeTokensOfUser(std::string_view user_id, int64_t at) = 0;
-  virtual Result<int64_t> RevokeTokensOfCredential(std::string_view credential_id, int64_t at) = 0;
-  virtual Result<int64_t> DeleteTokensExpiredBefore(int64_t before, int limit) = 0;
+  virtual Result<int64_t> RevokeTokensOfCredential(std::string_view user_id, std::string_view credential_id,
+                                                   int64_t at) = 0;
+  // Deletes up to `limit` tokens that expired before `before`, among those whose jti sorts below
+  // `jti_below` (jtis sort by issue time: see NewJti). Returns how many.
+  virtual Result<int64_t> DeleteTokensExpiredBefore(std::string_view jti_below, int64_t before, int limit) = 0;
 
   // Records a ceremony id as used until `expires_at`; returns whether this was its first use (of
   // two concurrent callers only one sees true).

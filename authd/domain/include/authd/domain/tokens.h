@@ -54,8 +54,8 @@ class TokenService {
                             std::string_view client_id, const std::vector<std::string>& amr,
                             int64_t auth_time);
 
-  // The record of a token if it is well-formed and was issued by us (looked up by its SHA-256,
-  // so a token with any byte changed is unknown). Says nothing about expiry or revocation.
+  // The record of a token if it is well-formed and was issued by us (looked up by its jti, then
+  // its SHA-256 compared with the stored one, so a token with any byte changed is unknown). Says nothing about expiry or revocation.
   Result<std::optional<TokenRecord>> Find(ReadTx& tx, std::string_view token) const;
   // Unrevoked and within [issued_at, expires_at).
   bool IsLive(const TokenRecord& record) const;
@@ -83,5 +83,20 @@ class TokenService {
 
 // Cheap structural check of a compact JWS (three base64url segments, bounded length).
 bool LooksLikeJws(std::string_view token);
+
+// Longest jti accepted from a token's payload (ours are 26 characters; older ones 22).
+inline constexpr size_t kMaxJtiLength = 64;
+
+// A token id that sorts as its issue time does, so new records land together at the end of the
+// store's token table: 48 bits of milliseconds then 80 random bits, in Crockford's base32
+// (26 characters, the ULID layout).
+std::string NewJti(int64_t now_millis);
+// The first ten characters of every jti NewJti makes at `millis`; jtis made earlier sort below it.
+std::string JtiTimePrefix(int64_t millis);
+
+// The "jti" claim of a compact JWS, read from its payload without verifying anything: a lookup
+// key only. Nothing if the token is malformed or the claim absent, empty, too long or not
+// made of base64url characters.
+std::optional<std::string> JtiOf(std::string_view token);
 
 }  // namespace authd::domain
