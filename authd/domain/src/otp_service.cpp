@@ -348,13 +348,18 @@ Result<IssuedToken> OtpService::VerifyTotp(std::string_view username, std::strin
     Refuse(ctx, action, target, replayed, detail);
     return replayed;
   }
-  IssuedToken token;
+  auto minted = core_.tokens().Mint(*user, matched->id, client_id, {"otp"}, now);
+  if (!minted) {
+    Refuse(ctx, action, target, minted.error(), detail);
+    return minted.error();
+  }
+  IssuedToken& token = minted.value();
   Status s = core_.store().Write([&](WriteTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceTotpStep(matched->id, step));
     if (!advanced) return replayed;  // a concurrent request used this step first
     AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(user->id)));
     AUTHD_RETURN_IF_ERROR(tx.TouchCredential(matched->id, now));
-    AUTHD_ASSIGN_OR_RETURN(token, core_.tokens().Issue(tx, *user, matched->id, client_id, {"otp"}, now));
+    AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, token));
     AuditEntry a = MakeEntry(action, target, "success", "");
     detail["jti"] = token.record.jti;
     a.detail = detail;
@@ -518,7 +523,12 @@ Result<IssuedToken> OtpService::VerifyYubiOtp(std::string_view otp_text, std::st
   AUTHD_ASSIGN_OR_RETURN(YubiCheck c, CheckYubiOtp(otp_text, "", ctx, action, client_id));
   const int64_t now = core_.clock().NowSeconds();
   const std::string target = "yubikey:" + c.cred.public_id;
-  IssuedToken token;
+  auto minted = core_.tokens().Mint(c.user, c.cred.id, client_id, {"otp"}, now);
+  if (!minted) {
+    Refuse(ctx, action, target, minted.error());
+    return minted.error();
+  }
+  IssuedToken& token = minted.value();
   Status s = core_.store().Write([&](WriteTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(c.cred.public_id, c.token.use_counter,
                                                                     c.token.session_counter, "", otp_text));
@@ -526,7 +536,7 @@ Result<IssuedToken> OtpService::VerifyYubiOtp(std::string_view otp_text, std::st
     AUTHD_RETURN_IF_ERROR(tx.ClearFailures(CredentialSubject(c.cred.id)));
     AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(c.user.id)));
     AUTHD_RETURN_IF_ERROR(tx.TouchCredential(c.cred.id, now));
-    AUTHD_ASSIGN_OR_RETURN(token, core_.tokens().Issue(tx, c.user, c.cred.id, client_id, {"otp"}, now));
+    AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, token));
     AuditEntry a = MakeEntry(action, target, "success", "");
     a.detail = {{"user", c.user.username}, {"credential", c.cred.id}, {"jti", token.record.jti}};
     return core_.audit().Append(tx, ctx, a);

@@ -185,6 +185,15 @@ Result<std::string> TokenService::JwksJson() {
 Result<IssuedToken> TokenService::Issue(WriteTx& tx, const User& user, std::string_view credential_id,
                                         std::string_view client_id, const std::vector<std::string>& amr,
                                         int64_t auth_time) {
+  AUTHD_ASSIGN_OR_RETURN(IssuedToken out, Mint(user, credential_id, client_id, amr, auth_time));
+  AUTHD_RETURN_IF_ERROR(Record(tx, out));
+  return out;
+}
+
+Status TokenService::Record(WriteTx& tx, const IssuedToken& token) { return tx.InsertToken(token.record); }
+
+Result<IssuedToken> TokenService::Mint(const User& user, std::string_view credential_id, std::string_view client_id,
+                                       const std::vector<std::string>& amr, int64_t auth_time) {
   AUTHD_ASSIGN_OR_RETURN(auto keys, Keys());
   const int64_t now = clock_.NowSeconds();
   TokenRecord rec;
@@ -218,7 +227,6 @@ Result<IssuedToken> TokenService::Issue(WriteTx& tx, const User& user, std::stri
   IssuedToken out;
   out.access_token = input + "." + Base64UrlEncode(sig);
   rec.token_hash = Sha256(AsBytes(out.access_token));
-  AUTHD_RETURN_IF_ERROR(tx.InsertToken(rec));
   out.record = std::move(rec);
   return out;
 }

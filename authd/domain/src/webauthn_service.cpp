@@ -459,8 +459,12 @@ Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handl
     return fail(verified.error());
   }
 
-  IssuedToken token;
   const int64_t now = core_.clock().NowSeconds();
+  std::vector<std::string> amr = {"hwk"};
+  if (verified->user_verified) amr.push_back("pin");
+  auto minted = core_.tokens().Mint(*user, w->id, c.client_id, amr, now);
+  if (!minted) return fail(minted.error());
+  IssuedToken& token = minted.value();
   Status s = core_.store().Write([&](WriteTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(bool live, tx.UseCeremony(c.id, c.expires_at));
     if (!live) return Err(ErrorCode::kChallengeUnknown, "the ceremony was used by another request");
@@ -469,9 +473,7 @@ Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handl
                                                                     verified->backup_state, verified->user_verified));
     if (!advanced) return Err(ErrorCode::kCounterRegression, "the key was used concurrently");
     AUTHD_RETURN_IF_ERROR(tx.TouchCredential(w->id, now));
-    std::vector<std::string> amr = {"hwk"};
-    if (verified->user_verified) amr.push_back("pin");
-    AUTHD_ASSIGN_OR_RETURN(token, core_.tokens().Issue(tx, *user, w->id, c.client_id, amr, now));
+    AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, token));
     AuditEntry e = MakeEntry(action, target, "success", "", true);
     e.detail = {{"credential", w->id.substr(0, 64)}, {"jti", token.record.jti}, {"user_verified", verified->user_verified}};
     return core_.audit().Append(tx, ctx, e);

@@ -53,6 +53,13 @@ class TokenService {
   Result<IssuedToken> Issue(WriteTx& tx, const User& user, std::string_view credential_id,
                             std::string_view client_id, const std::vector<std::string>& amr,
                             int64_t auth_time);
+  // The two halves of Issue, for the hot paths: the signature is made before the write, so the
+  // store's group-commit leader (which runs every queued write) does not sign for the others.
+  // A minted token is valid for nothing until Record has committed (introspection finds it only
+  // then, and it is handed out only then).
+  Result<IssuedToken> Mint(const User& user, std::string_view credential_id, std::string_view client_id,
+                           const std::vector<std::string>& amr, int64_t auth_time);
+  static Status Record(WriteTx& tx, const IssuedToken& token);
 
   // The record of a token if it is well-formed and was issued by us (looked up by its jti, then
   // its SHA-256 compared with the stored one, so a token with any byte changed is unknown). Says nothing about expiry or revocation.
