@@ -1,11 +1,54 @@
 #include "authd/base/crypto.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+#include <thread>
+#include <vector>
 
 #include "authd/base/encoding.h"
 
 namespace authd {
 namespace {
+
+TEST(RandomBytes, SizesAndNoRepeats) {
+  for (size_t n : {0UL, 1UL, 16UL, 63UL, 64UL, 65UL, 256UL, 1000UL}) EXPECT_EQ(RandomBytes(n).size(), n);
+  std::set<Bytes> seen;
+  for (int i = 0; i < 5000; ++i) EXPECT_TRUE(seen.insert(RandomBytes(16)).second);
+  // Threads draw from blocks of their own: still nothing repeats.
+  std::vector<Bytes> a, b;
+  std::thread t1([&] { for (int i = 0; i < 500; ++i) a.push_back(RandomBytes(12)); });
+  std::thread t2([&] { for (int i = 0; i < 500; ++i) b.push_back(RandomBytes(12)); });
+  t1.join();
+  t2.join();
+  std::set<Bytes> both(a.begin(), a.end());
+  both.insert(b.begin(), b.end());
+  EXPECT_EQ(both.size(), 1000u);
+}
+
+// A child process must not hand out the bytes its parent holds for its own next draws.
+TEST(RandomBytes, ChildAfterForkDrawsOtherBytes) {
+  (void)RandomBytes(8);  // the parent now holds a block with bytes left
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    Bytes mine = RandomBytes(16);
+    ssize_t w = write(fds[1], mine.data(), mine.size());
+    _exit(w == 16 ? 0 : 1);
+  }
+  Bytes parents = RandomBytes(16);
+  Bytes childs(16);
+  ASSERT_EQ(read(fds[0], childs.data(), childs.size()), 16);
+  int status = 0;
+  waitpid(child, &status, 0);
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_NE(parents, childs);
+}
 
 TEST(Hash, Sha256AndHmacVectors) {
   EXPECT_EQ(HexEncode(Sha256(AsBytes("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

@@ -1,7 +1,12 @@
 #include "authd/base/crypto.h"
 
+#include <pthread.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -18,8 +23,6 @@
 
 namespace authd {
 namespace {
-
-
 
 [[noreturn]] void Fatal(const char* what) {
   std::fprintf(stderr, "{\"level\":\"fatal\",\"event\":\"crypto_failure\",\"what\":\"%s\"}\n", what);
@@ -42,9 +45,57 @@ const BIGNUM* P256Order() {
 
 }  // namespace
 
+namespace {
+
+// Small draws come from a per-thread block of DRBG output: OpenSSL's generator makes a system call
+// (its fork check) on every call, and a login draws random bytes several times. The block is
+// wiped when its thread ends and dropped in a child process after fork.
+std::atomic<uint64_t> g_fork_generation{0};
+
+class RandomPool {
+ public:
+  static constexpr size_t kBlock = 256;
+  static constexpr size_t kMaxDraw = 64;
+
+  ~RandomPool() { OPENSSL_cleanse(block_, sizeof block_); }
+
+  void Fill(uint8_t* out, size_t n) {
+    static std::once_flag registered;
+    std::call_once(registered, [] {
+      pthread_atfork(nullptr, nullptr, [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); });
+    });
+    const uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
+    if (generation != generation_) {
+      generation_ = generation;
+      left_ = 0;
+    }
+    if (left_ < n) {
+      if (RAND_bytes(block_, static_cast<int>(kBlock)) != 1) Fatal("RAND_bytes");
+      left_ = kBlock;
+    }
+    uint8_t* from = block_ + (kBlock - left_);
+    std::memcpy(out, from, n);
+    OPENSSL_cleanse(from, n);  // each byte is handed out once
+    left_ -= n;
+  }
+
+ private:
+  uint8_t block_[kBlock] = {};
+  size_t left_ = 0;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace
+
 Bytes RandomBytes(size_t n) {
   Bytes out(n);
-  if (n > 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1) Fatal("RAND_bytes");
+  if (n == 0) return out;
+  if (n <= RandomPool::kMaxDraw) {
+    thread_local RandomPool pool;
+    pool.Fill(out.data(), n);
+  } else if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) {
+    Fatal("RAND_bytes");
+  }
   return out;
 }
 
