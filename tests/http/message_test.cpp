@@ -64,5 +64,72 @@ TEST(Request, RepeatedQueryParameterIsRefused) {
   EXPECT_FALSE(r.QueryValue("cursor")->has_value());
 }
 
+TEST(HttpDate, FormatsImfFixdate) {
+  EXPECT_EQ(HttpDate(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");  // RFC 9110 §5.6.7's example
+  EXPECT_EQ(HttpDate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(HttpDate(951782400), "Tue, 29 Feb 2000 00:00:00 GMT");
+}
+
+std::string Head(const Response& r, const ResponseFrame& f) {
+  std::string out;
+  AppendResponseHead(r, f, out);
+  return out;
+}
+
+TEST(ResponseHead, CarriesStatusSecurityHeadersAndFraming) {
+  Response r = Response::Json(201, {{"ok", true}});
+  ResponseFrame f;
+  f.request_id = "req-1";
+  f.date = "Sun, 06 Nov 1994 08:49:37 GMT";
+  const std::string head = Head(r, f);
+  EXPECT_EQ(head.rfind("HTTP/1.1 201 Created\r\n", 0), 0u) << head;
+  for (const char* line :
+       {"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", "Cache-Control: no-store\r\n", "X-Content-Type-Options: nosniff\r\n",
+        "X-Frame-Options: DENY\r\n", "Referrer-Policy: no-referrer\r\n", "X-Request-Id: req-1\r\n",
+        "Connection: Keep-Alive\r\n", "Content-Type: application/json; charset=utf-8\r\n"}) {
+    EXPECT_NE(head.find(line), std::string::npos) << line << " missing from\n" << head;
+  }
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(r.body.size()) + "\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Strict-Transport-Security"), std::string::npos);
+  EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
+  EXPECT_EQ(head.find("\r\n\r\n"), head.size() - 4);  // one blank line, at the end
+
+  f.tls = true;
+  f.keep_alive = false;
+  const std::string tls = Head(r, f);
+  EXPECT_NE(tls.find("Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n"), std::string::npos);
+  EXPECT_NE(tls.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(tls.find("Keep-Alive"), std::string::npos);
+}
+
+TEST(ResponseHead, HandlerHeadersReplaceDefaultsButNeverTheFraming) {
+  Response r = Response::Text(200, "hello", "text/plain");
+  r.headers = {{"cache-control", "public, max-age=60"},
+               {"Content-Length", "999"},
+               {"Transfer-Encoding", "chunked"},
+               {"Connection", "upgrade"},
+               {"X-Note", "a\r\nSet-Cookie: injected=1"}};
+  ResponseFrame f;
+  const std::string head = Head(r, f);
+  EXPECT_NE(head.find("cache-control: public, max-age=60\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("no-store"), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Length: 5\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("999"), std::string::npos) << head;
+  EXPECT_EQ(head.find("chunked"), std::string::npos) << head;
+  EXPECT_EQ(head.find("upgrade"), std::string::npos) << head;
+  EXPECT_EQ(head.find("\r\nSet-Cookie"), std::string::npos) << head;  // no header injected
+  EXPECT_NE(head.find("X-Note: a  Set-Cookie: injected=1\r\n"), std::string::npos) << head;
+}
+
+TEST(ResponseHead, NoContentHasNoLengthAndHeadKeepsTheBodysLength) {
+  ResponseFrame f;
+  const std::string none = Head(Response::NoContent(), f);
+  EXPECT_EQ(none.rfind("HTTP/1.1 204 No Content\r\n", 0), 0u) << none;
+  EXPECT_EQ(none.find("Content-Length"), std::string::npos) << none;
+  f.body = false;  // HEAD
+  const std::string head = Head(Response::Text(200, "twelve bytes", "text/plain"), f);
+  EXPECT_NE(head.find("Content-Length: 12\r\n"), std::string::npos) << head;
+}
+
 }  // namespace
 }  // namespace authd::http

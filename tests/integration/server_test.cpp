@@ -192,9 +192,40 @@ TEST_F(ServerTest, HostileJsonIs400AndStoresNothing) {
 TEST_F(ServerTest, TooManyHeadersOrHugeValuesAreRefusedWithoutHarm) {
   std::map<std::string, std::string> many;
   for (int i = 0; i < 150; ++i) many["X-H" + std::to_string(i)] = "v";
-  EXPECT_EQ(server_.Get("/healthz", many).status, 400);
-  EXPECT_EQ(server_.Get("/healthz", {{"X-Big", std::string(10000, 'a')}}).status, 400);
+  ExpectProblem(server_.Get("/healthz", many), 400, "bad_request");
+  ExpectProblem(server_.Get("/healthz", {{"X-Big", std::string(10000, 'a')}}), 400, "bad_request");
+  ExpectProblem(server_.Get("/healthz", {{std::string(300, 'N'), "v"}}), 400, "bad_request");
+  ExpectProblem(server_.Get("/healthz?q=" + std::string(20000, 'a')), 400, "bad_request");
   EXPECT_EQ(server_.Get("/healthz").status, 200);
+}
+
+TEST_F(ServerTest, OnlyHttpOneIsSpokenAndGarbageGetsAProblemThenClose) {
+  std::string bad_version = RawExchange(server_.port(), {"GET /healthz HTTP/9.1\r\nHost: x\r\n\r\n"});
+  EXPECT_EQ(bad_version.rfind("HTTP/1.1 400 ", 0), 0u) << bad_version;
+  EXPECT_NE(bad_version.find("\"code\":\"bad_request\""), std::string::npos) << bad_version;
+  EXPECT_NE(bad_version.find("Connection: close"), std::string::npos) << bad_version;
+  std::string garbage = RawExchange(server_.port(), {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) +
+                                                     std::string(600, 'A') + "\r\n\r\n"});
+  EXPECT_EQ(garbage.rfind("HTTP/1.1 400 ", 0), 0u) << garbage;
+  EXPECT_NE(garbage.find("application/problem+json"), std::string::npos) << garbage;
+  EXPECT_NE(garbage.find("X-Content-Type-Options: nosniff"), std::string::npos) << garbage;
+  EXPECT_EQ(server_.Get("/healthz").status, 200);
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrderAndHttp10Closes) {
+  std::string two = RawExchange(server_.port(), {"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: first\r\n\r\n"
+                                                 "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: second\r\n"
+                                                 "Connection: close\r\n\r\n"});
+  const size_t first = two.find("X-Request-Id: first");
+  const size_t second = two.find("X-Request-Id: second");
+  ASSERT_NE(first, std::string::npos) << two;
+  ASSERT_NE(second, std::string::npos) << two;
+  EXPECT_LT(first, second);
+  EXPECT_NE(two.find("Date: "), std::string::npos) << two;
+  // HTTP/1.0 without keep-alive: one answer, then the server closes (RawExchange returns).
+  std::string old = RawExchange(server_.port(), {"GET /healthz HTTP/1.0\r\n\r\n"});
+  EXPECT_EQ(old.rfind("HTTP/1.1 200 ", 0), 0u) << old;
+  EXPECT_NE(old.find("Connection: close"), std::string::npos) << old;
 }
 
 TEST_F(ServerTest, BadPercentEscapeInQueryIs400) {

@@ -1,5 +1,10 @@
 #include "authd/http/message.h"
 
+#include <Poco/Net/HTTPResponse.h>
+
+#include <cstdio>
+#include <ctime>
+
 namespace authd::http {
 
 std::string_view Request::Header(std::string_view name) const {
@@ -85,6 +90,81 @@ Result<authd::Json> JsonBody(const Request& req) {
   AUTHD_ASSIGN_OR_RETURN(authd::Json j, ParseJsonStrict(req.body));
   if (!j.is_object()) return Err(ErrorCode::kBadRequest, "the body must be a JSON object");
   return j;
+}
+
+std::string HttpDate(int64_t unix_seconds) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const time_t t = static_cast<time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday % 7], tm.tm_mday,
+                kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+namespace {
+
+constexpr const char* kApiCsp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+bool SameName(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+void AppendHeader(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ");
+  const size_t from = out.size();
+  out.append(value);
+  for (size_t i = from; i < out.size(); ++i) {
+    if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
+  }
+  out.append("\r\n");
+}
+
+}  // namespace
+
+void AppendResponseHead(const Response& resp, const ResponseFrame& frame, std::string& out) {
+  out.append(frame.version).push_back(' ');
+  out.append(std::to_string(resp.status)).push_back(' ');
+  out.append(Poco::Net::HTTPResponse::getReasonForStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(resp.status)));
+  out.append("\r\n");
+  auto own = [&](std::string_view name) {
+    for (const auto& [k, v] : resp.headers) {
+      if (SameName(k, name)) return true;
+    }
+    return false;
+  };
+  auto fixed = [&](std::string_view name, std::string_view value) {
+    if (!own(name)) AppendHeader(out, name, value);
+  };
+  fixed("Date", frame.date);
+  fixed("Cache-Control", "no-store");
+  fixed("Pragma", "no-cache");
+  fixed("X-Content-Type-Options", "nosniff");
+  fixed("X-Frame-Options", "DENY");
+  fixed("Referrer-Policy", "no-referrer");
+  fixed("Content-Security-Policy", kApiCsp);
+  fixed("X-Request-Id", frame.request_id);
+  if (frame.tls) fixed("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
+  for (const auto& [k, v] : resp.headers) {
+    // Framing is the server's alone.
+    if (SameName(k, "Content-Length") || SameName(k, "Transfer-Encoding") || SameName(k, "Connection")) continue;
+    AppendHeader(out, k, v);
+  }
+  if (!resp.content_type.empty() && !own("Content-Type")) AppendHeader(out, "Content-Type", resp.content_type);
+  AppendHeader(out, "Connection", frame.keep_alive ? "Keep-Alive" : "close");
+  // RFC 9110 §8.6: no Content-Length on a 204.
+  if (resp.status != 204 && !(resp.status >= 100 && resp.status < 200)) {
+    AppendHeader(out, "Content-Length", std::to_string(resp.body.size()));
+  }
+  out.append("\r\n");
 }
 
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space) {

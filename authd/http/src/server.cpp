@@ -3,14 +3,14 @@
 #include <Poco/Net/Context.h>
 #include <Poco/BasicEvent.h>
 #include <Poco/Delegate.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/HTTPServerResponseImpl.h>
+#include <Poco/Net/HTTPChunkedStream.h>
+#include <Poco/Net/HTTPFixedLengthStream.h>
+#include <Poco/Net/HTTPHeaderStream.h>
+#include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLManager.h>
 #include <Poco/Net/SecureServerSocket.h>
@@ -22,7 +22,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
-#include <sstream>
+#include <ctime>
 #include <thread>
 
 #include "authd/base/crypto.h"
@@ -47,7 +47,6 @@ std::string NextRequestId() {
 }
 // The most of a refused body authd reads away before closing (see Drain).
 constexpr int64_t kMaxDrain = 1 << 20;
-constexpr const char* kApiCsp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 bool IsSafeRequestId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -172,38 +171,43 @@ struct HttpServer::Impl {
 
   // Reads the body within the size limit and the deadline. Returns an error response to send
   // (and close) if the body is too large, too slow or malformed.
-  std::optional<Response> ReadBody(Poco::Net::HTTPServerRequest& in, Poco::Net::StreamSocket& socket,
-                                   std::string& body) {
+  std::optional<Response> ReadBody(const Poco::Net::HTTPRequest& in, Poco::Net::HTTPServerSession& session,
+                                   Poco::Net::StreamSocket& socket, std::string& body) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.request_timeout_seconds);
     auto too_large = [&] {
       return Response::Problem(ErrorCode::kBodyTooLarge,
                                "the body may be at most " + std::to_string(options.max_body) + " bytes");
     };
-    if (in.hasContentLength()) {
-      if (in.getContentLength64() < 0) return Response::Problem(ErrorCode::kBadRequest, "bad Content-Length");
-      if (in.getContentLength64() > options.max_body) {
+    std::unique_ptr<std::istream> stream;
+    if (in.getChunkedTransferEncoding()) {
+      stream = std::make_unique<Poco::Net::HTTPChunkedInputStream>(session);
+    } else if (in.hasContentLength()) {
+      const int64_t length = in.getContentLength64();
+      if (length < 0) return Response::Problem(ErrorCode::kBadRequest, "bad Content-Length");
+      if (length == 0) return std::nullopt;
+      stream = std::make_unique<Poco::Net::HTTPFixedLengthInputStream>(session, length);
+      if (length > options.max_body) {
         // Refused from the header alone; a modest excess is read away (not kept) first.
-        if (in.getContentLength64() <= kMaxDrain) Drain(socket, in.stream(), kMaxDrain);
+        if (length <= kMaxDrain) Drain(socket, *stream, kMaxDrain);
         return too_large();
       }
-    } else if (!in.getChunkedTransferEncoding()) {
-      return std::nullopt;  // no body
+    } else {
+      return std::nullopt;  // no body (RFC 9112 §6.3: neither framing header means length 0)
     }
-    std::istream& stream = in.stream();
     char buf[8192];
     try {
       while (true) {
-        stream.read(buf, sizeof(buf));
-        std::streamsize n = stream.gcount();
+        stream->read(buf, sizeof(buf));
+        std::streamsize n = stream->gcount();
         if (n > 0) body.append(buf, static_cast<size_t>(n));
         if (static_cast<int64_t>(body.size()) > options.max_body) {
-          Drain(socket, stream, kMaxDrain - static_cast<int64_t>(body.size()));
+          Drain(socket, *stream, kMaxDrain - static_cast<int64_t>(body.size()));
           return too_large();
         }
         if (std::chrono::steady_clock::now() > deadline) {
           return Response::Problem(ErrorCode::kRequestTimeout, "the body arrived too slowly");
         }
-        if (!stream) break;
+        if (!*stream) break;
       }
     } catch (const Poco::TimeoutException&) {
       return Response::Problem(ErrorCode::kRequestTimeout, "the body arrived too slowly");
@@ -216,24 +220,30 @@ struct HttpServer::Impl {
     return std::nullopt;
   }
 
-  void Handle(Poco::Net::HTTPServerRequestImpl& in, Poco::Net::HTTPServerResponse& out, DeadlineReaper::Slot& slot) {
+  // One request whose head `in` has been read from `session`; its body, if any, follows there.
+  // `remote` is the peer's address, read once per connection. Returns whether the connection
+  // may carry another request (`may_keep_alive` and what the request and the response allow).
+  bool Handle(Poco::Net::HTTPServerSession& session, const Poco::Net::HTTPRequest& in, const std::string& remote,
+              bool may_keep_alive, DeadlineReaper::Slot& slot, Poco::Net::StreamSocket& socket) {
     InFlight guard(in_flight);
     const auto start = std::chrono::steady_clock::now();
-    Poco::Net::StreamSocket& socket = in.socket();
     // The head has arrived; the body must follow within the request deadline.
     slot.Set(start + std::chrono::seconds(options.request_timeout_seconds));
     Request req;
     req.method = in.getMethod();
     req.tls = tls;
-    req.remote_address = in.clientAddress().host().toString();
-    std::string incoming_id = in.get("X-Request-Id", "");
+    req.remote_address = remote;
+    const std::string& incoming_id = in.get("X-Request-Id", Poco::Net::HTTPMessage::EMPTY);
     req.request_id = IsSafeRequestId(incoming_id) ? incoming_id : NextRequestId();
 
     const std::string& uri = in.getURI();
     size_t qpos = uri.find('?');
     req.path = uri.substr(0, qpos);
     std::optional<Response> early;
-    if (qpos != std::string::npos) {
+    const std::string& version = in.getVersion();
+    if (version != Poco::Net::HTTPMessage::HTTP_1_1 && version != Poco::Net::HTTPMessage::HTTP_1_0) {
+      early = Response::Problem(ErrorCode::kBadRequest, "only HTTP/1.0 and HTTP/1.1 are spoken here");
+    } else if (qpos != std::string::npos) {
       auto q = ParseUrlEncoded(std::string_view(uri).substr(qpos + 1));
       if (!q) early = Response::Problem(ErrorCode::kBadRequest, "the query string has a bad percent-escape");
       else req.query = std::move(*q);
@@ -241,10 +251,10 @@ struct HttpServer::Impl {
     for (const auto& [name, value] : in) {
       std::string key = name;
       for (char& c : key) if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      auto [it, inserted] = req.headers.emplace(key, value);
+      auto [it, inserted] = req.headers.emplace(std::move(key), value);
       if (!inserted) it->second += ", " + value;
     }
-    if (!early) early = ReadBody(in, socket, req.body);
+    if (!early) early = ReadBody(in, session, socket, req.body);
     slot.Pause();
 
     Response resp;
@@ -260,10 +270,33 @@ struct HttpServer::Impl {
         resp = Response::Problem(ErrorCode::kInternal, "the server failed; the request id is in the logs");
       }
     }
-    Write(req, resp, out, socket);
+    const bool keep_alive = may_keep_alive && in.getKeepAlive() && !resp.close;
+    Write(req, resp, keep_alive, socket);
     // The next request on this keep-alive connection: idle time plus the request deadline.
     slot.Set(std::chrono::steady_clock::now() + kKeepAliveIdle + std::chrono::seconds(options.request_timeout_seconds));
+    Observe(req, resp, start);
+    return keep_alive;
+  }
 
+  // A request head that Poco's parser refused (too many fields, a name or value or URI past its
+  // limit, no request line): a problem+json 400, and the connection closes.
+  void RefuseHead(Poco::Net::StreamSocket& socket) {
+    const auto start = std::chrono::steady_clock::now();
+    Request req;
+    req.method = "-";
+    req.route = "rejected";
+    req.request_id = NextRequestId();
+    Response resp = Response::Problem(ErrorCode::kBadRequest,
+                                      "the request head is malformed or past a limit (100 fields, names of 256 "
+                                      "bytes, values of 8 KiB, a URI of 16 KiB)");
+    try {
+      Write(req, resp, false, socket);
+    } catch (...) {
+    }
+    Observe(req, resp, start);
+  }
+
+  void Observe(const Request& req, const Response& resp, std::chrono::steady_clock::time_point start) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics.ObserveRequest(req.route, req.method, resp.status, seconds);
     const LogLevel level = resp.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo;
@@ -275,26 +308,30 @@ struct HttpServer::Impl {
     }
   }
 
-  void Write(const Request& req, Response& resp, Poco::Net::HTTPServerResponse& out, Poco::Net::StreamSocket& socket) {
-    out.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(resp.status));
-    out.set("Cache-Control", "no-store");
-    out.set("Pragma", "no-cache");
-    out.set("X-Content-Type-Options", "nosniff");
-    out.set("X-Frame-Options", "DENY");
-    out.set("Referrer-Policy", "no-referrer");
-    out.set("Content-Security-Policy", kApiCsp);
-    out.set("X-Request-Id", req.request_id);
-    if (tls) out.set("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
-    for (const auto& [k, v] : resp.headers) out.set(k, v);
-    if (resp.close) out.setKeepAlive(false);
-    if (!resp.content_type.empty()) out.setContentType(resp.content_type);
-    const bool body = resp.status != 204 && req.method != "HEAD";
-    out.setContentLength64(resp.status == 204 ? 0 : static_cast<Poco::Int64>(resp.body.size()));
-    // Head and body leave in one send (Poco's send() writes them in two, each its own segment).
-    std::ostringstream head;
-    out.write(head);
-    std::string wire = std::move(head).str();
-    if (body) wire += resp.body;
+  // The Date header's value, formatted once a second per thread.
+  static const std::string& Date() {
+    thread_local int64_t second = -1;
+    thread_local std::string text;
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    if (now != second) {
+      second = now;
+      text = HttpDate(now);
+    }
+    return text;
+  }
+
+  // Head and body leave in one send.
+  void Write(const Request& req, const Response& resp, bool keep_alive, Poco::Net::StreamSocket& socket) {
+    ResponseFrame frame;
+    frame.request_id = req.request_id;
+    frame.date = Date();
+    frame.tls = tls;
+    frame.keep_alive = keep_alive;
+    frame.body = resp.status != 204 && req.method != "HEAD";
+    std::string wire;
+    wire.reserve(640 + (frame.body ? resp.body.size() : 0));
+    AppendResponseHead(resp, frame, wire);
+    if (frame.body) wire += resp.body;
     const char* p = wire.data();
     size_t left = wire.size();
     while (left > 0) {
@@ -316,13 +353,15 @@ class Session final : public Poco::Net::HTTPServerSession {
   bool HasBuffered() const { return buffered() > 0; }
 };
 
-// One HTTP/1.1 connection: Poco's request parsing and session, with the loop of Poco's
-// HTTPServerConnection kept but two costs removed. On plain sockets nothing waits for the next
-// keep-alive request before reading it: the read itself waits, bounded by a receive timeout of
-// the keep-alive idle time (Poco builds and closes an epoll set per wait, four system calls per
-// request); TLS sockets keep Poco's wait, as OpenSSL may hold bytes already read. No handler
-// object is allocated per request. The reaper watches the socket from its first byte to its end,
-// so a request as a whole still gets only the request deadline.
+// One HTTP/1.1 connection: Poco's session and request-head parser, with the loop of Poco's
+// HTTPServerConnection kept but its per-request costs removed. On plain sockets nothing waits for
+// the next keep-alive request before reading it: the read itself waits, bounded by a receive
+// timeout of the keep-alive idle time (Poco builds and closes an epoll set per wait, four system
+// calls per request); TLS sockets keep Poco's wait, as OpenSSL may hold bytes already read. The
+// peer's address is read once per connection (Poco's server request asks the kernel for both
+// addresses on every request), no handler or response object is allocated per request, and the
+// response head is written straight into the buffer that is sent. The reaper watches the socket
+// from its first byte to its end, so a request as a whole still gets only the request deadline.
 class Connection final : public Poco::Net::TCPServerConnection {
  public:
   Connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params, HttpServer::Impl& impl)
@@ -337,6 +376,12 @@ class Connection final : public Poco::Net::TCPServerConnection {
   void run() override {
     slot_ = impl_.reaper.Add(socket(), std::chrono::steady_clock::now() +
                                            std::chrono::seconds(impl_.options.request_timeout_seconds));
+    std::string remote;
+    try {
+      remote = socket().peerAddress().host().toString();  // once, not per request
+    } catch (const Poco::Exception&) {
+      return;  // gone before its first request
+    }
     Session session(socket(), params_);
     if (!impl_.tls) socket().setReceiveTimeout(std::min(params_->getTimeout(), params_->getKeepAliveTimeout()));
     int keep_alive_left = params_->getMaxKeepAliveRequests();
@@ -349,17 +394,17 @@ class Connection final : public Poco::Net::TCPServerConnection {
       try {
         std::lock_guard lock(mu_);
         if (stopped_) break;
-        Poco::Net::HTTPServerResponseImpl response(session);
-        Poco::Net::HTTPServerRequestImpl request(response, session, params_);
-        response.setDate(Poco::Timestamp());
-        response.setVersion(request.getVersion());
-        response.setKeepAlive(params_->getKeepAlive() && request.getKeepAlive() && session.canKeepAlive());
-        impl_.Handle(request, response, *slot_);
-        session.setKeepAlive(params_->getKeepAlive() && response.getKeepAlive() && session.canKeepAlive());
+        Poco::Net::HTTPRequest request;
+        {
+          Poco::Net::HTTPHeaderInputStream head(session);
+          request.read(head);
+        }
+        const bool may_keep_alive = params_->getKeepAlive() && session.canKeepAlive();
+        session.setKeepAlive(impl_.Handle(session, request, remote, may_keep_alive, *slot_, socket()));
       } catch (const Poco::Net::NoMessageException&) {
         break;  // the client closed the connection between requests
       } catch (const Poco::Net::MessageException&) {
-        SendBadRequest(session);
+        impl_.RefuseHead(socket());
         break;
       } catch (const Poco::Exception&) {
         break;  // a network failure or the reaper's shutdown: the connection is over
@@ -368,17 +413,6 @@ class Connection final : public Poco::Net::TCPServerConnection {
   }
 
  private:
-  static void SendBadRequest(Poco::Net::HTTPServerSession& session) {
-    try {
-      Poco::Net::HTTPServerResponseImpl response(session);
-      response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
-      response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST);
-      response.setKeepAlive(false);
-      response.send();
-    } catch (...) {
-    }
-  }
-
   void OnServerStopped(const bool& abort_current) {
     stopped_ = true;
     // Without abort, the request in progress finishes first (it holds mu_).

@@ -59,6 +59,24 @@ Result<authd::Json> JsonBody(const Request& req);
 // repeated parameter).
 Result<std::map<std::string, std::string>> FormBody(const Request& req);
 
+// An HTTP-date (RFC 9110 §5.6.7, IMF-fixdate): "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string HttpDate(int64_t unix_seconds);
+
+// What goes around every response: the security headers, the request id, Date and the framing.
+struct ResponseFrame {
+  std::string_view version = "HTTP/1.1";  // the request's, echoed
+  std::string_view request_id;
+  std::string_view date;  // HttpDate of now
+  bool tls = false;
+  bool keep_alive = true;
+  bool body = true;  // false for HEAD: Content-Length is still the body's
+};
+
+// The status line and header block of `resp`, ending in the blank line. The handler's own headers
+// replace the defaults of the same name; a CR or LF in a value becomes a space (no header
+// injection). Appends to `out`.
+void AppendResponseHead(const Response& resp, const ResponseFrame& frame, std::string& out);
+
 // Percent-decoding ("+" is a space when `plus_is_space`). nullopt for a bad escape.
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);
 // Splits "a=b&c=d" into decoded pairs; nullopt for a bad escape.
