@@ -27,6 +27,7 @@
 
 #include "authd/base/crypto.h"
 #include "authd/base/log.h"
+#include "authd/http/head.h"
 
 namespace authd::http {
 namespace {
@@ -230,30 +231,11 @@ struct HttpServer::Impl {
     // The head has arrived; the body must follow within the request deadline.
     slot.Set(start + std::chrono::seconds(options.request_timeout_seconds));
     Request req;
-    req.method = in.getMethod();
     req.tls = tls;
     req.remote_address = remote;
-    const std::string& incoming_id = in.get("X-Request-Id", Poco::Net::HTTPMessage::EMPTY);
-    req.request_id = IsSafeRequestId(incoming_id) ? incoming_id : NextRequestId();
-
-    const std::string& uri = in.getURI();
-    size_t qpos = uri.find('?');
-    req.path = uri.substr(0, qpos);
-    std::optional<Response> early;
-    const std::string& version = in.getVersion();
-    if (version != Poco::Net::HTTPMessage::HTTP_1_1 && version != Poco::Net::HTTPMessage::HTTP_1_0) {
-      early = Response::Problem(ErrorCode::kBadRequest, "only HTTP/1.0 and HTTP/1.1 are spoken here");
-    } else if (qpos != std::string::npos) {
-      auto q = ParseUrlEncoded(std::string_view(uri).substr(qpos + 1));
-      if (!q) early = Response::Problem(ErrorCode::kBadRequest, "the query string has a bad percent-escape");
-      else req.query = std::move(*q);
-    }
-    for (const auto& [name, value] : in) {
-      std::string key = name;
-      for (char& c : key) if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      auto [it, inserted] = req.headers.emplace(std::move(key), value);
-      if (!inserted) it->second += ", " + value;
-    }
+    std::optional<Response> early = ReadHead(in, req);
+    const std::string_view incoming_id = req.Header("x-request-id");
+    req.request_id = IsSafeRequestId(incoming_id) ? std::string(incoming_id) : NextRequestId();
     if (!early) early = ReadBody(in, session, socket, req.body);
     slot.Pause();
 
