@@ -45,6 +45,11 @@ else
 fi
 echo "bench: authd pid $pid${peer_pid:+, peer pid $peer_pid}; $connections connections, ${duration} s per run, $runs runs" >&2
 
+# How fast the machine is while it is measured (a shared virtual machine drifts from hour to hour):
+# one core's P-256 verifications per second, before and after the matrix.
+p256_rate() { openssl speed -seconds 2 ecdsap256 2>/dev/null | awk '/nistp256/ {print int($NF)}'; }
+p256_before=$(p256_rate)
+
 results=$dir/results.jsonl
 one() {  # one() TARGET SCENARIO [loadgen args...]
   local target=$1 scenario=$2; shift 2
@@ -83,4 +88,7 @@ for scenario in introspect webauthn-login; do
     done
   done
 done
+p256_after=$(p256_rate)
 python3 scripts/bench_report.py matrix "$results"
+echo
+echo "Machine during the run: ${p256_before:-?} P-256 verifications/s on one core before the matrix, ${p256_after:-?} after (\`openssl speed ecdsap256\`)."
