@@ -135,6 +135,10 @@ TEST_F(TokensTest, K12_ClientAuthenticationFailuresAre401) {
     EXPECT_EQ(rv.status, 401) << auth;
   }
   EXPECT_EQ(Introspect(token_, a_)["active"], true);  // nothing was revoked by those attempts
+  // A request without a token still answers for the client first: 401, not 400.
+  HttpResult no_token = Form("/v1/tokens/introspect", "", Json{{"client_id", a_["client_id"]}, {"client_secret", "x"}});
+  EXPECT_EQ(no_token.status, 401);
+  EXPECT_EQ(no_token.json().value("code", ""), "invalid_client");
 }
 
 TEST_F(TokensTest, K15_RevocationRefusesGetJsonAndQueryTokens) {
@@ -161,6 +165,11 @@ TEST_F(TokensTest, ScopesAndAddressRestrictionsAreEnforced) {
   Json only_introspect = server_.Client("ro", {"--scope", "introspect"});
   EXPECT_EQ(Form("/v1/tokens/revoke", "token=" + token_, only_introspect).json().value("code", ""),
             "insufficient_scope");
+  Json only_revoke = server_.Client("rv", {"--scope", "revoke"});
+  HttpResult scoped = Form("/v1/tokens/introspect", "token=" + token_, only_revoke);
+  EXPECT_EQ(scoped.status, 403);
+  EXPECT_EQ(scoped.json().value("code", ""), "insufficient_scope");
+  EXPECT_EQ(scoped.body.find("alice"), std::string::npos);
   Json elsewhere = server_.Client("far", {"--allow-ip", "10.0.0.0/8"});
   HttpResult r = Form("/v1/tokens/introspect", "token=" + token_, elsewhere);
   EXPECT_EQ(r.status, 403);

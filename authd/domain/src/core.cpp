@@ -103,6 +103,41 @@ Status Core::Authorize(const Principal& who, Permission permission, const AuditC
   return Err(ErrorCode::kForbidden, "your roles do not allow this");
 }
 
+namespace {
+
+// Whether a client's credentials are accepted, and why not.
+struct ClientCheck {
+  bool ok = true;
+  ErrorCode code = ErrorCode::kInvalidClient;
+  std::string detail;
+};
+
+ClientCheck CheckClient(const std::optional<Client>& client, std::string_view secret, std::string_view source,
+                        std::string_view scope) {
+  // Hash even for an unknown client, so timing does not tell which client ids exist.
+  Bytes presented = Sha256(AsBytes(secret.substr(0, 256)));
+  bool secret_ok = client && SafeEquals(presented, client->secret_hash) && client->status == kStatusActive;
+  if (!secret_ok) return {false, ErrorCode::kInvalidClient, "client authentication failed"};
+  auto allow = IpAllowList::Parse(client->allowed_ips);
+  if (!allow || !allow->Allows(source)) {
+    return {false, ErrorCode::kAddressNotAllowed, "this client may not call from this address"};
+  }
+  if (!scope.empty() && std::find(client->scopes.begin(), client->scopes.end(), scope) == client->scopes.end()) {
+    return {false, ErrorCode::kInsufficientScope, "this client lacks the \"" + std::string(scope) + "\" scope"};
+  }
+  return {true, ErrorCode::kInvalidClient, {}};
+}
+
+}  // namespace
+
+Error Core::RefuseClient(std::string_view client_id, ErrorCode code, std::string detail, const AuditContext& ctx) {
+  AuditEntry e = Entry("client.authenticate", "client:" + std::string(client_id.substr(0, 128)),
+                       code == ErrorCode::kInvalidClient ? "failure" : "denied", std::string(ErrorCodeName(code)));
+  e.attempt = true;
+  AuditRefusal(ctx, std::move(e));
+  return Err(code, std::move(detail));
+}
+
 Result<Client> Core::AuthenticateClient(std::string_view client_id, std::string_view secret,
                                         std::string_view source, std::string_view scope,
                                         const AuditContext& ctx) {
@@ -114,25 +149,8 @@ Result<Client> Core::AuthenticateClient(std::string_view client_id, std::string_
     });
     if (!s) return s.error();
   }
-  // Hash even for an unknown client, so timing does not tell which client ids exist.
-  Bytes presented = Sha256(AsBytes(secret.substr(0, 256)));
-  bool secret_ok = client && SafeEquals(presented, client->secret_hash) && client->status == kStatusActive;
-  auto refuse = [&](ErrorCode code, std::string detail) -> Error {
-    AuditEntry e = Entry("client.authenticate", "client:" + std::string(client_id.substr(0, 128)),
-                         code == ErrorCode::kInvalidClient ? "failure" : "denied",
-                         std::string(ErrorCodeName(code)));
-    e.attempt = true;
-    AuditRefusal(ctx, std::move(e));
-    return Err(code, std::move(detail));
-  };
-  if (!secret_ok) return refuse(ErrorCode::kInvalidClient, "client authentication failed");
-  auto allow = IpAllowList::Parse(client->allowed_ips);
-  if (!allow || !allow->Allows(source)) {
-    return refuse(ErrorCode::kAddressNotAllowed, "this client may not call from this address");
-  }
-  if (!scope.empty() && std::find(client->scopes.begin(), client->scopes.end(), scope) == client->scopes.end()) {
-    return refuse(ErrorCode::kInsufficientScope, "this client lacks the \"" + std::string(scope) + "\" scope");
-  }
+  ClientCheck check = CheckClient(client, secret, source, scope);
+  if (!check.ok) return RefuseClient(client_id, check.code, std::move(check.detail), ctx);
   return std::move(*client);
 }
 
@@ -335,14 +353,8 @@ Result<ClientSecrets> Core::CreateClient(const AuditContext& ctx, NewClient in) 
 
 // --- downstream apps -----------------------------------------------------------------------
 
-Result<Introspection> Core::Introspect(const Client& caller, std::string_view token) {
+Introspection Core::Judge(const Client& caller, std::optional<TokenRecord> rec) const {
   Introspection out;
-  std::optional<TokenRecord> rec;
-  Status s = store_.Read([&](ReadTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(rec, tokens_.Find(tx, token));
-    return Ok();
-  });
-  if (!s) return s.error();
   // RFC 7662 §2.2: a token this caller may not see is simply inactive, with no reason given.
   if (rec && tokens_.IsLive(*rec) &&
       (rec->audience == caller.client_id || rec->audience == options_.tokens.default_audience)) {
@@ -350,6 +362,37 @@ Result<Introspection> Core::Introspect(const Client& caller, std::string_view to
     out.record = std::move(*rec);
   }
   return out;
+}
+
+Result<Introspection> Core::Introspect(const Client& caller, std::string_view token) {
+  std::optional<TokenRecord> rec;
+  Status s = store_.Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(rec, tokens_.Find(tx, token));
+    return Ok();
+  });
+  if (!s) return s.error();
+  return Judge(caller, std::move(rec));
+}
+
+Result<Introspection> Core::IntrospectAs(std::string_view client_id, std::string_view secret, std::string_view source,
+                                         std::string_view token, const AuditContext& ctx) {
+  std::optional<Client> client;
+  ClientCheck check;
+  std::optional<TokenRecord> rec;
+  Status s = store_.Read([&](ReadTx& tx) -> Status {
+    if (client_id.size() <= 128) {
+      AUTHD_ASSIGN_OR_RETURN(client, tx.FindClient(client_id));
+    }
+    check = CheckClient(client, secret, source, kScopeIntrospect);
+    // The token is looked up only for a client that has proved itself.
+    if (check.ok) {
+      AUTHD_ASSIGN_OR_RETURN(rec, tokens_.Find(tx, token));
+    }
+    return Ok();
+  });
+  if (!s) return s.error();
+  if (!check.ok) return RefuseClient(client_id, check.code, std::move(check.detail), ctx);
+  return Judge(*client, std::move(rec));
 }
 
 Status Core::RevokeByClient(const Client& caller, std::string_view token, const AuditContext& ctx) {

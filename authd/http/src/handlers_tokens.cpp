@@ -42,6 +42,11 @@ Result<domain::Client> AuthenticateClient(Api& api, const Request& req, std::str
   return client;
 }
 
+bool IsClientRefusal(ErrorCode code) {
+  return code == ErrorCode::kInvalidClient || code == ErrorCode::kAddressNotAllowed ||
+         code == ErrorCode::kInsufficientScope;
+}
+
 // The token parameter of a form (RFC 7009 §2.1 / RFC 7662 §2.1), or of a JSON body for
 // introspection. A token in the query string is refused: it would end up in access logs.
 Result<std::string> TokenParam(const Request& req, bool allow_json) {
@@ -62,11 +67,24 @@ Result<std::string> TokenParam(const Request& req, bool allow_json) {
 
 void RegisterTokenRoutes(Router& router, Api& api) {
   router.Add("POST", "/v1/tokens/introspect", [&api](Request& req) {
-    auto client = AuthenticateClient(api, req, domain::kScopeIntrospect);
-    if (!client) return Response::Problem(client.error());
     auto token = TokenParam(req, true);
-    if (!token) return Response::Problem(token.error());
-    auto result = api.core.Introspect(*client, *token);
+    if (!token) {
+      // A malformed request still authenticates its client first: the caller learns nothing
+      // about the body before proving who it is.
+      auto client = AuthenticateClient(api, req, domain::kScopeIntrospect);
+      return Response::Problem(client ? token.error() : client.error());
+    }
+    auto creds = ParseBasic(req.Header("authorization"));
+    if (!creds) {
+      api.metrics.ObserveAuthentication("client", std::string(ErrorCodeName(creds.code())));
+      return Response::Problem(creds.error());
+    }
+    // Client authentication and the token's lookup share one read transaction.
+    auto result = api.core.IntrospectAs(creds->first, creds->second, req.remote_address, *token,
+                                        req.Audit("client:" + creds->first.substr(0, 64)));
+    if (result || IsClientRefusal(result.code())) {
+      api.metrics.ObserveAuthentication("client", result ? "success" : std::string(ErrorCodeName(result.code())));
+    }
     if (!result) return Response::Problem(result.error());
     if (!result->active) return Response::Json(200, {{"active", false}});
     const auto& r = result->record;

@@ -118,6 +118,10 @@ class Core {
 
   // --- downstream apps -----------------------------------------------------------------
   Result<Introspection> Introspect(const Client& caller, std::string_view token);
+  // Client authentication (as AuthenticateClient with the "introspect" scope) and then the
+  // token's lookup, in one read transaction.
+  Result<Introspection> IntrospectAs(std::string_view client_id, std::string_view secret, std::string_view source,
+                                     std::string_view token, const AuditContext& ctx);
   // RFC 7009: revokes the token if it was issued to this client; Ok whether or not it was.
   Status RevokeByClient(const Client& caller, std::string_view token, const AuditContext& ctx);
 
@@ -135,6 +139,9 @@ class Core {
   void AuditRefusal(const AuditContext& ctx, AuditEntry entry);
 
  private:
+  // Audits a refused client authentication and returns the error to answer with.
+  Error RefuseClient(std::string_view client_id, ErrorCode code, std::string detail, const AuditContext& ctx);
+  Introspection Judge(const Client& caller, std::optional<TokenRecord> rec) const;
 
   Store& store_;
   const Keyring& keyring_;
