@@ -50,6 +50,18 @@ TEST(Hex, RoundTripAndRefusals) {
   EXPECT_FALSE(HexDecode("zz").has_value());
 }
 
+TEST(CrockfordBase32, AlphabetAndOrder) {
+  EXPECT_EQ(CrockfordBase32Encode(Bytes{0, 0, 0, 0, 0}), "00000000");
+  EXPECT_EQ(CrockfordBase32Encode(Bytes{0xff, 0xff, 0xff, 0xff, 0xff}), "ZZZZZZZZ");
+  // 0x08 0x42 0x10 0x84 0x21 is the 5-bit groups 1,1,1,...: every character "1".
+  EXPECT_EQ(CrockfordBase32Encode(Bytes{0x08, 0x42, 0x10, 0x84, 0x21}), "11111111");
+  // No I, L, O or U; and the text sorts as the bytes do.
+  std::string all = CrockfordBase32Encode(Bytes{0x00, 0x44, 0x32, 0x14, 0xc7, 0x42, 0x54, 0xb6, 0x35, 0xcf,
+                                               0x84, 0x65, 0x3a, 0x56, 0xd7, 0xc6, 0x75, 0xbe, 0x77, 0xdf});
+  EXPECT_EQ(all, "0123456789ABCDEFGHJKMNPQRSTVWXYZ");
+  EXPECT_LT(CrockfordBase32Encode(Bytes{0x7f, 0xff}), CrockfordBase32Encode(Bytes{0x80, 0x00}));
+}
+
 TEST(Base32, Rfc4648Vectors) {
   EXPECT_EQ(Base32Encode(AsBytes("foobar")), "MZXW6YTBOI");
   EXPECT_EQ(Base32Encode(AsBytes("12345678901234567890")), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");

@@ -8,6 +8,8 @@ namespace {
 constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr char kB64Std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr char kB32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+// Crockford's alphabet is in ASCII order, so encoded text sorts as the bytes do.
+constexpr char kCrockford32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 std::array<int8_t, 256> ReverseTable(const char* alphabet, size_t n) {
   std::array<int8_t, 256> t{};
@@ -113,7 +115,9 @@ std::optional<Bytes> HexDecode(std::string_view in) {
   return out;
 }
 
-std::string Base32Encode(ByteView in) {
+namespace {
+
+std::string Base32With(ByteView in, const char* alphabet) {
   std::string out;
   uint32_t acc = 0;
   int bits = 0;
@@ -122,12 +126,18 @@ std::string Base32Encode(ByteView in) {
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out.push_back(kB32[(acc >> bits) & 31]);
+      out.push_back(alphabet[(acc >> bits) & 31]);
     }
   }
-  if (bits > 0) out.push_back(kB32[(acc << (5 - bits)) & 31]);
+  if (bits > 0) out.push_back(alphabet[(acc << (5 - bits)) & 31]);
   return out;
 }
+
+}  // namespace
+
+std::string Base32Encode(ByteView in) { return Base32With(in, kB32); }
+
+std::string CrockfordBase32Encode(ByteView in) { return Base32With(in, kCrockford32); }
 
 std::optional<Bytes> Base32Decode(std::string_view in) {
   while (!in.empty() && in.back() == '=') in.remove_suffix(1);

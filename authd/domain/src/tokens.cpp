@@ -39,21 +39,8 @@ std::string JtiTimePrefix(int64_t millis) {
 }
 
 std::string NewJti(int64_t now_millis) {
-  std::string out = JtiTimePrefix(now_millis);
-  out.resize(26);
-  Bytes random = RandomBytes(10);  // 80 bits, 16 characters
-  uint64_t acc = 0;
-  int bits = 0;
-  size_t pos = 10;
-  for (uint8_t b : random) {
-    acc = (acc << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out[pos++] = kAlphabet[(acc >> bits) & 31];
-    }
-  }
-  return out;
+  // 80 random bits: 16 characters.
+  return JtiTimePrefix(now_millis) + CrockfordBase32Encode(RandomBytes(10));
 }
 
 std::optional<std::string> JtiOf(std::string_view token) {

@@ -27,6 +27,8 @@ std::optional<Bytes> HexDecode(std::string_view in);
 
 // RFC 4648 §6 base32, upper case, without padding (otpauth:// secrets).
 std::string Base32Encode(ByteView in);
+// Crockford's base32 (upper case, no padding), whose text sorts as the bytes do.
+std::string CrockfordBase32Encode(ByteView in);
 // Accepts either case, ignores no characters, refuses padding in the middle.
 std::optional<Bytes> Base32Decode(std::string_view in);
 
