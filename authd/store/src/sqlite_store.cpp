@@ -878,24 +878,29 @@ class SqliteStore final : public domain::Store {
   Status Write(const std::function<Status(domain::WriteTx&)>& fn) override {
     if (health_.corrupt) return Err(ErrorCode::kStorageCorrupt, "the database is damaged; writes are refused");
     if (health_.io_failed) return Err(ErrorCode::kStorageUnavailable, "the database could not be written; restart authd");
-    PendingWrite self{&fn};
+    PendingWrite self(&fn);
     std::unique_lock lock(queue_mu_);
     queue_.push_back(&self);
-    queue_cv_.wait(lock, [&] { return self.done || queue_.front() == &self; });
+    self.cv.wait(lock, [&] { return self.done || queue_.front() == &self; });
     if (self.done) return std::move(self.result);
     const size_t n = std::min(queue_.size(), kMaxBatch);
     std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     lock.unlock();
     RunBatch(batch);
     lock.lock();
+    // Each caller is woken alone, and only when it has something to do: its write is committed,
+    // or it is the next at the head of the queue. (Waking everyone on one condition variable
+    // woke the callers still queued as well, each only to sleep again.) Notified under the lock:
+    // a caller that sees `done` returns, and its condition variable with it.
     for (size_t i = 0; i < n; ++i) {
-      queue_.front()->done = true;
+      PendingWrite* w = queue_.front();
       queue_.pop_front();
+      w->done = true;
+      if (w != &self) w->cv.notify_one();
     }
     writes_ += static_cast<int64_t>(n);
     ++commits_;
-    lock.unlock();
-    queue_cv_.notify_all();
+    if (!queue_.empty()) queue_.front()->cv.notify_one();
     return std::move(self.result);
   }
 
@@ -960,9 +965,11 @@ class SqliteStore final : public domain::Store {
   static constexpr size_t kMaxBatch = 64;
 
   struct PendingWrite {
+    explicit PendingWrite(const std::function<Status(domain::WriteTx&)>* f) : fn(f) {}
     const std::function<Status(domain::WriteTx&)>* fn;
     Status result = Ok();
     bool done = false;
+    std::condition_variable cv;  // this caller's own, guarded by queue_mu_
   };
 
   void RunBatch(const std::vector<PendingWrite*>& batch) {
@@ -1078,7 +1085,6 @@ class SqliteStore final : public domain::Store {
   std::atomic<bool> stopping_{false};
   std::thread check_thread_;
   mutable std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
   std::deque<PendingWrite*> queue_;
   int64_t writes_ = 0;
   int64_t commits_ = 0;
