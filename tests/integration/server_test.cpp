@@ -121,6 +121,64 @@ std::string RawExchange(uint16_t port, const std::vector<std::string>& parts) {
   return response;
 }
 
+// Connects, sends `head`, and returns what arrives within `wait` (or until the server closes).
+std::string SendAndRead(int fd, const std::string& head, std::chrono::milliseconds wait) {
+  if (!head.empty()) send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  std::string got;
+  const auto until = std::chrono::steady_clock::now() + wait;
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < until) {
+    timeval tv{0, 50000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) break;
+    if (n > 0) {
+      got.append(buf, static_cast<size_t>(n));
+      if (got.find("\r\n\r\n") != std::string::npos) break;
+    }
+  }
+  return got;
+}
+
+int ConnectTo(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST_F(ServerTest, ExpectContinueGetsAGoAheadOrAFinalAnswerFromTheHead) {
+  const std::string body = "token=" + std::string(2000, 'a');
+  int fd = ConnectTo(server_.port());
+  ASSERT_GE(fd, 0);
+  std::string go = SendAndRead(fd, "POST /v1/tokens/introspect HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                   "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+                                       std::to_string(body.size()) + "\r\n\r\n",
+                               std::chrono::milliseconds(2000));
+  EXPECT_EQ(go, "HTTP/1.1 100 Continue\r\n\r\n");
+  std::string answer = SendAndRead(fd, body, std::chrono::milliseconds(2000));
+  close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 401 ", 0), 0u) << answer;  // the body was read: no client credentials
+
+  // Too large from its head: the final answer at once, no go-ahead, no wait for a body.
+  fd = ConnectTo(server_.port());
+  ASSERT_GE(fd, 0);
+  const auto start = std::chrono::steady_clock::now();
+  std::string refused = SendAndRead(fd, "POST /v1/tokens/introspect HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n",
+                                    std::chrono::milliseconds(2000));
+  const auto took = std::chrono::steady_clock::now() - start;
+  close(fd);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 413 ", 0), 0u) << refused;
+  EXPECT_LT(took, std::chrono::milliseconds(500));
+}
+
 TEST_F(ServerTest, DeclaredOversizedBodyIs413BeforeBuffering) {
   // Content-Length says 10 MB and no body follows: the answer comes from the header alone, and
   // the connection is closed.
