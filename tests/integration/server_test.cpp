@@ -99,15 +99,25 @@ TEST_F(ServerTest, UnknownRoutesAndMethods) {
   ExpectProblem(server_.Get("/v1/tokens/revoke"), 405, "method_not_allowed");  // K15
 }
 
-// Sends raw bytes on a fresh connection and returns everything the server answers before it
-// closes the connection (or the bounded wait ends).
-std::string RawExchange(uint16_t port, const std::vector<std::string>& parts) {
+// A TCP connection to authd on loopback; -1 if it is refused.
+int ConnectTo(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return "";
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Sends raw bytes on a fresh connection and returns everything the server answers before it
+// closes the connection (or the bounded wait ends).
+std::string RawExchange(uint16_t port, const std::vector<std::string>& parts) {
+  int fd = ConnectTo(port);
+  if (fd < 0) return "";
   for (const auto& p : parts) {
     if (send(fd, p.data(), p.size(), MSG_NOSIGNAL) < 0) break;
   }
@@ -138,19 +148,6 @@ std::string SendAndRead(int fd, const std::string& head, std::chrono::millisecon
     }
   }
   return got;
-}
-
-int ConnectTo(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 TEST_F(ServerTest, ExpectContinueGetsAGoAheadOrAFinalAnswerFromTheHead) {
@@ -292,12 +289,8 @@ TEST_F(ServerTest, BadPercentEscapeInQueryIs400) {
 
 // Holds a worker busy by sending an incomplete request head.
 int HoldConnection(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return -1;
+  int fd = ConnectTo(port);
+  if (fd < 0) return -1;
   const char* partial = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
   send(fd, partial, strlen(partial), MSG_NOSIGNAL);
   return fd;
