@@ -8,8 +8,6 @@ namespace {
 constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr char kB64Std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr char kB32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-// Crockford's alphabet is in ASCII order, so encoded text sorts as the bytes do.
-constexpr char kCrockford32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 std::array<int8_t, 256> ReverseTable(const char* alphabet, size_t n) {
   std::array<int8_t, 256> t{};
@@ -137,7 +135,7 @@ std::string Base32With(ByteView in, const char* alphabet) {
 
 std::string Base32Encode(ByteView in) { return Base32With(in, kB32); }
 
-std::string CrockfordBase32Encode(ByteView in) { return Base32With(in, kCrockford32); }
+std::string CrockfordBase32Encode(ByteView in) { return Base32With(in, kCrockfordBase32Alphabet); }
 
 std::optional<Bytes> Base32Decode(std::string_view in) {
   while (!in.empty() && in.back() == '=') in.remove_suffix(1);

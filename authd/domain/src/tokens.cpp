@@ -23,16 +23,11 @@ Result<JwsAlg> AlgFromName(std::string_view name) {
 
 }  // namespace
 
-namespace {
-// Crockford's base32 alphabet is in ASCII order, so the text sorts as the number does.
-constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-}  // namespace
-
 std::string JtiTimePrefix(int64_t millis) {
   std::string out(10, '0');
   auto ms = static_cast<uint64_t>(std::max<int64_t>(millis, 0)) & ((uint64_t{1} << 48) - 1);
   for (int i = 9; i >= 0; --i) {
-    out[static_cast<size_t>(i)] = kAlphabet[ms & 31];
+    out[static_cast<size_t>(i)] = kCrockfordBase32Alphabet[ms & 31];
     ms >>= 5;
   }
   return out;

@@ -30,14 +30,17 @@ Result<std::pair<std::string, std::string>> ParseBasic(std::string_view header) 
   return std::make_pair(std::move(*id), std::move(*secret));
 }
 
-Result<domain::Client> AuthenticateClient(Api& api, const Request& req, std::string_view scope) {
+// The request's Basic credentials; a request without usable ones is counted as a refused client.
+Result<std::pair<std::string, std::string>> ClientCredentials(Api& api, const Request& req) {
   auto creds = ParseBasic(req.Header("authorization"));
-  if (!creds) {
-    api.metrics.ObserveAuthentication("client", std::string(ErrorCodeName(creds.code())));
-    return creds.error();
-  }
-  auto client = api.core.AuthenticateClient(creds->first, creds->second, req.remote_address, scope,
-                                            req.Audit("client:" + creds->first.substr(0, 64)));
+  if (!creds) api.metrics.ObserveAuthentication("client", std::string(ErrorCodeName(creds.code())));
+  return creds;
+}
+
+Result<domain::Client> AuthenticateClient(Api& api, const Request& req, std::string_view scope) {
+  AUTHD_ASSIGN_OR_RETURN(auto creds, ClientCredentials(api, req));
+  auto client = api.core.AuthenticateClient(creds.first, creds.second, req.remote_address, scope,
+                                            req.Audit("client:" + creds.first.substr(0, 64)));
   api.metrics.ObserveAuthentication("client", client ? "success" : std::string(ErrorCodeName(client.code())));
   return client;
 }
@@ -74,11 +77,8 @@ void RegisterTokenRoutes(Router& router, Api& api) {
       auto client = AuthenticateClient(api, req, domain::kScopeIntrospect);
       return Response::Problem(client ? token.error() : client.error());
     }
-    auto creds = ParseBasic(req.Header("authorization"));
-    if (!creds) {
-      api.metrics.ObserveAuthentication("client", std::string(ErrorCodeName(creds.code())));
-      return Response::Problem(creds.error());
-    }
+    auto creds = ClientCredentials(api, req);
+    if (!creds) return Response::Problem(creds.error());
     // Client authentication and the token's lookup share one read transaction.
     auto result = api.core.IntrospectAs(creds->first, creds->second, req.remote_address, *token,
                                         req.Audit("client:" + creds->first.substr(0, 64)));

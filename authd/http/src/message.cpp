@@ -131,7 +131,7 @@ void AppendHeader(std::string& out, std::string_view name, std::string_view valu
 }  // namespace
 
 void AppendResponseHead(const Response& resp, const ResponseFrame& frame, std::string& out) {
-  out.append(frame.version).push_back(' ');
+  out.append("HTTP/1.1 ");
   out.append(std::to_string(resp.status)).push_back(' ');
   out.append(Poco::Net::HTTPResponse::getReasonForStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(resp.status)));
   out.append("\r\n");

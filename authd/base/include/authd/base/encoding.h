@@ -27,7 +27,9 @@ std::optional<Bytes> HexDecode(std::string_view in);
 
 // RFC 4648 §6 base32, upper case, without padding (otpauth:// secrets).
 std::string Base32Encode(ByteView in);
-// Crockford's base32 (upper case, no padding), whose text sorts as the bytes do.
+// Crockford's base32 (upper case, no padding), whose text sorts as the bytes do: its alphabet
+// is in ASCII order.
+inline constexpr char kCrockfordBase32Alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 std::string CrockfordBase32Encode(ByteView in);
 // Accepts either case, ignores no characters, refuses padding in the middle.
 std::optional<Bytes> Base32Decode(std::string_view in);

@@ -117,9 +117,10 @@ class Core {
   Result<ClientSecrets> CreateClient(const AuditContext& ctx, NewClient in);
 
   // --- downstream apps -----------------------------------------------------------------
+  // For a client already authenticated.
   Result<Introspection> Introspect(const Client& caller, std::string_view token);
   // Client authentication (as AuthenticateClient with the "introspect" scope) and then the
-  // token's lookup, in one read transaction.
+  // token's lookup, in one read transaction: what the HTTP route uses.
   Result<Introspection> IntrospectAs(std::string_view client_id, std::string_view secret, std::string_view source,
                                      std::string_view token, const AuditContext& ctx);
   // RFC 7009: revokes the token if it was issued to this client; Ok whether or not it was.

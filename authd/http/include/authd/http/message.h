@@ -63,8 +63,8 @@ Result<std::map<std::string, std::string>> FormBody(const Request& req);
 std::string HttpDate(int64_t unix_seconds);
 
 // What goes around every response: the security headers, the request id, Date and the framing.
+// The status line always says HTTP/1.1 (RFC 9112 §2.3: the highest version we conform to).
 struct ResponseFrame {
-  std::string_view version = "HTTP/1.1";  // the request's, echoed
   std::string_view request_id;
   std::string_view date;  // HttpDate of now
   bool tls = false;
