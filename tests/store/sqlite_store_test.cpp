@@ -61,6 +61,22 @@ TEST(SqliteStore, CreatesPrivateFileInWalModeAndMigratesOnce) {
   EXPECT_EQ(Pragma(path, "SELECT value FROM meta WHERE key = 'schema'"), newest);
 }
 
+// SQLite's memory statistics take one process-wide mutex on every allocation; the store turns
+// them off before its first connection, so they stay at zero however much SQLite allocates.
+TEST(SqliteStore, MemoryStatisticsAreOffSoAllocationsTakeNoGlobalLock) {
+  testing::TempDir dir;
+  auto s = OpenSqliteStore(dir.File("m.db"));
+  ASSERT_TRUE(s) << s.error().detail;
+  ASSERT_TRUE((*s)->Write([](WriteTx& tx) { return tx.InsertUser(NewUser("mallory")); }));
+  ASSERT_TRUE((*s)->Read([](ReadTx& tx) -> Status {
+    auto u = tx.FindUserByName("mallory");
+    if (!u) return u.error();
+    return *u ? Ok() : Err(ErrorCode::kNotFound, "missing");
+  }));
+  EXPECT_EQ(sqlite3_memory_used(), 0);
+  EXPECT_EQ(sqlite3_memory_highwater(0), 0);
+}
+
 TEST(SqliteStore, FailedTransactionLeavesNothingBehind) {
   testing::TempDir dir;
   auto s = OpenSqliteStore(dir.File("a.db"));
