@@ -1,6 +1,7 @@
 // The pure hot functions behind each factor, one at a time (issue-free inputs, real keys):
 // client data and authenticator data parsing, a TOTP check over a window of three steps,
-// YubiKey OTP splitting and decryption, the ykval response signature, a JWS signature per
+// YubiKey OTP splitting and decryption, the ykval response signature, SHA-256, HMAC and
+// AES-GCM sealing of short values, a JWS signature per
 // token algorithm, and a whole assertion verification (§7.2 steps 7-22, the key kept parsed as
 // authd keeps it) per credential algorithm. The HTTP and storage costs around them are measured end to end elsewhere.
 //
@@ -66,6 +67,32 @@ void BM_YkvalResponseSignature(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(otp::YkvalSignature(fields, key));
 }
 BENCHMARK(BM_YkvalResponseSignature);
+
+// The small primitives every request uses: a token or secret hash, an HMAC (ykval, TOTP, OTP
+// checks) and sealing or opening a short value with AES-256-GCM (ceremony handles, secrets).
+void BM_Sha256Of64Bytes(benchmark::State& state) {
+  const Bytes data = RandomBytes(64);
+  for (auto _ : state) benchmark::DoNotOptimize(Sha256(data));
+}
+BENCHMARK(BM_Sha256Of64Bytes);
+
+void BM_HmacSha1Of64Bytes(benchmark::State& state) {
+  const Bytes key = RandomBytes(20);
+  const Bytes data = RandomBytes(64);
+  for (auto _ : state) benchmark::DoNotOptimize(HmacSha1(key, data));
+}
+BENCHMARK(BM_HmacSha1Of64Bytes);
+
+void BM_SealAndOpenAesGcm(benchmark::State& state) {
+  const Bytes key = RandomBytes(32);
+  const Bytes plain = RandomBytes(96);
+  const ByteView aad = AsBytes("ceremony");
+  for (auto _ : state) {
+    Bytes sealed = SealAesGcm(key, plain, aad);
+    benchmark::DoNotOptimize(OpenAesGcm(key, sealed, aad));
+  }
+}
+BENCHMARK(BM_SealAndOpenAesGcm);
 
 void BM_JwsSign(benchmark::State& state) {
   const auto alg = state.range(0) == 0 ? JwsAlg::kES256 : JwsAlg::kEdDSA;

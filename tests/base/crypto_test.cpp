@@ -58,6 +58,16 @@ TEST(Hash, Sha256AndHmacVectors) {
   // RFC 2202 test case 2.
   EXPECT_EQ(HexEncode(HmacSha1(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))),
             "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+  // RFC 4231 test case 2, SHA-512.
+  EXPECT_EQ(HexEncode(HmacSha512(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))),
+            "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
+            "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
+  // An empty key and message, and the same key twice in a row (each call starts afresh).
+  EXPECT_EQ(HexEncode(HmacSha256({}, {})), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  EXPECT_EQ(HexEncode(HmacSha256({}, {})), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  // A key longer than the block is hashed first (RFC 4231 test case 6).
+  EXPECT_EQ(HexEncode(HmacSha256(Bytes(131, 0xaa), AsBytes("Test Using Larger Than Block-Size Key - Hash Key First"))),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
 TEST(Hkdf, Rfc5869Case1) {

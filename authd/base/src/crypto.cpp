@@ -12,7 +12,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
-#include <openssl/hmac.h>
+#include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -42,6 +42,59 @@ const BIGNUM* P256Order() {
   }();
   return n;
 }
+
+// OpenSSL 3 looks an algorithm up by name (a lock and a hash table, contended across request
+// threads) on every call that is given EVP_sha256() and friends. Fetched once here, the lookup is
+// skipped; the fetched objects live as long as the process.
+const EVP_MD* FetchedMd(const char* name) {
+  EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  if (!md) Fatal("EVP_MD_fetch");
+  return md;
+}
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* md = FetchedMd("SHA2-256");
+  return md;
+}
+const EVP_CIPHER* Aes256Gcm() {
+  static const EVP_CIPHER* cipher = [] {
+    EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+    if (!c) Fatal("EVP_CIPHER_fetch");
+    return c;
+  }();
+  return cipher;
+}
+
+// An HMAC context per digest, set up once; each use works on a copy, so neither the MAC nor the
+// digest is looked up again.
+class HmacTemplate {
+ public:
+  explicit HmacTemplate(const char* digest) {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    ctx_ = mac ? EVP_MAC_CTX_new(mac) : nullptr;
+    EVP_MAC_free(mac);  // the context keeps its own reference
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest), 0),
+                           OSSL_PARAM_construct_end()};
+    if (!ctx_ || EVP_MAC_CTX_set_params(ctx_, params) != 1) Fatal("HMAC setup");
+  }
+  HmacTemplate(const HmacTemplate&) = delete;
+  HmacTemplate& operator=(const HmacTemplate&) = delete;
+
+  Bytes Compute(ByteView key, ByteView data) const {
+    static const uint8_t kEmpty = 0;
+    Bytes out(EVP_MAX_MD_SIZE);
+    size_t len = 0;
+    std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> c(EVP_MAC_CTX_dup(ctx_), &EVP_MAC_CTX_free);
+    if (!c || EVP_MAC_init(c.get(), key.empty() ? &kEmpty : key.data(), key.size(), nullptr) != 1 ||
+        EVP_MAC_update(c.get(), data.data(), data.size()) != 1 || EVP_MAC_final(c.get(), out.data(), &len, out.size()) != 1) {
+      Fatal("HMAC");
+    }
+    out.resize(len);
+    return out;
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;  // never freed: one per digest for the life of the process
+};
 
 }  // namespace
 
@@ -106,26 +159,24 @@ std::string RandomId(size_t bytes) { return Base64UrlEncode(RandomBytes(bytes));
 Bytes Sha256(ByteView data) {
   Bytes out(32);
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, Sha256Md(), nullptr) != 1) {
     Fatal("EVP_Digest");
   }
   return out;
 }
 
-static Bytes Hmac(const EVP_MD* md, ByteView key, ByteView data) {
-  Bytes out(EVP_MAX_MD_SIZE);
-  unsigned int len = 0;
-  static const uint8_t kEmpty = 0;
-  if (!HMAC(md, key.empty() ? &kEmpty : key.data(), static_cast<int>(key.size()), data.data(),
-            data.size(), out.data(), &len)) {
-    Fatal("HMAC");
-  }
-  out.resize(len);
-  return out;
+Bytes HmacSha256(ByteView key, ByteView data) {
+  static const HmacTemplate hmac("SHA2-256");
+  return hmac.Compute(key, data);
 }
-
-Bytes HmacSha256(ByteView key, ByteView data) { return Hmac(EVP_sha256(), key, data); }
-Bytes HmacSha1(ByteView key, ByteView data) { return Hmac(EVP_sha1(), key, data); }
+Bytes HmacSha1(ByteView key, ByteView data) {
+  static const HmacTemplate hmac("SHA1");
+  return hmac.Compute(key, data);
+}
+Bytes HmacSha512(ByteView key, ByteView data) {
+  static const HmacTemplate hmac("SHA2-512");
+  return hmac.Compute(key, data);
+}
 
 SecretBytes HkdfSha256(ByteView key, ByteView salt, ByteView info, size_t length) {
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
@@ -151,7 +202,7 @@ Bytes SealAesGcm(ByteView key32, ByteView plaintext, ByteView aad) {
   EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   uint8_t* ct = out.data() + 1 + kGcmNonce;
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key32.data(), nonce.data()) != 1 ||
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, key32.data(), nonce.data()) != 1 ||
       (!aad.empty() &&
        EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
       (!plaintext.empty() &&
@@ -175,7 +226,7 @@ Result<SecretBytes> OpenAesGcm(ByteView key32, ByteView sealed, ByteView aad) {
   EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   bool ok = ctx &&
-            EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key32.data(), nonce) == 1 &&
+            EVP_DecryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, key32.data(), nonce) == 1 &&
             (aad.empty() ||
              EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1) &&
             (ct_len == 0 ||

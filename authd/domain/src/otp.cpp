@@ -1,7 +1,6 @@
 #include "authd/domain/otp.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 
@@ -12,13 +11,13 @@
 namespace authd::domain::otp {
 namespace {
 
-const EVP_MD* Md(HashAlg alg) {
+Bytes Hmac(HashAlg alg, ByteView key, ByteView data) {
   switch (alg) {
-    case HashAlg::kSha256: return EVP_sha256();
-    case HashAlg::kSha512: return EVP_sha512();
+    case HashAlg::kSha256: return HmacSha256(key, data);
+    case HashAlg::kSha512: return HmacSha512(key, data);
     case HashAlg::kSha1: break;
   }
-  return EVP_sha1();
+  return HmacSha1(key, data);
 }
 
 // Characters safe in an otpauth label or query value; everything else percent-encoded.
@@ -73,11 +72,9 @@ std::string Hotp(ByteView secret, uint64_t counter, HashAlg alg, int digits) {
     msg[i] = static_cast<uint8_t>(counter & 0xff);
     counter >>= 8;
   }
-  uint8_t mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  HMAC(Md(alg), secret.data(), static_cast<int>(secret.size()), msg, sizeof msg, mac, &mac_len);
+  const Bytes mac = Hmac(alg, secret, ByteView(msg, sizeof msg));
   // §5.3 dynamic truncation: the low nibble of the last byte picks four bytes.
-  const unsigned offset = mac[mac_len - 1] & 0x0f;
+  const unsigned offset = mac.back() & 0x0f;
   const uint32_t bin = (uint32_t{mac[offset] & 0x7fu} << 24) | (uint32_t{mac[offset + 1]} << 16) |
                        (uint32_t{mac[offset + 2]} << 8) | uint32_t{mac[offset + 3]};
   uint32_t mod = 1;

@@ -27,6 +27,7 @@ std::string RandomId(size_t bytes);
 Bytes Sha256(ByteView data);
 Bytes HmacSha256(ByteView key, ByteView data);
 Bytes HmacSha1(ByteView key, ByteView data);
+Bytes HmacSha512(ByteView key, ByteView data);
 // RFC 5869 HKDF-SHA256.
 SecretBytes HkdfSha256(ByteView key, ByteView salt, ByteView info, size_t length);
 
