@@ -359,7 +359,10 @@ class TotpVerify final : public Session {
                     close_after);
       if (st != 200) return Fail(u.name, "totp enrollment", st, j);
       u.secret = *authd::Base32Decode(j["secret"].get<std::string>());
-      // Confirm with the previous step's code, so that the current and the next remain for the run.
+      // Confirm with the previous step's code, so that the current and the next remain for the run;
+      // never in the last two seconds of a step, when the server may already be in the next one
+      // (and the previous step then out of its window).
+      while (std::time(nullptr) % 30 >= 28) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       const int64_t step = Step() - 1;
       st = Exchange(fd, buf, Post("/v1/totp/enrollment/confirm",
                                  authd::DumpJson({{"enrollment", j["enrollment"]}, {"code", Code(u, step)}})),
@@ -374,7 +377,9 @@ class TotpVerify final : public Session {
     const int64_t now = Step();
     for (size_t tries = 0; tries < users_.size(); ++tries) {
       User& u = users_[next_++ % users_.size()];
-      const int64_t step = std::max(u.last_step + 1, now - 1);
+      // The current step or the next: both stay inside the server's window even if its clock has
+      // passed into the next step since `now` was read.
+      const int64_t step = std::max(u.last_step + 1, now);
       if (step > now + 1) continue;  // this user has used every step the window allows
       u.last_step = step;
       authd::Json j;

@@ -55,8 +55,8 @@ one() {  # one() TARGET SCENARIO [loadgen args...]
   local target=$1 scenario=$2; shift 2
   local name=${scenario%-eddsa} extra=()
   [[ $scenario == *-eddsa ]] && extra+=(--alg eddsa)
-  # Each TOTP user serves two codes per 30 s window: enough users for the whole run.
-  [[ $scenario == totp-verify ]] && extra+=(--users "$(( 1500 * (duration + 1) ))")
+  # Each TOTP user serves two codes per 30 s window: enough users for 6,000 codes a second.
+  [[ $scenario == totp-verify ]] && extra+=(--users "$(( 3000 * (duration + 1) ))")
   if [[ $target == authd ]]; then
     extra+=("${authd_args[@]}" --server-pid "$pid")
   else
