@@ -1,44 +1,149 @@
 #include "authd/http/head.h"
 
-#include <Poco/Net/HTTPRequest.h>
 #include <gtest/gtest.h>
 
-#include <sstream>
+#include <string>
 
 namespace authd::http {
 namespace {
 
-Poco::Net::HTTPRequest Parse(const std::string& wire) {
-  std::istringstream in(wire);
-  Poco::Net::HTTPRequest req;
-  req.read(in);
-  return req;
-}
-
-TEST(ReadHead, LowerCasesNamesJoinsRepeatsAndDecodesTheQuery) {
-  auto in = Parse("GET /v1/admin/users?q=al%20ice&limit=5 HTTP/1.1\r\nHost: x\r\nX-Thing: a\r\nx-thing: b\r\n\r\n");
+struct Parsed {
   Request req;
-  EXPECT_FALSE(ReadHead(in, req));
-  EXPECT_EQ(req.method, "GET");
-  EXPECT_EQ(req.path, "/v1/admin/users");
-  ASSERT_EQ(req.query.size(), 2u);
-  EXPECT_EQ(req.query[0], (std::pair<std::string, std::string>{"q", "al ice"}));
-  EXPECT_EQ(req.Header("host"), "x");
-  EXPECT_EQ(req.Header("x-thing"), "a, b");
-  EXPECT_EQ(req.Header("X-Thing"), "");  // lookups use the lower-cased name
+  BodyFraming framing;
+  std::optional<Response> problem;
+};
+
+Parsed Parse(const std::string& head) {
+  Parsed p;
+  p.problem = ParseHead(head, p.req, p.framing);
+  return p;
 }
 
-TEST(ReadHead, RefusesOtherVersionsAndBadEscapes) {
-  Request a;
-  auto version = ReadHead(Parse("GET / HTTP/2.0\r\n\r\n"), a);
-  ASSERT_TRUE(version);
-  EXPECT_EQ(version->status, 400);
-  Request b;
-  auto escape = ReadHead(Parse("GET /x?q=%zz HTTP/1.0\r\n\r\n"), b);
-  ASSERT_TRUE(escape);
-  EXPECT_EQ(escape->status, 400);
-  EXPECT_EQ(b.path, "/x");
-  EXPECT_TRUE(b.query.empty());
+// The problem's detail, or "" when the head was accepted.
+std::string Refusal(const std::string& head) {
+  Parsed p = Parse(head);
+  if (!p.problem) return "";
+  EXPECT_EQ(p.problem->status, 400) << head;
+  return p.problem->body;
+}
+
+TEST(ParseHead, LowerCasesNamesJoinsRepeatsAndDecodesTheQuery) {
+  Parsed p = Parse("GET /v1/admin/users?q=al%20ice&limit=5 HTTP/1.1\r\nHost: x\r\nX-Thing: a\r\nx-thing:b \r\n\r\n");
+  ASSERT_FALSE(p.problem) << p.problem->body;
+  EXPECT_EQ(p.req.method, "GET");
+  EXPECT_EQ(p.req.path, "/v1/admin/users");
+  ASSERT_EQ(p.req.query.size(), 2u);
+  EXPECT_EQ(p.req.query[0], (std::pair<std::string, std::string>{"q", "al ice"}));
+  EXPECT_EQ(p.req.Header("host"), "x");
+  EXPECT_EQ(p.req.Header("x-thing"), "a, b");
+  EXPECT_EQ(p.req.Header("X-Thing"), "");  // lookups use the lower-cased name
+  EXPECT_TRUE(p.framing.http11);
+  EXPECT_TRUE(p.framing.keep_alive);
+  EXPECT_EQ(p.framing.kind, BodyFraming::Kind::kNone);
+}
+
+TEST(ParseHead, ReadsFramingKeepAliveAndExpect) {
+  Parsed len = Parse("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 42\r\nConnection: close\r\n\r\n");
+  ASSERT_FALSE(len.problem);
+  EXPECT_EQ(len.framing.kind, BodyFraming::Kind::kLength);
+  EXPECT_EQ(len.framing.length, 42);
+  EXPECT_FALSE(len.framing.keep_alive);
+  Parsed chunked = Parse("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\nExpect: 100-Continue\r\n\r\n");
+  ASSERT_FALSE(chunked.problem);
+  EXPECT_EQ(chunked.framing.kind, BodyFraming::Kind::kChunked);
+  EXPECT_TRUE(chunked.framing.expect_continue);
+  Parsed old = Parse("GET /a HTTP/1.0\r\n\r\n");
+  ASSERT_FALSE(old.problem);
+  EXPECT_FALSE(old.framing.http11);
+  EXPECT_FALSE(old.framing.keep_alive);
+  Parsed old_kept = Parse("GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_TRUE(old_kept.framing.keep_alive);
+  EXPECT_FALSE(old_kept.framing.expect_continue);  // HTTP/1.0 has no 100 Continue
+  Parsed both = Parse("GET /a HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n");
+  EXPECT_FALSE(both.framing.keep_alive);
+}
+
+TEST(ParseHead, AcceptsBareLineFeedsAndLeadingEmptyLines) {
+  Parsed p = Parse("\r\n\nGET /healthz HTTP/1.1\nHost: x\n\n");
+  ASSERT_FALSE(p.problem) << p.problem->body;
+  EXPECT_EQ(p.req.path, "/healthz");
+}
+
+TEST(ParseHead, RefusesWhatTwoPartiesCouldReadDifferently) {
+  const std::string post = "POST /v1/tokens/introspect HTTP/1.1\r\nHost: x\r\n";
+  // RFC 9112 §6.1 and §6.3: a coding other than chunked, or chunked next to a length.
+  EXPECT_NE(Refusal(post + "Transfer-Encoding: gzip, chunked\r\n\r\n"), "");
+  EXPECT_NE(Refusal(post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"), "");
+  EXPECT_NE(Refusal(post + "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n"), "");
+  EXPECT_NE(Refusal("POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), "");
+  // Content-Length: one plain decimal number.
+  EXPECT_NE(Refusal(post + "Content-Length: 4\r\nContent-Length: 40\r\n\r\n"), "");
+  EXPECT_NE(Refusal(post + "Content-Length: 4\r\nContent-Length: 4\r\n\r\n"), "");
+  EXPECT_NE(Refusal(post + "Content-Length: 4, 4\r\n\r\n"), "");
+  EXPECT_NE(Refusal(post + "Content-Length: +4\r\n\r\n"), "");
+  EXPECT_NE(Refusal(post + "Content-Length: -1\r\n\r\n"), "");
+  EXPECT_NE(Refusal(post + "Content-Length: 0x10\r\n\r\n"), "");
+  EXPECT_NE(Refusal(post + "Content-Length:\r\n\r\n"), "");
+  EXPECT_NE(Refusal(post + "Content-Length: 9999999999999999999\r\n\r\n"), "");
+  // RFC 9112 §5.1: no whitespace between a field name and its colon; §5.2: no folded lines.
+  EXPECT_NE(Refusal("GET /a HTTP/1.1\r\nHost : x\r\n\r\n"), "");
+  EXPECT_NE(Refusal("GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  continued\r\n\r\n"), "");
+  // A CR that does not end a line.
+  EXPECT_NE(Refusal("GET /a HTTP/1.1\r\nHost: x\rX-Smuggled: 1\r\n\r\n"), "");
+  EXPECT_NE(Refusal("GET /a\r HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  // RFC 9112 §3.2: exactly one Host in HTTP/1.1.
+  EXPECT_NE(Refusal("GET /a HTTP/1.1\r\n\r\n"), "");
+  EXPECT_NE(Refusal("GET /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), "");
+}
+
+TEST(ParseHead, RefusesMalformedRequestLinesAndFields) {
+  EXPECT_NE(Refusal("GET / HTTP/2.0\r\nHost: x\r\n\r\n").find("only HTTP/1.0 and HTTP/1.1"), std::string::npos);
+  EXPECT_NE(Refusal("GET / HTTP/9.1\r\nHost: x\r\n\r\n"), "");
+  EXPECT_NE(Refusal("GET / HTTP/1.1 \r\nHost: x\r\n\r\n"), "");
+  EXPECT_NE(Refusal("GET  / HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  EXPECT_NE(Refusal("GET /\r\n\r\n"), "");
+  EXPECT_NE(Refusal("G(T / HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  EXPECT_NE(Refusal("GET /a\x01 HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  EXPECT_NE(Refusal("GET /a HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n"), "");
+  EXPECT_NE(Refusal("GET /a HTTP/1.1\r\nHost: x\r\n: empty-name\r\n\r\n"), "");
+  EXPECT_NE(Refusal(std::string("GET /a HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", 38)), "");
+  EXPECT_NE(Refusal("GET /a HTTP/1.1\r\nHost: x\r\n"), "");  // no empty line
+  EXPECT_NE(Refusal("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), "");  // bytes after it
+  Parsed escape = Parse("GET /x?q=%zz HTTP/1.0\r\n\r\n");
+  ASSERT_TRUE(escape.problem);
+  EXPECT_EQ(escape.req.path, "/x");
+  EXPECT_TRUE(escape.req.query.empty());
+  // obs-text in a value is kept as it came.
+  Parsed latin = Parse("GET /a HTTP/1.1\r\nHost: x\r\nX-Name: caf\xe9\r\n\r\n");
+  ASSERT_FALSE(latin.problem);
+  EXPECT_EQ(latin.req.Header("x-name"), "caf\xe9");
+}
+
+TEST(ParseHead, EnforcesItsLimits) {
+  const std::string start = "GET /a HTTP/1.1\r\nHost: x\r\n";
+  std::string many = start;
+  for (int i = 0; i < 99; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(Refusal(many + "\r\n"), "");  // 100 fields with Host
+  EXPECT_NE(Refusal(many + "X-Last: v\r\n\r\n"), "");
+  EXPECT_EQ(Refusal(start + "X-A: " + std::string(kMaxHeaderValue, 'v') + "\r\n\r\n"), "");
+  EXPECT_NE(Refusal(start + "X-A: " + std::string(kMaxHeaderValue + 1, 'v') + "\r\n\r\n"), "");
+  EXPECT_EQ(Refusal(start + std::string(kMaxHeaderName, 'n') + ": v\r\n\r\n"), "");
+  EXPECT_NE(Refusal(start + std::string(kMaxHeaderName + 1, 'n') + ": v\r\n\r\n"), "");
+  EXPECT_EQ(Refusal("GET /" + std::string(kMaxRequestTarget - 1, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  EXPECT_NE(Refusal("GET /" + std::string(kMaxRequestTarget, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  EXPECT_NE(Refusal(std::string(kMaxMethod + 1, 'G') + " / HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  std::string huge = start;
+  while (huge.size() <= kMaxHeadBytes) huge += "X-B: " + std::string(1000, 'b') + "\r\n";
+  EXPECT_NE(Refusal(huge + "\r\n"), "");
+}
+
+TEST(EndsHead, SeesTheEmptyLineThatEndsAHead) {
+  EXPECT_FALSE(EndsHead("GET / HTTP/1.1\r\nHost: x\r\n"));
+  EXPECT_TRUE(EndsHead("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(EndsHead("GET / HTTP/1.1\nHost: x\n\n"));
+  EXPECT_TRUE(EndsHead("GET / HTTP/1.1\r\nHost: x\n\r\n"));
+  EXPECT_FALSE(EndsHead("GET / HTTP/1.1\r\nHost: x\r\r\n"));
+  EXPECT_FALSE(EndsHead("\n"));
 }
 
 }  // namespace

@@ -267,6 +267,41 @@ TEST_F(ServerTest, OnlyHttpOneIsSpokenAndGarbageGetsAProblemThenClose) {
   EXPECT_EQ(server_.Get("/healthz").status, 200);
 }
 
+// Request smuggling (RFC 9112 §6.3, §11.2): a head whose body framing another party could read
+// differently is refused with one 400 and the connection closed, so that nothing in its body is
+// ever read as a request of its own.
+TEST_F(ServerTest, AmbiguousFramingIsRefusedAndNothingIsSmuggled) {
+  const std::string post = "POST /v1/tokens/introspect HTTP/1.1\r\nHost: x\r\n"
+                           "Content-Type: application/x-www-form-urlencoded\r\n";
+  const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: smuggled\r\n\r\n";
+  const std::string chunk = "1c\r\n" + smuggled.substr(0, 28) + "\r\n0\r\n\r\n";
+  const std::vector<std::string> heads = {
+      post + "Transfer-Encoding: gzip, chunked\r\n\r\n" + chunk + smuggled,
+      post + "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n" + chunk + smuggled,
+      post + "Content-Length: 4\r\nContent-Length: 40\r\n\r\ntoke" + smuggled,
+      post + "Content-Length: +4\r\n\r\ntoke" + smuggled,
+      post + "Content-Length : 4\r\n\r\ntoke" + smuggled,
+      post + "X-A: 1\r\n Content-Length: 4\r\n\r\ntoke" + smuggled,
+      post + "X-A: 1\rContent-Length: 4\r\n\r\ntoke" + smuggled,
+      "POST /v1/tokens/introspect HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + smuggled,
+      "GET /healthz HTTP/1.1\r\nX-Request-Id: no-host\r\n\r\n" + smuggled,
+  };
+  for (const auto& raw : heads) {
+    const std::string response = RawExchange(server_.port(), {raw});
+    EXPECT_EQ(response.rfind("HTTP/1.1 400 ", 0), 0u) << raw << "\n---\n" << response;
+    EXPECT_NE(response.find("\"code\":\"bad_request\""), std::string::npos) << response;
+    EXPECT_NE(response.find("Connection: close"), std::string::npos) << response;
+    EXPECT_EQ(response.find("smuggled"), std::string::npos) << raw << "\n---\n" << response;
+    size_t answers = 0;
+    for (size_t at = response.find("\r\nDate: "); at != std::string::npos; at = response.find("\r\nDate: ", at + 1)) ++answers;
+    EXPECT_EQ(answers, 1u) << response;
+  }
+  // Bare line feeds and empty lines before a request are still read (RFC 9112 §2.2).
+  const std::string lf = RawExchange(server_.port(), {"\r\nGET /healthz HTTP/1.1\nHost: x\nConnection: close\n\n"});
+  EXPECT_EQ(lf.rfind("HTTP/1.1 200 ", 0), 0u) << lf;
+  EXPECT_EQ(server_.Get("/healthz").status, 200);
+}
+
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrderAndHttp10Closes) {
   std::string two = RawExchange(server_.port(), {"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: first\r\n\r\n"
                                                  "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: second\r\n"

@@ -5,8 +5,6 @@
 #include <Poco/Delegate.h>
 #include <Poco/Net/HTTPChunkedStream.h>
 #include <Poco/Net/HTTPFixedLengthStream.h>
-#include <Poco/Net/HTTPHeaderStream.h>
-#include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
@@ -172,7 +170,7 @@ struct HttpServer::Impl {
 
   // Reads the body within the size limit and the deadline. Returns an error response to send
   // (and close) if the body is too large, too slow or malformed.
-  std::optional<Response> ReadBody(const Poco::Net::HTTPRequest& in, Poco::Net::HTTPServerSession& session,
+  std::optional<Response> ReadBody(const BodyFraming& framing, Poco::Net::HTTPServerSession& session,
                                    Poco::Net::StreamSocket& socket, std::string& body) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.request_timeout_seconds);
     auto too_large = [&] {
@@ -182,13 +180,12 @@ struct HttpServer::Impl {
     // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" waits for a go-ahead before it
     // sends the body (curl does so for bodies over 1 KiB); one refused from its head gets the
     // final answer instead, and sends nothing that would need reading away.
-    const bool expects_continue = in.getExpectContinue() && in.getVersion() == Poco::Net::HTTPMessage::HTTP_1_1;
+    const bool expects_continue = framing.expect_continue;
     std::unique_ptr<std::istream> stream;
-    if (in.getChunkedTransferEncoding()) {
+    if (framing.kind == BodyFraming::Kind::kChunked) {
       stream = std::make_unique<Poco::Net::HTTPChunkedInputStream>(session);
-    } else if (in.hasContentLength()) {
-      const int64_t length = in.getContentLength64();
-      if (length < 0) return Response::Problem(ErrorCode::kBadRequest, "bad Content-Length");
+    } else if (framing.kind == BodyFraming::Kind::kLength) {
+      const int64_t length = framing.length;
       if (length == 0) return std::nullopt;
       stream = std::make_unique<Poco::Net::HTTPFixedLengthInputStream>(session, length);
       if (length > options.max_body) {
@@ -229,16 +226,17 @@ struct HttpServer::Impl {
     } catch (const Poco::Exception&) {
       return Response::Problem(ErrorCode::kBadRequest, "the body could not be read");
     }
-    if (in.hasContentLength() && static_cast<int64_t>(body.size()) != in.getContentLength64()) {
+    if (framing.kind == BodyFraming::Kind::kLength && static_cast<int64_t>(body.size()) != framing.length) {
       return Response::Problem(ErrorCode::kBadRequest, "the body is shorter than its Content-Length");
     }
     return std::nullopt;
   }
 
-  // One request whose head `in` has been read from `session`; its body, if any, follows there.
+  // One request whose head (the bytes up to its empty line) has been read from `session`; its
+  // body, if any, follows there.
   // `remote` is the peer's address, read once per connection. Returns whether the connection
   // may carry another request (`may_keep_alive` and what the request and the response allow).
-  bool Handle(Poco::Net::HTTPServerSession& session, const Poco::Net::HTTPRequest& in, const std::string& remote,
+  bool Handle(Poco::Net::HTTPServerSession& session, std::string_view head, const std::string& remote,
               bool may_keep_alive, DeadlineReaper::Slot& slot, Poco::Net::StreamSocket& socket) {
     InFlight guard(in_flight);
     const auto start = std::chrono::steady_clock::now();
@@ -247,10 +245,11 @@ struct HttpServer::Impl {
     Request req;
     req.tls = tls;
     req.remote_address = remote;
-    std::optional<Response> early = ReadHead(in, req);
+    BodyFraming framing;
+    std::optional<Response> early = ParseHead(head, req, framing);
     const std::string_view incoming_id = req.Header("x-request-id");
     req.request_id = IsSafeRequestId(incoming_id) ? std::string(incoming_id) : NextRequestId();
-    if (!early) early = ReadBody(in, session, socket, req.body);
+    if (!early) early = ReadBody(framing, session, socket, req.body);
     slot.Pause();
 
     Response resp;
@@ -266,7 +265,7 @@ struct HttpServer::Impl {
         resp = Response::Problem(ErrorCode::kInternal, "the server failed; the request id is in the logs");
       }
     }
-    const bool keep_alive = may_keep_alive && in.getKeepAlive() && !resp.close;
+    const bool keep_alive = may_keep_alive && framing.keep_alive && !resp.close;
     Write(req, resp, keep_alive, socket);
     // The next request on this keep-alive connection: idle time plus the request deadline.
     slot.Set(std::chrono::steady_clock::now() + kKeepAliveIdle + std::chrono::seconds(options.request_timeout_seconds));
@@ -274,17 +273,15 @@ struct HttpServer::Impl {
     return keep_alive;
   }
 
-  // A request head that Poco's parser refused (too many fields, a name or value or URI past its
-  // limit, no request line): a problem+json 400, and the connection closes.
+  // A request head past its size limit, before it was parsed: a problem+json 400, and the
+  // connection closes.
   void RefuseHead(Poco::Net::StreamSocket& socket) {
     const auto start = std::chrono::steady_clock::now();
     Request req;
     req.method = "-";
     req.route = "rejected";
     req.request_id = NextRequestId();
-    Response resp = Response::Problem(ErrorCode::kBadRequest,
-                                      "the request head is malformed or past a limit (100 fields, names of 256 "
-                                      "bytes, values of 8 KiB, a URI of 16 KiB)");
+    Response resp = Response::Problem(ErrorCode::kBadRequest, "the request head is longer than 64 KiB");
     try {
       Write(req, resp, false, socket);
     } catch (...) {
@@ -347,6 +344,25 @@ class Session final : public Poco::Net::HTTPServerSession {
  public:
   using HTTPServerSession::HTTPServerSession;
   bool HasBuffered() const { return buffered() > 0; }
+
+  enum class HeadRead { kOk, kClosed, kCut, kTooLarge };
+  // Reads one request head into `head`, byte by byte from the session's buffer, so that what
+  // follows it (a body, or the next pipelined request) stays in the session. Empty lines before
+  // it are skipped (and count toward the limit). kClosed: the client closed before a byte of it.
+  HeadRead ReadHeadBytes(std::string& head) {
+    head.clear();
+    size_t skipped = 0;
+    for (int ch = get(); ch != std::char_traits<char>::eof(); ch = get()) {
+      if (head.empty() && (ch == '\r' || ch == '\n')) {
+        if (++skipped > kMaxHeadBytes) return HeadRead::kTooLarge;
+        continue;
+      }
+      head.push_back(static_cast<char>(ch));
+      if (ch == '\n' && EndsHead(head)) return HeadRead::kOk;
+      if (head.size() + skipped > kMaxHeadBytes) return HeadRead::kTooLarge;
+    }
+    return head.empty() ? HeadRead::kClosed : HeadRead::kCut;
+  }
 };
 
 // One HTTP/1.1 connection: Poco's session and request-head parser, with the loop of Poco's
@@ -381,6 +397,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
     Session session(socket(), params_);
     if (!impl_.tls) socket().setReceiveTimeout(std::min(params_->getTimeout(), params_->getKeepAliveTimeout()));
     int keep_alive_left = params_->getMaxKeepAliveRequests();
+    std::string head;  // each request's head; its capacity is kept for the next
     for (bool first = true; !stopped_; first = false) {
       if (!first && (keep_alive_left-- <= 0 || !session.getKeepAlive())) break;
       if (impl_.tls && !session.HasBuffered() &&
@@ -390,18 +407,12 @@ class Connection final : public Poco::Net::TCPServerConnection {
       try {
         std::lock_guard lock(mu_);
         if (stopped_) break;
-        Poco::Net::HTTPRequest request;
-        {
-          Poco::Net::HTTPHeaderInputStream head(session);
-          request.read(head);
-        }
+        const Session::HeadRead read = session.ReadHeadBytes(head);
+        if (read == Session::HeadRead::kTooLarge) impl_.RefuseHead(socket());
+        // kClosed: between requests; kCut: in the middle of a head. Either way the client is gone.
+        if (read != Session::HeadRead::kOk) break;
         const bool may_keep_alive = params_->getKeepAlive() && session.canKeepAlive();
-        session.setKeepAlive(impl_.Handle(session, request, remote, may_keep_alive, *slot_, socket()));
-      } catch (const Poco::Net::NoMessageException&) {
-        break;  // the client closed the connection between requests
-      } catch (const Poco::Net::MessageException&) {
-        impl_.RefuseHead(socket());
-        break;
+        session.setKeepAlive(impl_.Handle(session, head, remote, may_keep_alive, *slot_, socket()));
       } catch (const Poco::Exception&) {
         break;  // a network failure or the reaper's shutdown: the connection is over
       }
