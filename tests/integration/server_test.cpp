@@ -302,6 +302,23 @@ TEST_F(ServerTest, AmbiguousFramingIsRefusedAndNothingIsSmuggled) {
   EXPECT_EQ(server_.Get("/healthz").status, 200);
 }
 
+TEST_F(ServerTest, HeadCutShortByTheClientGetsA400AndAnEmptyConnectionNothing) {
+  auto half_closed = [&](const std::string& sent) {
+    int fd = ConnectTo(server_.port());
+    if (fd < 0) return std::string("no connection");
+    send(fd, sent.data(), sent.size(), MSG_NOSIGNAL);
+    shutdown(fd, SHUT_WR);
+    std::string got = SendAndRead(fd, "", std::chrono::milliseconds(2000));
+    close(fd);
+    return got;
+  };
+  const std::string cut = half_closed("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+  EXPECT_EQ(cut.rfind("HTTP/1.1 400 ", 0), 0u) << cut;
+  EXPECT_NE(cut.find("ended before its empty line"), std::string::npos) << cut;
+  EXPECT_EQ(half_closed(""), "");
+  EXPECT_EQ(half_closed("\r\n\r\n"), "");  // only empty lines: nothing was asked
+}
+
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrderAndHttp10Closes) {
   std::string two = RawExchange(server_.port(), {"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: first\r\n\r\n"
                                                  "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: second\r\n"

@@ -266,27 +266,28 @@ struct HttpServer::Impl {
       }
     }
     const bool keep_alive = may_keep_alive && framing.keep_alive && !resp.close;
+    // Counted before it is sent, so that a client that has its answer finds it in /metrics.
+    Observe(req, resp, start);
     Write(req, resp, keep_alive, socket);
     // The next request on this keep-alive connection: idle time plus the request deadline.
     slot.Set(std::chrono::steady_clock::now() + kKeepAliveIdle + std::chrono::seconds(options.request_timeout_seconds));
-    Observe(req, resp, start);
     return keep_alive;
   }
 
-  // A request head past its size limit, before it was parsed: a problem+json 400, and the
-  // connection closes.
-  void RefuseHead(Poco::Net::StreamSocket& socket) {
+  // A request head refused before it was parsed (past its size limit, or cut short by the
+  // client's end of sending): a problem+json 400, and the connection closes.
+  void RefuseHead(Poco::Net::StreamSocket& socket, std::string detail) {
     const auto start = std::chrono::steady_clock::now();
     Request req;
     req.method = "-";
     req.route = "rejected";
     req.request_id = NextRequestId();
-    Response resp = Response::Problem(ErrorCode::kBadRequest, "the request head is longer than 64 KiB");
+    Response resp = Response::Problem(ErrorCode::kBadRequest, std::move(detail));
+    Observe(req, resp, start);
     try {
       Write(req, resp, false, socket);
     } catch (...) {
     }
-    Observe(req, resp, start);
   }
 
   void Observe(const Request& req, const Response& resp, std::chrono::steady_clock::time_point start) {
@@ -408,9 +409,10 @@ class Connection final : public Poco::Net::TCPServerConnection {
         std::lock_guard lock(mu_);
         if (stopped_) break;
         const Session::HeadRead read = session.ReadHeadBytes(head);
-        if (read == Session::HeadRead::kTooLarge) impl_.RefuseHead(socket());
-        // kClosed: between requests; kCut: in the middle of a head. Either way the client is gone.
-        if (read != Session::HeadRead::kOk) break;
+        if (read == Session::HeadRead::kTooLarge) impl_.RefuseHead(socket(), "the request head is longer than 64 KiB");
+        // The client stopped sending inside a head; it may still read the answer.
+        if (read == Session::HeadRead::kCut) impl_.RefuseHead(socket(), "the request head ended before its empty line");
+        if (read != Session::HeadRead::kOk) break;  // kClosed: the client closed between requests
         const bool may_keep_alive = params_->getKeepAlive() && session.canKeepAlive();
         session.setKeepAlive(impl_.Handle(session, head, remote, may_keep_alive, *slot_, socket()));
       } catch (const Poco::Exception&) {
