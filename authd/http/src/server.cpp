@@ -339,8 +339,8 @@ struct HttpServer::Impl {
 
 namespace {
 
-// Poco's HTTPServerSession, with its read buffer visible: a pipelined request already read needs
-// no wait on the socket.
+// Poco's HTTPServerSession, with its read buffer visible (a pipelined request already read needs
+// no wait on the socket) and request heads read off that buffer for authd's parser (head.h).
 class Session final : public Poco::Net::HTTPServerSession {
  public:
   using HTTPServerSession::HTTPServerSession;
@@ -366,11 +366,11 @@ class Session final : public Poco::Net::HTTPServerSession {
   }
 };
 
-// One HTTP/1.1 connection: Poco's session and request-head parser, with the loop of Poco's
-// HTTPServerConnection kept but its per-request costs removed. On plain sockets nothing waits for
-// the next keep-alive request before reading it: the read itself waits, bounded by a receive
-// timeout of the keep-alive idle time (Poco builds and closes an epoll set per wait, four system
-// calls per request); TLS sockets keep Poco's wait, as OpenSSL may hold bytes already read. The
+// One HTTP/1.1 connection: Poco's session (its buffer and body streams) and authd's head parser,
+// with the loop of Poco's HTTPServerConnection kept but its per-request costs removed. On plain
+// sockets nothing waits for the next keep-alive request before reading it: the read itself
+// waits, bounded by a receive timeout of the keep-alive idle time (Poco builds and closes an
+// epoll set per wait, four system calls per request); TLS sockets keep Poco's wait, as OpenSSL may hold bytes already read. The
 // peer's address is read once per connection (Poco's server request asks the kernel for both
 // addresses on every request), no handler or response object is allocated per request, and the
 // response head is written straight into the buffer that is sent. The reaper watches the socket
