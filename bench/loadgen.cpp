@@ -11,8 +11,9 @@
 // Basic client authentication), healthz, and whole authentications populated through the real
 // API first (--admin-token):
 //   webauthn-login     options + verify, a fresh signature from a software key per connection
-//   webauthn-register  options + verify of a new key (attestation none) for one of 32 users per
-//                      connection, in turn
+//   webauthn-register  options + verify of a new key (attestation none) for one of --users users,
+//                      in turn (so that, as in real use, a user has a few keys: every key a
+//                      user holds is listed in the options as one to exclude)
 //   totp-verify        a current code for one of --users users (enrolled and confirmed through the
 //                      API; each code is accepted once, so every user serves at most two)
 //   yubiotp-verify     POST /v1/yubiotp/verify with a fresh OTP from a software YubiKey per connection
@@ -106,7 +107,7 @@ struct Options {
   std::string admin_token;                         // webauthn-login: creates the users
   std::string origin = "http://localhost:8080";    // webauthn-login: the origin the keys claim
   std::string alg = "es256";                       // webauthn-*: the software keys' algorithm
-  int users = 3000;                                // totp-verify: users enrolled in all
+  int users = 3000;                                // totp-verify, webauthn-register: users in all
   int64_t ykval_id = 0;                            // ykval-verify: the client's ykval id and key
   std::string ykval_key;
   bool peer = false;
@@ -296,8 +297,8 @@ class WebAuthnLogin final : public Session {
 // list of keys, which the options repeat as excludeCredentials, grows fast).
 class WebAuthnRegister final : public Session {
  public:
-  WebAuthnRegister(const Options& o, int index) : o_(o), key_(Alg(o)) {
-    for (int u = 0; u < 32; ++u) users_.push_back(UniqueName("reg", index * 100 + u));
+  WebAuthnRegister(const Options& o, int index, int users) : o_(o), key_(Alg(o)) {
+    for (int u = 0; u < users; ++u) users_.push_back(UniqueName("reg", index * 100000 + u));
     key_.origin = o.origin;
   }
 
@@ -523,7 +524,7 @@ int main(int argc, char** argv) {
   for (int c = 0; c < o.connections && o.scenario.find('-') != std::string::npos; ++c) {
     std::unique_ptr<Session> k;
     if (o.scenario == "webauthn-login") k = std::make_unique<WebAuthnLogin>(o, c);
-    else if (o.scenario == "webauthn-register") k = std::make_unique<WebAuthnRegister>(o, c);
+    else if (o.scenario == "webauthn-register") k = std::make_unique<WebAuthnRegister>(o, c, std::max(1, o.users / o.connections));
     else if (o.scenario == "totp-verify") k = std::make_unique<TotpVerify>(o, c, std::max(1, o.users / o.connections));
     else k = std::make_unique<YubiOtp>(o, c, o.scenario == "ykval-verify");
     keys.push_back(std::move(k));
