@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
 bash scripts/install-deps.sh
-all_targets="fuzz_json fuzz_urlencoded fuzz_base64 fuzz_jws_shape fuzz_http_head fuzz_ip_allow_list fuzz_client_data
+all_targets="fuzz_json fuzz_urlencoded fuzz_base64 fuzz_jws_shape fuzz_http_head fuzz_chunked fuzz_ip_allow_list fuzz_client_data
   fuzz_authenticator_data fuzz_cose_key fuzz_attestation_object fuzz_cbor fuzz_der fuzz_u2f fuzz_yubiotp fuzz_ykval fuzz_softkey fuzz_ceremony_handle"
 CC=clang CXX=clang++ AUTHD_BUILD_DIR=build-fuzz AUTHD_BUILD_TARGETS="$all_targets" bash scripts/build.sh -DAUTHD_FUZZ=ON -DAUTHD_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo

@@ -207,6 +207,24 @@ TEST_F(ServerTest, ChunkedBodyPastTheLimitIs413) {
   EXPECT_NE(response.find("body_too_large"), std::string::npos);
 }
 
+// A chunked body is decoded strictly (RFC 9112 §7.1): a well-formed one is read whole and the
+// request after it is answered; chunk framing a proxy could read differently gets one 400.
+TEST_F(ServerTest, ChunkedBodiesAreFramedStrictly) {
+  const std::string head = "POST /v1/tokens/introspect HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                           "Content-Type: application/x-www-form-urlencoded\r\n\r\n";
+  const std::string next = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: after\r\nConnection: close\r\n\r\n";
+  const std::string good = RawExchange(server_.port(), {head + "3;ext=1\r\ntok\r\n3\r\nen=\r\n1\r\nx\r\n0\r\nX-T: 1\r\n\r\n" + next});
+  EXPECT_EQ(good.rfind("HTTP/1.1 401 ", 0), 0u) << good;  // read whole: the client is what is missing
+  EXPECT_NE(good.find("X-Request-Id: after"), std::string::npos) << good;
+  for (const std::string body : {"5 xyz\r\ntoken\r\n0\r\n\r\n", " 5\r\ntoken\r\n0\r\n\r\n", "5\ntoken\n0\n\n",
+                                 "5\r\ntokenXX0\r\n\r\n", "-5\r\ntoken\r\n0\r\n\r\n"}) {
+    const std::string response = RawExchange(server_.port(), {head + body + next});
+    EXPECT_EQ(response.rfind("HTTP/1.1 400 ", 0), 0u) << body << "\n---\n" << response;
+    EXPECT_NE(response.find("chunked body"), std::string::npos) << response;
+    EXPECT_EQ(response.find("X-Request-Id: after"), std::string::npos) << body << "\n---\n" << response;
+  }
+}
+
 TEST_F(ServerTest, WrongContentTypeIs415) {
   std::string token = server_.TokenFor("root", {"admin"});
   ExpectProblem(server_.Request("POST", "/v1/admin/users", "{\"username\":\"x\"}",

@@ -3,8 +3,6 @@
 #include <Poco/Net/Context.h>
 #include <Poco/BasicEvent.h>
 #include <Poco/Delegate.h>
-#include <Poco/Net/HTTPChunkedStream.h>
-#include <Poco/Net/HTTPFixedLengthStream.h>
 #include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
@@ -25,6 +23,7 @@
 
 #include "authd/base/crypto.h"
 #include "authd/base/log.h"
+#include "authd/http/chunked.h"
 #include "authd/http/head.h"
 
 namespace authd::http {
@@ -134,6 +133,36 @@ class DeadlineReaper {
   std::thread thread_;  // last: started once the members it uses exist
 };
 
+// Poco's HTTPServerSession, with its read buffer visible (a pipelined request already read needs
+// no wait on the socket) and request heads read off that buffer for authd's parser (head.h).
+class Session final : public Poco::Net::HTTPServerSession {
+ public:
+  using HTTPServerSession::HTTPServerSession;
+  bool HasBuffered() const { return buffered() > 0; }
+  int Get() { return get(); }
+  // Up to `n` bytes: what the buffer holds, or else one read from the socket; 0 at its end.
+  int ReadSome(char* out, std::streamsize n) { return read(out, n); }
+
+  enum class HeadRead { kOk, kClosed, kCut, kTooLarge };
+  // Reads one request head into `head`, byte by byte from the session's buffer, so that what
+  // follows it (a body, or the next pipelined request) stays in the session. Empty lines before
+  // it are skipped (and count toward the limit). kClosed: the client closed before a byte of it.
+  HeadRead ReadHeadBytes(std::string& head) {
+    head.clear();
+    size_t skipped = 0;
+    for (int ch = get(); ch != std::char_traits<char>::eof(); ch = get()) {
+      if (head.empty() && (ch == '\r' || ch == '\n')) {
+        if (++skipped > kMaxHeadBytes) return HeadRead::kTooLarge;
+        continue;
+      }
+      head.push_back(static_cast<char>(ch));
+      if (ch == '\n' && EndsHead(head)) return HeadRead::kOk;
+      if (head.size() + skipped > kMaxHeadBytes) return HeadRead::kTooLarge;
+    }
+    return head.empty() ? HeadRead::kClosed : HeadRead::kCut;
+  }
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -151,52 +180,73 @@ struct HttpServer::Impl {
 
   Impl(const Router& r, Metrics& m, ServerOptions o) : router(r), metrics(m), options(std::move(o)) {}
 
-  // Discards what is left of a refused body (at most kMaxDrain bytes, for at most a second, and
+  // Discards what is left of a refused body (at most `limit` bytes, for at most a second, and
   // only while it keeps arriving), so that closing the connection sends FIN rather than RST and
   // the client can read our answer.
-  static void Drain(Poco::Net::StreamSocket& socket, std::istream& stream, int64_t limit) {
+  static void Drain(Session& session, Poco::Net::StreamSocket& socket, int64_t limit) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     char buf[16384];
     int64_t total = 0;
     try {
       socket.setReceiveTimeout(Poco::Timespan(0, 250000));
-      while (stream && total < limit && std::chrono::steady_clock::now() < until) {
-        stream.read(buf, sizeof(buf));
-        total += stream.gcount();
+      while (total < limit && std::chrono::steady_clock::now() < until) {
+        const int n = session.ReadSome(buf, static_cast<std::streamsize>(std::min<int64_t>(sizeof(buf), limit - total)));
+        if (n <= 0) break;
+        total += n;
       }
     } catch (const Poco::Exception&) {
     }
   }
 
+  // A chunked body, decoded strictly (chunked.h): framing a byte at a time, content in runs.
+  std::optional<Response> ReadChunked(Session& session, Poco::Net::StreamSocket& socket, std::string& body,
+                                      std::chrono::steady_clock::time_point deadline) {
+    ChunkedDecoder decoder;
+    char buf[8192];
+    while (!decoder.done()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return Response::Problem(ErrorCode::kRequestTimeout, "the body arrived too slowly");
+      }
+      if (const uint64_t want = decoder.DataWanted(); want > 0) {
+        if (static_cast<int64_t>(body.size() + want) > options.max_body) {
+          Drain(session, socket, kMaxDrain - static_cast<int64_t>(body.size()));
+          return TooLarge();
+        }
+        const int n = session.ReadSome(buf, static_cast<std::streamsize>(std::min<uint64_t>(want, sizeof(buf))));
+        if (n <= 0) return Response::Problem(ErrorCode::kBadRequest, "the chunked body ended early");
+        decoder.Data(static_cast<uint64_t>(n));
+        body.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      const int ch = session.Get();
+      if (ch == std::char_traits<char>::eof()) return Response::Problem(ErrorCode::kBadRequest, "the chunked body ended early");
+      if (!decoder.Framing(static_cast<char>(ch))) {
+        return Response::Problem(ErrorCode::kBadRequest, "the chunked body is malformed: " + decoder.error());
+      }
+    }
+    return std::nullopt;
+  }
+
+  Response TooLarge() const {
+    return Response::Problem(ErrorCode::kBodyTooLarge, "the body may be at most " + std::to_string(options.max_body) + " bytes");
+  }
+
   // Reads the body within the size limit and the deadline. Returns an error response to send
   // (and close) if the body is too large, too slow or malformed.
-  std::optional<Response> ReadBody(const BodyFraming& framing, Poco::Net::HTTPServerSession& session,
-                                   Poco::Net::StreamSocket& socket, std::string& body) {
+  std::optional<Response> ReadBody(const BodyFraming& framing, Session& session, Poco::Net::StreamSocket& socket,
+                                   std::string& body) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.request_timeout_seconds);
-    auto too_large = [&] {
-      return Response::Problem(ErrorCode::kBodyTooLarge,
-                               "the body may be at most " + std::to_string(options.max_body) + " bytes");
-    };
+    if (framing.kind == BodyFraming::Kind::kNone) return std::nullopt;  // RFC 9112 §6.3: length 0
+    if (framing.kind == BodyFraming::Kind::kLength && framing.length == 0) return std::nullopt;
     // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" waits for a go-ahead before it
     // sends the body (curl does so for bodies over 1 KiB); one refused from its head gets the
     // final answer instead, and sends nothing that would need reading away.
-    const bool expects_continue = framing.expect_continue;
-    std::unique_ptr<std::istream> stream;
-    if (framing.kind == BodyFraming::Kind::kChunked) {
-      stream = std::make_unique<Poco::Net::HTTPChunkedInputStream>(session);
-    } else if (framing.kind == BodyFraming::Kind::kLength) {
-      const int64_t length = framing.length;
-      if (length == 0) return std::nullopt;
-      stream = std::make_unique<Poco::Net::HTTPFixedLengthInputStream>(session, length);
-      if (length > options.max_body) {
-        // Refused from the header alone; a modest excess is read away (not kept) first.
-        if (length <= kMaxDrain && !expects_continue) Drain(socket, *stream, kMaxDrain);
-        return too_large();
-      }
-    } else {
-      return std::nullopt;  // no body (RFC 9112 §6.3: neither framing header means length 0)
+    if (framing.kind == BodyFraming::Kind::kLength && framing.length > options.max_body) {
+      // Refused from the header alone; a modest excess is read away (not kept) first.
+      if (framing.length <= kMaxDrain && !framing.expect_continue) Drain(session, socket, framing.length);
+      return TooLarge();
     }
-    if (expects_continue) {
+    if (framing.expect_continue) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       try {
         if (socket.sendBytes(kContinue.data(), static_cast<int>(kContinue.size())) != static_cast<int>(kContinue.size())) {
@@ -206,28 +256,26 @@ struct HttpServer::Impl {
         return Response::Problem(ErrorCode::kBadRequest, "the client stopped reading");
       }
     }
-    char buf[8192];
     try {
-      while (true) {
-        stream->read(buf, sizeof(buf));
-        std::streamsize n = stream->gcount();
-        if (n > 0) body.append(buf, static_cast<size_t>(n));
-        if (static_cast<int64_t>(body.size()) > options.max_body) {
-          Drain(socket, *stream, kMaxDrain - static_cast<int64_t>(body.size()));
-          return too_large();
-        }
+      if (framing.kind == BodyFraming::Kind::kChunked) return ReadChunked(session, socket, body, deadline);
+      const auto length = static_cast<size_t>(framing.length);
+      body.resize(length);
+      size_t got = 0;
+      while (got < length) {
         if (std::chrono::steady_clock::now() > deadline) {
           return Response::Problem(ErrorCode::kRequestTimeout, "the body arrived too slowly");
         }
-        if (!*stream) break;
+        const int n = session.ReadSome(body.data() + got, static_cast<std::streamsize>(length - got));
+        if (n <= 0) {
+          body.resize(got);
+          return Response::Problem(ErrorCode::kBadRequest, "the body is shorter than its Content-Length");
+        }
+        got += static_cast<size_t>(n);
       }
     } catch (const Poco::TimeoutException&) {
       return Response::Problem(ErrorCode::kRequestTimeout, "the body arrived too slowly");
     } catch (const Poco::Exception&) {
       return Response::Problem(ErrorCode::kBadRequest, "the body could not be read");
-    }
-    if (framing.kind == BodyFraming::Kind::kLength && static_cast<int64_t>(body.size()) != framing.length) {
-      return Response::Problem(ErrorCode::kBadRequest, "the body is shorter than its Content-Length");
     }
     return std::nullopt;
   }
@@ -236,7 +284,7 @@ struct HttpServer::Impl {
   // body, if any, follows there.
   // `remote` is the peer's address, read once per connection. Returns whether the connection
   // may carry another request (`may_keep_alive` and what the request and the response allow).
-  bool Handle(Poco::Net::HTTPServerSession& session, std::string_view head, const std::string& remote,
+  bool Handle(Session& session, std::string_view head, const std::string& remote,
               bool may_keep_alive, DeadlineReaper::Slot& slot, Poco::Net::StreamSocket& socket) {
     InFlight guard(in_flight);
     const auto start = std::chrono::steady_clock::now();
@@ -339,42 +387,16 @@ struct HttpServer::Impl {
 
 namespace {
 
-// Poco's HTTPServerSession, with its read buffer visible (a pipelined request already read needs
-// no wait on the socket) and request heads read off that buffer for authd's parser (head.h).
-class Session final : public Poco::Net::HTTPServerSession {
- public:
-  using HTTPServerSession::HTTPServerSession;
-  bool HasBuffered() const { return buffered() > 0; }
-
-  enum class HeadRead { kOk, kClosed, kCut, kTooLarge };
-  // Reads one request head into `head`, byte by byte from the session's buffer, so that what
-  // follows it (a body, or the next pipelined request) stays in the session. Empty lines before
-  // it are skipped (and count toward the limit). kClosed: the client closed before a byte of it.
-  HeadRead ReadHeadBytes(std::string& head) {
-    head.clear();
-    size_t skipped = 0;
-    for (int ch = get(); ch != std::char_traits<char>::eof(); ch = get()) {
-      if (head.empty() && (ch == '\r' || ch == '\n')) {
-        if (++skipped > kMaxHeadBytes) return HeadRead::kTooLarge;
-        continue;
-      }
-      head.push_back(static_cast<char>(ch));
-      if (ch == '\n' && EndsHead(head)) return HeadRead::kOk;
-      if (head.size() + skipped > kMaxHeadBytes) return HeadRead::kTooLarge;
-    }
-    return head.empty() ? HeadRead::kClosed : HeadRead::kCut;
-  }
-};
-
-// One HTTP/1.1 connection: Poco's session (its buffer and body streams) and authd's head parser,
-// with the loop of Poco's HTTPServerConnection kept but its per-request costs removed. On plain
-// sockets nothing waits for the next keep-alive request before reading it: the read itself
+// One HTTP/1.1 connection: Poco's session (its buffer) with authd's head parser and body
+// decoding, in the loop of Poco's HTTPServerConnection with its per-request costs removed. On
+// plain sockets nothing waits for the next keep-alive request before reading it: the read itself
 // waits, bounded by a receive timeout of the keep-alive idle time (Poco builds and closes an
-// epoll set per wait, four system calls per request); TLS sockets keep Poco's wait, as OpenSSL may hold bytes already read. The
-// peer's address is read once per connection (Poco's server request asks the kernel for both
-// addresses on every request), no handler or response object is allocated per request, and the
-// response head is written straight into the buffer that is sent. The reaper watches the socket
-// from its first byte to its end, so a request as a whole still gets only the request deadline.
+// epoll set per wait, four system calls per request); TLS sockets keep Poco's wait, as OpenSSL
+// may hold bytes already read. The peer's address is read once per connection (Poco's server
+// request asks the kernel for both addresses on every request), no handler or response object
+// is allocated per request, and the response head is written straight into the buffer that is
+// sent. The reaper watches the socket from its first byte to its end, so a request as a whole
+// still gets only the request deadline.
 class Connection final : public Poco::Net::TCPServerConnection {
  public:
   Connection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params, HttpServer::Impl& impl)
