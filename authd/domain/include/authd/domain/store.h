@@ -1,6 +1,6 @@
 // The storage ports. The domain owns these interfaces; authd/store implements them on SQLite
-// and PostgreSQL. A transaction object is used by one thread for the duration of one
-// Read()/Write() call and must not escape it.
+// (a PostgreSQL store for several nodes is planned). A transaction object is used by one
+// thread for the duration of one Read()/Write() call and must not escape it.
 #pragma once
 
 #include <functional>
