@@ -4,7 +4,6 @@
 // framing is consistent.
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <string_view>
 
 #include "authd/http/head.h"
@@ -12,16 +11,15 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace authd::http;
   std::string_view wire(reinterpret_cast<const char*>(data), size);
-  std::string head;
+  HeadReader reader;
   for (char c : wire) {
-    if (head.empty() && (c == '\r' || c == '\n')) continue;
-    head.push_back(c);
-    if (head.size() > kMaxHeadBytes) return 0;  // answered with a 400 before parsing
-    if (c != '\n' || !EndsHead(head)) continue;
+    const HeadReader::Step step = reader.Push(c);
+    if (step == HeadReader::Step::kTooLarge) return 0;  // answered with a 400 before parsing
+    if (step == HeadReader::Step::kMore) continue;
     Request req;
     BodyFraming framing;
-    auto problem = ParseHead(head, req, framing);
-    head.clear();
+    auto problem = ParseHead(reader.head(), req, framing);
+    reader.Reset();
     if (problem) {
       if (problem->status != 400) __builtin_trap();
       return 0;  // the connection closes after a refusal

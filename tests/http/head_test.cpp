@@ -151,5 +151,23 @@ TEST(EndsHead, SeesTheEmptyLineThatEndsAHead) {
   EXPECT_FALSE(EndsHead("\n"));
 }
 
+TEST(HeadReader, TakesOneHeadAndNothingPastIt) {
+  HeadReader reader;
+  const std::string wire = "\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nbody";
+  size_t taken = 0;
+  HeadReader::Step step = HeadReader::Step::kMore;
+  while (step == HeadReader::Step::kMore && taken < wire.size()) step = reader.Push(wire[taken++]);
+  EXPECT_EQ(step, HeadReader::Step::kDone);
+  EXPECT_EQ(reader.head(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(wire.substr(taken), "body");
+  reader.Reset();
+  EXPECT_FALSE(reader.started());
+  // Empty lines alone count toward the limit too.
+  step = HeadReader::Step::kMore;
+  for (size_t i = 0; i <= kMaxHeadBytes && step == HeadReader::Step::kMore; ++i) step = reader.Push('\n');
+  EXPECT_EQ(step, HeadReader::Step::kTooLarge);
+  EXPECT_FALSE(reader.started());
+}
+
 }  // namespace
 }  // namespace authd::http

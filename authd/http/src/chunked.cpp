@@ -1,5 +1,7 @@
 #include "authd/http/chunked.h"
 
+#include "authd/http/head.h"
+
 namespace authd::http {
 namespace {
 
@@ -16,18 +18,28 @@ int HexValue(char c) {
   return -1;
 }
 
-// Visible ASCII, space, tab and obs-text: what an extension or a trailer line may hold.
-bool IsLineChar(char ch) {
-  const auto c = static_cast<unsigned char>(ch);
-  return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
 }  // namespace
 
 bool ChunkedDecoder::Fail(const char* why) {
   state_ = State::kError;
   error_ = why;
   return false;
+}
+
+bool ChunkedDecoder::Expect(char c, char want, State next, const char* why) {
+  if (c != want) return Fail(why);
+  state_ = next;
+  return true;
+}
+
+bool ChunkedDecoder::LineByte(char c, State at_cr, size_t limit, const char* control, const char* too_long) {
+  if (c == '\r') {
+    state_ = at_cr;
+    return true;
+  }
+  if (!IsFieldValueChar(c)) return Fail(control);
+  if (++line_ > limit) return Fail(too_long);
+  return true;
 }
 
 void ChunkedDecoder::Data(uint64_t n) {
@@ -63,13 +75,8 @@ bool ChunkedDecoder::Framing(char c) {
       return Fail("a chunk size is followed by something other than ';' or CRLF");
     }
     case State::kExtension:
-      if (c == '\r') {
-        state_ = State::kSizeLf;
-        return true;
-      }
-      if (!IsLineChar(c)) return Fail("a chunk extension holds a control character");
-      if (++line_ > kMaxExtension) return Fail("a chunk extension is longer than 1 KiB");
-      return true;
+      return LineByte(c, State::kSizeLf, kMaxExtension, "a chunk extension holds a control character",
+                      "a chunk extension is longer than 1 KiB");
     case State::kSizeLf:
       if (c != '\n') return Fail("a chunk size line must end in CRLF");
       if (size_ == 0) {
@@ -84,39 +91,26 @@ bool ChunkedDecoder::Framing(char c) {
     case State::kData:
       return Fail("content was expected, not framing");
     case State::kDataCr:
-      if (c != '\r') return Fail("a chunk's data must be followed by CRLF");
-      state_ = State::kDataLf;
-      return true;
+      return Expect(c, '\r', State::kDataLf, "a chunk's data must be followed by CRLF");
     case State::kDataLf:
-      if (c != '\n') return Fail("a chunk's data must be followed by CRLF");
-      state_ = State::kSize;
-      return true;
+      return Expect(c, '\n', State::kSize, "a chunk's data must be followed by CRLF");
     case State::kTrailerStart:
       if (c == '\r') {
         state_ = State::kEndLf;
         return true;
       }
       if (++trailers_ > kMaxTrailers) return Fail("more than 100 trailer fields");
-      if (!IsLineChar(c) || c == ' ' || c == '\t') return Fail("a trailer field line is malformed");
+      if (!IsFieldValueChar(c) || c == ' ' || c == '\t') return Fail("a trailer field line is malformed");
       state_ = State::kTrailer;
       line_ = 1;
       return true;
     case State::kTrailer:
-      if (c == '\r') {
-        state_ = State::kTrailerLf;
-        return true;
-      }
-      if (!IsLineChar(c)) return Fail("a trailer field holds a control character");
-      if (++line_ > kMaxTrailerLine) return Fail("a trailer field is longer than 8 KiB");
-      return true;
+      return LineByte(c, State::kTrailerLf, kMaxTrailerLine, "a trailer field holds a control character",
+                      "a trailer field is longer than 8 KiB");
     case State::kTrailerLf:
-      if (c != '\n') return Fail("a trailer field must end in CRLF");
-      state_ = State::kTrailerStart;
-      return true;
+      return Expect(c, '\n', State::kTrailerStart, "a trailer field must end in CRLF");
     case State::kEndLf:
-      if (c != '\n') return Fail("the chunked body must end in CRLF");
-      state_ = State::kDone;
-      return true;
+      return Expect(c, '\n', State::kDone, "the chunked body must end in CRLF");
     case State::kDone:
       return Fail("bytes after the end of the chunked body");
     case State::kError:

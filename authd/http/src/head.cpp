@@ -17,12 +17,6 @@ bool IsTchar(char c) {
   }
 }
 
-// A field value's characters (RFC 9110 §5.5): visible ASCII, space, tab and obs-text; no controls.
-bool IsFieldChar(char ch) {
-  const auto c = static_cast<unsigned char>(ch);
-  return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
 // A request target's characters: visible ASCII only (RFC 3986 characters and a few more that
 // clients send unescaped; whitespace and controls never).
 bool IsTargetChar(char ch) {
@@ -119,7 +113,7 @@ std::optional<Response> ParseField(std::string_view line, Request& req, FramingF
   const std::string_view value = TrimOws(line.substr(colon + 1));
   if (value.size() > kMaxHeaderValue) return Malformed("a header value is longer than 8 KiB");
   for (char c : value) {
-    if (!IsFieldChar(c)) return Malformed("a header value has a control character");
+    if (!IsFieldValueChar(c)) return Malformed("a header value has a control character");
   }
   std::string key(name);
   for (char& c : key) c = Lower(c);
@@ -178,6 +172,20 @@ std::optional<Response> ReadFraming(const Request& req, const FramingFields& cou
 bool EndsHead(std::string_view b) {
   const size_t n = b.size();
   return n >= 2 && b[n - 1] == '\n' && (b[n - 2] == '\n' || (n >= 3 && b[n - 2] == '\r' && b[n - 3] == '\n'));
+}
+
+bool IsFieldValueChar(char ch) {
+  const auto c = static_cast<unsigned char>(ch);
+  return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+HeadReader::Step HeadReader::Push(char c) {
+  if (head_.empty() && (c == '\r' || c == '\n')) {
+    return ++skipped_ > kMaxHeadBytes ? Step::kTooLarge : Step::kMore;
+  }
+  head_.push_back(c);
+  if (c == '\n' && EndsHead(head_)) return Step::kDone;
+  return head_.size() + skipped_ > kMaxHeadBytes ? Step::kTooLarge : Step::kMore;
 }
 
 std::optional<Response> ParseHead(std::string_view head, Request& req, BodyFraming& framing) {

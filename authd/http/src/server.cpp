@@ -144,22 +144,19 @@ class Session final : public Poco::Net::HTTPServerSession {
   int ReadSome(char* out, std::streamsize n) { return read(out, n); }
 
   enum class HeadRead { kOk, kClosed, kCut, kTooLarge };
-  // Reads one request head into `head`, byte by byte from the session's buffer, so that what
-  // follows it (a body, or the next pipelined request) stays in the session. Empty lines before
-  // it are skipped (and count toward the limit). kClosed: the client closed before a byte of it.
-  HeadRead ReadHeadBytes(std::string& head) {
-    head.clear();
-    size_t skipped = 0;
+  // Reads one request head into `reader`, byte by byte from the session's buffer, so that what
+  // follows it (a body, or the next pipelined request) stays in the session. kClosed: the client
+  // closed before a byte of it.
+  HeadRead ReadHead(HeadReader& reader) {
+    reader.Reset();
     for (int ch = get(); ch != std::char_traits<char>::eof(); ch = get()) {
-      if (head.empty() && (ch == '\r' || ch == '\n')) {
-        if (++skipped > kMaxHeadBytes) return HeadRead::kTooLarge;
-        continue;
+      switch (reader.Push(static_cast<char>(ch))) {
+        case HeadReader::Step::kDone: return HeadRead::kOk;
+        case HeadReader::Step::kTooLarge: return HeadRead::kTooLarge;
+        case HeadReader::Step::kMore: break;
       }
-      head.push_back(static_cast<char>(ch));
-      if (ch == '\n' && EndsHead(head)) return HeadRead::kOk;
-      if (head.size() + skipped > kMaxHeadBytes) return HeadRead::kTooLarge;
     }
-    return head.empty() ? HeadRead::kClosed : HeadRead::kCut;
+    return reader.started() ? HeadRead::kCut : HeadRead::kClosed;
   }
 };
 
@@ -420,7 +417,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
     Session session(socket(), params_);
     if (!impl_.tls) socket().setReceiveTimeout(std::min(params_->getTimeout(), params_->getKeepAliveTimeout()));
     int keep_alive_left = params_->getMaxKeepAliveRequests();
-    std::string head;  // each request's head; its capacity is kept for the next
+    HeadReader reader;  // each request's head; its buffer is kept for the next
     for (bool first = true; !stopped_; first = false) {
       if (!first && (keep_alive_left-- <= 0 || !session.getKeepAlive())) break;
       if (impl_.tls && !session.HasBuffered() &&
@@ -430,13 +427,13 @@ class Connection final : public Poco::Net::TCPServerConnection {
       try {
         std::lock_guard lock(mu_);
         if (stopped_) break;
-        const Session::HeadRead read = session.ReadHeadBytes(head);
+        const Session::HeadRead read = session.ReadHead(reader);
         if (read == Session::HeadRead::kTooLarge) impl_.RefuseHead(socket(), "the request head is longer than 64 KiB");
         // The client stopped sending inside a head; it may still read the answer.
         if (read == Session::HeadRead::kCut) impl_.RefuseHead(socket(), "the request head ended before its empty line");
         if (read != Session::HeadRead::kOk) break;  // kClosed: the client closed between requests
         const bool may_keep_alive = params_->getKeepAlive() && session.canKeepAlive();
-        session.setKeepAlive(impl_.Handle(session, head, remote, may_keep_alive, *slot_, socket()));
+        session.setKeepAlive(impl_.Handle(session, reader.head(), remote, may_keep_alive, *slot_, socket()));
       } catch (const Poco::Exception&) {
         break;  // a network failure or the reaper's shutdown: the connection is over
       }

@@ -28,6 +28,10 @@ class ChunkedDecoder {
  private:
   enum class State { kSize, kExtension, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart, kTrailer, kTrailerLf, kEndLf, kDone, kError };
   bool Fail(const char* why);
+  // `c` must be `want`; then the decoder moves to `next`.
+  bool Expect(char c, char want, State next, const char* why);
+  // One byte of an extension or trailer line: CR ends it (moving to `at_cr`).
+  bool LineByte(char c, State at_cr, size_t limit, const char* control, const char* too_long);
 
   State state_ = State::kSize;
   uint64_t size_ = 0;

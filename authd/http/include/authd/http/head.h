@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "authd/http/message.h"
@@ -32,6 +33,29 @@ struct BodyFraming {
 // Whether `bytes`, a head read so far without the empty lines that may precede it, now ends
 // with the empty line that ends a head. Lines end in CRLF or a bare LF (RFC 9112 §2.2).
 bool EndsHead(std::string_view bytes);
+
+// A character a field value (or a chunk extension or trailer line) may hold (RFC 9110 §5.5):
+// visible ASCII, space, tab and obs-text; no other controls.
+bool IsFieldValueChar(char c);
+
+// Collects one request head a byte at a time as it arrives, so that nothing past it is taken:
+// empty lines before it are skipped (and count toward kMaxHeadBytes).
+class HeadReader {
+ public:
+  enum class Step { kMore, kDone, kTooLarge };
+  Step Push(char c);
+  const std::string& head() const { return head_; }
+  bool started() const { return !head_.empty(); }
+  // Ready for the next head (the buffer's capacity is kept).
+  void Reset() {
+    head_.clear();
+    skipped_ = 0;
+  }
+
+ private:
+  std::string head_;
+  size_t skipped_ = 0;
+};
 
 // Parses one request head: `head` holds exactly the bytes up to and including the empty line
 // (leading empty lines are skipped, RFC 9112 §2.2). Fills method, path, query and headers (names
