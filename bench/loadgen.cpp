@@ -5,8 +5,10 @@
 // by status, and the server's CPU time per request and peak RSS read from /proc.
 //
 //   loadgen --port 8080 --scenario introspect --client-id ID --client-secret S --token T
-//           [--connections 8] [--warmup 2] [--duration 10] [--rate 0] [--server-pid PID] [--json]
+//           [--connections 8] [--warmup 2] [--duration 10] [--rate 0] [--server-pid PID[,PID...]] [--json]
 //
+// --server-pid names the server's processes; a server of several (nginx's workers) is measured
+// as the sum of their CPU time and of their peak RSS.
 // Scenarios: jwks (GET /.well-known/jwks.json), introspect (POST /v1/tokens/introspect with HTTP
 // Basic client authentication), healthz, and whole authentications populated through the real
 // API first (--admin-token):
@@ -22,7 +24,9 @@
 // --peer drives the Node.js peer (../shared/peers/simplewebauthn-api, started with
 // PEER_BENCH_BOOTSTRAP=1) instead: users, enrolment codes and the API client come from its
 // /bench/bootstrap route, and introspect logs in once for its token (jwks, introspect,
-// webauthn-login and webauthn-register are the scenarios it has).
+// webauthn-login and webauthn-register are the scenarios it has). jwks needs no set-up, so it
+// also measures any static file server that answers /.well-known/jwks.json (bench.sh runs nginx
+// with authd's JWKS as a file: the cost of a static HTTP answer on the same machine and hour).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -102,7 +106,7 @@ struct Options {
   std::string client_id, client_secret, token;
   int connections = 8;
   double warmup = 2, duration = 10, rate = 0;
-  int server_pid = 0;
+  std::vector<int> server_pids;                    // CPU time and peak RSS summed over them
   bool json = false;
   std::string admin_token;                         // webauthn-login: creates the users
   std::string origin = "http://localhost:8080";    // webauthn-login: the origin the keys claim
@@ -175,6 +179,7 @@ ProcSample Sample(int pid) {
   std::string line;
   std::getline(stat, line);
   const size_t close_paren = line.rfind(')');
+  if (close_paren == std::string::npos || close_paren + 2 > line.size()) return s;
   std::istringstream rest(line.substr(close_paren + 2));
   std::string field;
   unsigned long long utime = 0, stime = 0;
@@ -188,6 +193,17 @@ ProcSample Sample(int pid) {
     if (line.rfind("VmHWM:", 0) == 0) s.peak_rss_kib = std::atol(line.c_str() + 6);
   }
   return s;
+}
+
+// A server of several processes (nginx's workers) is measured as their sum.
+ProcSample Sample(const std::vector<int>& pids) {
+  ProcSample sum;
+  for (int pid : pids) {
+    const ProcSample one = Sample(pid);
+    sum.cpu_seconds += one.cpu_seconds;
+    sum.peak_rss_kib += one.peak_rss_kib;
+  }
+  return sum;
 }
 
 std::string Post(const std::string& path, const std::string& body, const std::string& bearer = {}) {
@@ -496,7 +512,10 @@ int main(int argc, char** argv) {
     else if (a == "--warmup") o.warmup = std::stod(next());
     else if (a == "--duration") o.duration = std::stod(next());
     else if (a == "--rate") o.rate = std::stod(next());
-    else if (a == "--server-pid") o.server_pid = std::stoi(next());
+    else if (a == "--server-pid") {
+      std::istringstream list(next());
+      for (std::string pid; std::getline(list, pid, ',');) o.server_pids.push_back(std::stoi(pid));
+    }
     else if (a == "--json") o.json = true;
     else if (a == "--admin-token") o.admin_token = next();
     else if (a == "--origin") o.origin = next();
@@ -631,20 +650,20 @@ int main(int argc, char** argv) {
     });
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup));
-  const ProcSample before = Sample(o.server_pid);
+  const ProcSample before = Sample(o.server_pids);
   const auto t0 = Clock::now();
   measuring = true;
   std::this_thread::sleep_for(std::chrono::duration<double>(o.duration));
   measuring = false;
   const auto t1 = Clock::now();
-  const ProcSample after = Sample(o.server_pid);
+  const ProcSample after = Sample(o.server_pids);
   stop = true;
   for (auto& t : threads) t.join();
 
   const double seconds = std::chrono::duration<double>(t1 - t0).count();
   const double n = static_cast<double>(total.total());
   const double rps = n / seconds;
-  const double cpu_us = o.server_pid > 0 && n > 0 ? (after.cpu_seconds - before.cpu_seconds) * 1e6 / n : 0;
+  const double cpu_us = !o.server_pids.empty() && n > 0 ? (after.cpu_seconds - before.cpu_seconds) * 1e6 / n : 0;
   uint64_t errors = 0;
   std::string status_text;
   for (const auto& [k, v] : statuses) {
@@ -664,7 +683,7 @@ int main(int argc, char** argv) {
     std::printf("latency p50 %.0f us, p90 %.0f us, p99 %.0f us, p99.9 %.0f us\n", total.Quantile(0.5) / 1e3,
                 total.Quantile(0.9) / 1e3, total.Quantile(0.99) / 1e3, total.Quantile(0.999) / 1e3);
     std::printf("statuses: %s\n", status_text.c_str());
-    if (o.server_pid > 0) {
+    if (!o.server_pids.empty()) {
       std::printf("server: %.1f us of CPU per request, peak RSS %ld KiB\n", cpu_us, after.peak_rss_kib);
     }
   }

@@ -2,7 +2,9 @@
 # The HTTP benchmark matrix: authd (fresh database, durable) and the Node.js peer
 # (../shared/peers/simplewebauthn-api: SimpleWebAuthn + jose, in memory), each scenario five times,
 # the two interleaved run by run, then latency in open loop at half the measured maximum rate.
-# Prints Markdown tables (medians with min-max) and the authd/peer ratios.
+# nginx serving authd's JWKS as a static file runs beside jwks: the cost of a static HTTP answer
+# on this machine in this hour, which bounds the HTTP part of every figure.
+# Prints Markdown tables (medians with min-max), the authd/peer ratios and authd against nginx.
 #   scripts/bench.sh [DURATION_SECONDS] [CONNECTIONS]
 # AUTHD_PEER_DIR points at the peer; AUTHD_BENCH_RUNS (5) and AUTHD_BENCH_SCENARIOS narrow a run.
 set -euo pipefail
@@ -28,7 +30,9 @@ authd_args=(--port "$port" --client-id "$(json_field "$client" client_id)" --cli
 build/bin/authd >"$dir/authd.log" 2>&1 &
 pid=$!
 peer_pid=
-trap 'kill $pid $peer_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+nginx_dir=
+trap 'kill $pid $peer_pid 2>/dev/null; [[ -n $nginx_dir ]] && nginx -p "$nginx_dir" -c nginx.conf -s stop 2>/dev/null;
+      wait 2>/dev/null; rm -rf "$dir" $nginx_dir' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
 # The peer, copied next to the build and installed from the npm registry (pinned by its lock file).
@@ -43,7 +47,52 @@ if [[ -f $peer_src/server.js ]]; then
 else
   echo "bench: no peer at $peer_src (set AUTHD_PEER_DIR); measuring authd alone" >&2
 fi
-echo "bench: authd pid $pid${peer_pid:+, peer pid $peer_pid}; $connections connections, ${duration} s per run, $runs runs" >&2
+# nginx (Debian's nginx-light, installed for the benchmark if missing, its service not started)
+# with one worker (cheaper per request here than two: 22-26 against 26-36 µs), keep-alive without
+# a request limit, no access log: authd's JWKS as a file.
+nginx_pids=
+if [[ " $scenarios " == *" jwks "* ]]; then
+  if ! command -v nginx >/dev/null 2>&1; then
+    echo "bench: installing nginx-light for the static-answer reference" >&2
+    policy=/usr/sbin/policy-rc.d made_policy=
+    [[ -e $policy ]] || { printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1; }
+    { apt-get install -y -qq --no-install-recommends nginx-light >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }; } ||
+      echo "bench: nginx could not be installed; measuring without the static reference" >&2
+    [[ -n $made_policy ]] && rm -f "$policy"
+  fi
+  if command -v nginx >/dev/null 2>&1; then
+    nginx_dir=$(mktemp -d)
+    chmod 755 "$nginx_dir"
+    mkdir -p "$nginx_dir/html/.well-known" "$nginx_dir/tmp"
+    curl -sf "http://127.0.0.1:$port/.well-known/jwks.json" >"$nginx_dir/html/.well-known/jwks.json"
+    nginx_port=$(free_port)
+    cat >"$nginx_dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $nginx_dir/nginx.pid;
+error_log $nginx_dir/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  default_type application/json;
+  keepalive_requests 100000000;
+  client_body_temp_path $nginx_dir/tmp;
+  proxy_temp_path $nginx_dir/tmp;
+  fastcgi_temp_path $nginx_dir/tmp;
+  uwsgi_temp_path $nginx_dir/tmp;
+  scgi_temp_path $nginx_dir/tmp;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $nginx_dir/html;
+  }
+}
+EOF
+    nginx -p "$nginx_dir" -c nginx.conf
+    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$nginx_port/.well-known/jwks.json" >/dev/null && break; sleep 0.1; done
+    nginx_pids=$(pgrep -P "$(cat "$nginx_dir/nginx.pid")" | paste -sd, -)
+  fi
+fi
+echo "bench: authd pid $pid${peer_pid:+, peer pid $peer_pid}${nginx_pids:+, nginx workers $nginx_pids}; $connections connections, ${duration} s per run, $runs runs" >&2
 
 # How fast the machine is while it is measured (a shared virtual machine drifts from hour to hour):
 # one core's P-256 verifications per second, before and after the matrix.
@@ -59,6 +108,8 @@ one() {  # one() TARGET SCENARIO [loadgen args...]
   [[ $scenario == totp-verify ]] && extra+=(--users "$(( 3000 * (duration + 1) ))")
   if [[ $target == authd ]]; then
     extra+=("${authd_args[@]}" --server-pid "$pid")
+  elif [[ $target == nginx ]]; then
+    extra+=(--port "$nginx_port" --server-pid "$nginx_pids")
   else
     extra+=(--peer --port "$peer_port" --server-pid "$peer_pid")
   fi
@@ -74,6 +125,7 @@ for scenario in $scenarios; do
     echo "bench: $scenario run $run/$runs" >&2
     one authd "$scenario"
     if peer_has "$scenario"; then one peer "$scenario"; fi
+    if [[ $scenario == jwks && -n $nginx_pids ]]; then one nginx jwks; fi
   done
 done
 # Latency in open loop at half of each target's median maximum rate.

@@ -2,7 +2,7 @@
 """Markdown tables from the load generator's JSON lines, for scripts/bench.sh and bench-scale.sh.
 
   bench_report.py half-rate RESULTS TARGET SCENARIO   half the median closed-loop rate
-  bench_report.py matrix RESULTS                      authd and peer tables, open loop, ratios
+  bench_report.py matrix RESULTS                      authd, peer and nginx tables, open loop, ratios
   bench_report.py scale RESULTS                       few users against many
 """
 import collections
@@ -80,6 +80,19 @@ def matrix(path):
         print("| scenario | rate authd/peer | CPU per operation peer/authd |")
         print("| --- | --- | --- |")
         print("\n".join(ratios))
+    static = rows.get(("nginx", "jwks", False))
+    if static:
+        bound = med(static, "server_cpu_us_per_request")
+        print()
+        print(f"nginx's static answer (authd's JWKS as a file, one worker) cost {bound:.1f} µs of server CPU per "
+              "request in this run; authd against it (server CPU per operation, medians):")
+        print()
+        print("| scenario | authd µs/op | authd / nginx static |")
+        print("| --- | --- | --- |")
+        for (target, name, open_loop), rs in rows.items():
+            if target == "authd" and not open_loop and name in ("jwks", "introspect"):
+                cpu = med(rs, "server_cpu_us_per_request")
+                print(f"| {name} | {cpu:.1f} | {cpu / bound:.2f} |")
 
 
 def scale(path):
