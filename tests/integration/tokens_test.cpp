@@ -63,6 +63,8 @@ TEST_F(TokensTest, IntrospectionOfALiveToken) {
 }
 
 TEST_F(TokensTest, RevocationIsImmediateAndMonotonic) {
+  // Introspected first, so that authd holds the token's record in memory when it is revoked.
+  ASSERT_EQ(Introspect(token_, a_)["active"], true);
   HttpResult r = Form("/v1/tokens/revoke", "token=" + token_, a_);
   EXPECT_EQ(r.status, 200);
   Json j = Introspect(token_, a_);
@@ -70,6 +72,38 @@ TEST_F(TokensTest, RevocationIsImmediateAndMonotonic) {
   EXPECT_EQ(server_.Get("/v1/admin/users", {{"Authorization", "Bearer " + token_}}).status, 401);
   EXPECT_EQ(Form("/v1/tokens/revoke", "token=" + token_, a_).status, 200);  // again: still 200
   EXPECT_EQ(Form("/v1/tokens/revoke", "token=garbage", a_).status, 200);    // unknown: 200
+}
+
+// authd keeps introspected records in memory; authctl, another process writing the same database
+// file, revokes, and the very next introspection says inactive.
+TEST_F(TokensTest, RevocationByAuthctlIsSeenAtOnceByIntrospection) {
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Introspect(token_, a_)["active"], true);
+  CommandResult revoked = server_.Authctl({"token", "revoke-user", "alice"});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  EXPECT_EQ(Introspect(token_, a_), Json({{"active", false}}));
+  // A token issued after the revocation is live, and so is its record once kept.
+  std::string fresh = server_.TokenFor("bob", {"auditor"});
+  ASSERT_EQ(Introspect(fresh, a_)["active"], true);
+  ASSERT_EQ(Introspect(fresh, a_)["active"], true);
+  EXPECT_EQ(Introspect(token_, a_), Json({{"active", false}}));
+}
+
+// A kept record is matched against the whole token: the same jti with another signature (or
+// any other byte changed) is not the token that was stored.
+TEST_F(TokensTest, AKeptRecordStillComparesTheWholeToken) {
+  ASSERT_EQ(Introspect(token_, a_)["active"], true);
+  ASSERT_EQ(Introspect(token_, a_)["active"], true);
+  std::string other = token_;
+  other.back() = other.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(Introspect(other, a_), Json({{"active", false}}));
+  std::string tail = token_.substr(0, token_.rfind('.') + 1) + Signature(token_).substr(1);
+  EXPECT_EQ(Introspect(tail, a_), Json({{"active", false}}));
+  // And the client still proves itself on every call: a wrong secret is refused.
+  Json wrong = a_;
+  wrong["client_secret"] = std::string(a_["client_secret"]).substr(1) + "x";
+  EXPECT_EQ(Form("/v1/tokens/introspect", "token=" + token_, wrong).status, 401);
+  // The genuine token is still what it was.
+  EXPECT_EQ(Introspect(token_, a_)["active"], true);
 }
 
 TEST_F(TokensTest, K01_AlgNoneIsInactive) {

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "authd/store/change_generation.h"
 #include "authd/store/migrations.h"
 #include "util/temp_dir.h"
 
@@ -352,6 +353,158 @@ TEST(SqliteStore, VersionFiveKeepsOlderTokensFindableAndPurgeable) {
     EXPECT_TRUE(now && now->revoked_at == 200);
     return Ok();
   }));
+}
+
+domain::TokenRecord NewToken(const std::string& jti) {
+  domain::TokenRecord t;
+  t.jti = jti;
+  t.token_hash = Bytes(32, 7);
+  t.user_id = "id-alice";
+  t.username = "alice";
+  t.audience = "aud";
+  t.issued_at = 100;
+  t.expires_at = 4000000000;
+  return t;
+}
+
+domain::Client NewClient(const std::string& id) {
+  domain::Client c;
+  c.client_id = id;
+  c.name = id;
+  c.secret_hash = Bytes(32, 1);
+  return c;
+}
+
+// The change generation beside the database: shared by every process that maps it, 0 while a
+// change is being written, a new value once it has settled.
+TEST(ChangeGeneration, IsSharedAndZeroWhileAChangeIsInFlight) {
+  testing::TempDir dir;
+  const std::string db = dir.File("g.db");
+  auto opened_a = ChangeGeneration::Open(db);
+  auto opened_b = ChangeGeneration::Open(db);  // as another process would
+  ASSERT_TRUE(opened_a && opened_b);
+  auto& a = *opened_a;
+  auto& b = *opened_b;
+  struct stat st{};
+  ASSERT_EQ(stat((db + "-gen").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const uint64_t first = a->Stamp();
+  EXPECT_NE(first, 0u);
+  EXPECT_EQ(b->Stamp(), first);
+  b->WillChange();
+  b->WillChange();  // once per transaction
+  EXPECT_EQ(a->Stamp(), 0u);
+  b->Settled();
+  const uint64_t second = a->Stamp();
+  EXPECT_NE(second, 0u);
+  EXPECT_NE(second, first);
+  EXPECT_EQ(b->Stamp(), second);
+  // Two writers one after the other, the first settling last: done never goes back.
+  a->WillChange();
+  a->Settled();
+  const uint64_t third = a->Stamp();
+  b->WillChange();
+  auto c = ChangeGeneration::Open(db);
+  ASSERT_TRUE(c);
+  (*c)->WillChange();
+  (*c)->Settled();
+  b->Settled();
+  EXPECT_NE(a->Stamp(), 0u);
+  EXPECT_NE(a->Stamp(), third);
+}
+
+// A writer that dies between its count and its settling leaves nothing cacheable, until a store
+// opens (under the write lock) and closes the count.
+TEST(ChangeGeneration, AWriterThatDiedIsClosedByTheNextStoreToOpen) {
+  testing::TempDir dir;
+  const std::string db = dir.File("d.db");
+  auto a = OpenSqliteStore(db);
+  ASSERT_TRUE(a);
+  const uint64_t before = (*a)->CacheStamp();
+  ASSERT_NE(before, 0u);
+  {
+    auto dead = ChangeGeneration::Open(db);
+    ASSERT_TRUE(dead);
+    (*dead)->WillChange();
+  }  // gone without Settled
+  EXPECT_EQ((*a)->CacheStamp(), 0u);
+  auto b = OpenSqliteStore(db);
+  ASSERT_TRUE(b);
+  EXPECT_NE((*a)->CacheStamp(), 0u);
+  EXPECT_NE((*a)->CacheStamp(), before);
+}
+
+// A store that could not count its changes would leave other processes' caches stale, so it
+// does not open, and says which file is wrong.
+TEST(ChangeGeneration, AStoreThatCannotCountItsChangesDoesNotOpen) {
+  testing::TempDir dir;
+  const std::string db = dir.File("x.db");
+  ASSERT_EQ(mkdir((db + "-gen").c_str(), 0700), 0);
+  auto s = OpenSqliteStore(db);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.code(), ErrorCode::kStorageUnavailable);
+  EXPECT_NE(s.error().detail.find(db + "-gen"), std::string::npos) << s.error().detail;
+}
+
+// Only a change that may alter a cached record (introspection's tokens and clients) moves the
+// generation, from this store or from another opened on the same file (authctl); new tokens, new
+// clients and everything else a login writes leave the caches valid.
+TEST(SqliteStore, CacheStampMovesOnlyWhenACachedRecordMayChange) {
+  testing::TempDir dir;
+  const std::string db = dir.File("c.db");
+  auto s = OpenSqliteStore(db);
+  auto other = OpenSqliteStore(db);
+  ASSERT_TRUE(s && other);
+  domain::Store& store = **s;
+  const uint64_t start = store.CacheStamp();
+  ASSERT_NE(start, 0u);
+  domain::Client client = NewClient("app");
+  ASSERT_TRUE(store.Write([&](WriteTx& tx) -> Status {
+    AUTHD_RETURN_IF_ERROR(tx.InsertUser(NewUser("alice")));
+    AUTHD_RETURN_IF_ERROR(tx.InsertToken(NewToken("01KV0000000000000000000001")));
+    AUTHD_RETURN_IF_ERROR(tx.InsertClient(client));
+    AUTHD_ASSIGN_OR_RETURN(bool first, tx.UseCeremony(Bytes(16, 3), 500));
+    return first ? Ok() : Err(ErrorCode::kConflict, "ceremony");
+  }));
+  EXPECT_EQ(store.CacheStamp(), start);
+  EXPECT_EQ((*other)->CacheStamp(), start);
+
+  ASSERT_TRUE(store.Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, tx.RevokeTokenByJti("01KV0000000000000000000001", 200));
+    (void)n;
+    return Ok();
+  }));
+  const uint64_t after_revoke = store.CacheStamp();
+  EXPECT_NE(after_revoke, 0u);
+  EXPECT_NE(after_revoke, start);
+
+  // The same from the other store: this one sees it without a transaction.
+  ASSERT_TRUE((*other)->Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, tx.RevokeTokensOfUser("id-alice", 300));
+    (void)n;
+    return Ok();
+  }));
+  EXPECT_NE(store.CacheStamp(), after_revoke);
+  EXPECT_NE(store.CacheStamp(), 0u);
+
+  // A change that fails and is rolled back still counts (it could have changed something).
+  const uint64_t before_failed = store.CacheStamp();
+  EXPECT_FALSE(store.Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, tx.RevokeTokensOfCredential("id-alice", "c1", 400));
+    (void)n;
+    return Err(ErrorCode::kConflict, "later step failed");
+  }));
+  EXPECT_NE(store.CacheStamp(), before_failed);
+  EXPECT_NE(store.CacheStamp(), 0u);
+
+  // Expired tokens purged: the records go, so the generation moves.
+  const uint64_t before_purge = store.CacheStamp();
+  ASSERT_TRUE(store.Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, tx.DeleteTokensExpiredBefore("01KZ", 4000000001, 10));
+    (void)n;
+    return Ok();
+  }));
+  EXPECT_NE(store.CacheStamp(), before_purge);
 }
 
 }  // namespace

@@ -218,8 +218,12 @@ Result<std::optional<TokenRecord>> TokenService::Find(ReadTx& tx, std::string_vi
   if (!jti) return std::optional<TokenRecord>();
   AUTHD_ASSIGN_OR_RETURN(auto rec, tx.FindTokenByJti(*jti));
   // The jti only names the record; the token is ours only if all of it hashes to what was stored.
-  if (rec && !SafeEquals(rec->token_hash, Sha256(AsBytes(token)))) return std::optional<TokenRecord>();
+  if (rec && !IsRecordOf(*rec, token)) return std::optional<TokenRecord>();
   return rec;
+}
+
+bool TokenService::IsRecordOf(const TokenRecord& record, std::string_view token) {
+  return SafeEquals(record.token_hash, Sha256(AsBytes(token)));
 }
 
 bool TokenService::IsLive(const TokenRecord& r) const {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include "authd/base/files.h"
 #include "authd/base/log.h"
 #include "authd/domain/policy.h"
+#include "authd/store/change_generation.h"
 #include "authd/store/migrations.h"
 
 namespace authd::store {
@@ -59,13 +61,16 @@ Error SqlError(int rc, const char* what, Health* health) {
 // A cached prepared statement in use. Resets and clears bindings when it goes out of scope.
 class Query {
  public:
-  Query(sqlite3_stmt* stmt, Health* health) : stmt_(stmt), health_(health) {}
+  // `changes`: set when the statement changes a cached kind of record; told before it runs.
+  Query(sqlite3_stmt* stmt, Health* health, ChangeGeneration* changes = nullptr)
+      : stmt_(stmt), health_(health), changes_(changes) {}
   ~Query() {
     if (!stmt_) return;
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
-  Query(Query&& other) noexcept : stmt_(other.stmt_), health_(other.health_), last_rc_(other.last_rc_) {
+  Query(Query&& other) noexcept
+      : stmt_(other.stmt_), health_(other.health_), changes_(other.changes_), last_rc_(other.last_rc_) {
     other.stmt_ = nullptr;
   }
   Query& operator=(Query&&) = delete;
@@ -92,6 +97,7 @@ class Query {
 
   // true: a row is ready; false: done.
   Result<bool> Step() {
+    if (changes_) changes_->WillChange();
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
@@ -125,7 +131,55 @@ class Query {
  private:
   sqlite3_stmt* stmt_;
   Health* health_;
+  ChangeGeneration* changes_;
   int last_rc_ = SQLITE_OK;
+};
+
+// The tables whose records are cached in memory (RecordCache): introspection's tokens and clients.
+bool IsCachedTable(const char* table) {
+  return table && (std::strcmp(table, "tokens") == 0 || std::strcmp(table, "clients") == 0);
+}
+
+// Whether a statement may change a cached record, told by SQLite's authorizer while it compiles
+// the statement (so triggers and upserts count too). A plain `INSERT INTO tokens ...` or
+// `INSERT INTO clients ...` adds a record that no cache holds yet; an update, a delete, an
+// insert that may replace, or a change of schema may change one that a cache holds.
+struct ChangeClassifier {
+  const char* sql;
+  bool changes_cached = false;
+
+  static int Authorize(void* self, int action, const char* a1, const char*, const char*, const char*) {
+    auto* c = static_cast<ChangeClassifier*>(self);
+    switch (action) {
+      case SQLITE_INSERT:
+        if (IsCachedTable(a1) && !IsPlainInsert(c->sql, a1)) c->changes_cached = true;
+        break;
+      case SQLITE_UPDATE:
+      case SQLITE_DELETE:
+        if (IsCachedTable(a1)) c->changes_cached = true;
+        break;
+      case SQLITE_CREATE_TABLE:
+      case SQLITE_CREATE_TRIGGER:
+      case SQLITE_CREATE_VIEW:
+      case SQLITE_CREATE_VTABLE:
+      case SQLITE_DROP_TABLE:
+      case SQLITE_DROP_TRIGGER:
+      case SQLITE_DROP_VIEW:
+      case SQLITE_DROP_VTABLE:
+      case SQLITE_ALTER_TABLE:
+      case SQLITE_ATTACH:
+        c->changes_cached = true;
+        break;
+      default:
+        break;
+    }
+    return SQLITE_OK;
+  }
+
+  static bool IsPlainInsert(const char* sql, const char* table) {
+    const std::string want = std::string("INSERT INTO ") + table + " ";
+    return std::strncmp(sql, want.c_str(), want.size()) == 0;
+  }
 };
 
 struct DbDeleter {
@@ -158,26 +212,39 @@ class Connection {
     return q->Run();
   }
 
-  // Statements are cached by the address of their (static) SQL text.
+  // Statements are cached by the address of their (static) SQL text. On a connection that counts
+  // changes, each statement is classified once, as it is compiled.
   Result<Query> Prepare(const char* sql) {
     auto it = cache_.find(sql);
     if (it == cache_.end()) {
+      ChangeClassifier classifier{sql};
+      if (changes_) sqlite3_set_authorizer(db_.get(), &ChangeClassifier::Authorize, &classifier);
       sqlite3_stmt* stmt = nullptr;
       int rc = sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (changes_) sqlite3_set_authorizer(db_.get(), nullptr, nullptr);
       if (rc != SQLITE_OK) {
         Log(LogLevel::kError, "storage_prepare_failed", {{"sql", sql}, {"error", sqlite3_errmsg(db_.get())}});
         return SqlError(rc, "prepare", health_);
       }
-      it = cache_.emplace(sql, std::unique_ptr<sqlite3_stmt, StmtDeleter>(stmt)).first;
+      it = cache_.emplace(sql, Cached{std::unique_ptr<sqlite3_stmt, StmtDeleter>(stmt), classifier.changes_cached})
+               .first;
     }
-    return Query(it->second.get(), health_);
+    return Query(it->second.stmt.get(), health_, it->second.changes_cached ? changes_ : nullptr);
   }
 
+  // The writer's connection counts its changes to cached records here.
+  void CountChangesIn(ChangeGeneration* changes) { changes_ = changes; }
+
  private:
+  struct Cached {
+    std::unique_ptr<sqlite3_stmt, StmtDeleter> stmt;
+    bool changes_cached;
+  };
   std::unique_ptr<sqlite3, DbDeleter> db_;
   Health* health_;
+  ChangeGeneration* changes_ = nullptr;
   // Declared after db_ so that the statements are finalized before the connection closes.
-  std::map<const char*, std::unique_ptr<sqlite3_stmt, StmtDeleter>> cache_;
+  std::map<const char*, Cached> cache_;
 };
 
 #define AUTHD_PREPARE(q, sql) AUTHD_ASSIGN_OR_RETURN(Query q, conn_.Prepare(sql))
@@ -819,6 +886,9 @@ class SqliteStore final : public domain::Store {
     } else {
       AUTHD_ASSIGN_OR_RETURN(writer_, OpenConnection(path_, opt_, &health_, false));
     }
+    // The count of changes to cached records, beside the database (0600, like it).
+    AUTHD_ASSIGN_OR_RETURN(changes_, ChangeGeneration::Open(path_));
+    writer_->CountChangesIn(changes_.get());
     // A small database is checked before anything is served; a large one (where the check takes
     // seconds) while authd serves, on a connection of its own: damage found then refuses writes
     // and fails readiness, as damage met at run time does.
@@ -831,6 +901,10 @@ class SqliteStore final : public domain::Store {
       if (!check_later) AUTHD_RETURN_IF_ERROR(QuickCheck(*writer_));
     }
     AUTHD_RETURN_IF_ERROR(Migrate());
+    // Under the write lock no change can be in flight: close any count a dead writer left open.
+    AUTHD_RETURN_IF_ERROR(writer_->Run("BEGIN IMMEDIATE"));
+    changes_->Recover();
+    AUTHD_RETURN_IF_ERROR(writer_->Run("COMMIT"));
     for (int i = 0; i < opt_.readers; ++i) {
       AUTHD_ASSIGN_OR_RETURN(auto r, OpenConnection(path_, opt_, &health_, false));
       AUTHD_RETURN_IF_ERROR(r->Exec("PRAGMA query_only=ON;"));
@@ -900,6 +974,7 @@ class SqliteStore final : public domain::Store {
     std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     lock.unlock();
     RunBatch(batch);
+    changes_->Settled();
     lock.lock();
     // Each caller is woken alone, and only when it has something to do: its write is committed,
     // or it is the next at the head of the queue. (Waking everyone on one condition variable
@@ -933,6 +1008,8 @@ class SqliteStore final : public domain::Store {
   }
 
   std::string Describe() const override { return "sqlite:" + path_; }
+
+  uint64_t CacheStamp() const override { return changes_ ? changes_->Stamp() : 0; }
 
   Result<Bytes> Snapshot() override {
     // The backup API copies a consistent snapshot of the source (a reader connection, so writers
@@ -1064,8 +1141,10 @@ class SqliteStore final : public domain::Store {
         AUTHD_ASSIGN_OR_RETURN(applied, q.Step());
       }
       if (applied) continue;
-      // Each migration is one transaction: a crash leaves it wholly applied or not at all.
+      // Each migration is one transaction: a crash leaves it wholly applied or not at all. It
+      // may change any table, so it counts as a change to cached records.
       AUTHD_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+      changes_->WillChange();
       Status s = writer_->Exec(m.sql);
       if (s) {
         AUTHD_ASSIGN_OR_RETURN(Query q, writer_->Prepare(
@@ -1080,8 +1159,9 @@ class SqliteStore final : public domain::Store {
         s = q.Run();
       }
       if (s) s = writer_->Exec("COMMIT");
+      if (!s) (void)writer_->Exec("ROLLBACK");
+      changes_->Settled();
       if (!s) {
-        (void)writer_->Exec("ROLLBACK");
         Log(LogLevel::kError, "migration_failed", {{"version", m.version}, {"name", m.name}});
         return s;
       }
@@ -1093,6 +1173,7 @@ class SqliteStore final : public domain::Store {
   std::string path_;
   SqliteOptions opt_;
   Health health_;
+  std::unique_ptr<ChangeGeneration> changes_;  // before writer_, which points at it
   std::unique_ptr<Connection> writer_;
   std::unique_ptr<Connection> checker_;  // the background integrity check's own connection
   std::atomic<bool> stopping_{false};

@@ -10,6 +10,7 @@
 #include "authd/domain/audit.h"
 #include "authd/domain/keyring.h"
 #include "authd/domain/policy.h"
+#include "authd/domain/record_cache.h"
 #include "authd/domain/store.h"
 #include "authd/domain/tokens.h"
 
@@ -143,6 +144,11 @@ class Core {
   // Audits a refused client authentication and returns the error to answer with.
   Error RefuseClient(std::string_view client_id, ErrorCode code, std::string detail, const AuditContext& ctx);
   Introspection Judge(const Client& caller, std::optional<TokenRecord> rec) const;
+  // IntrospectAs from the record caches alone, when they hold the client and the token and the
+  // client proves itself; nothing otherwise.
+  std::optional<Introspection> IntrospectCached(std::string_view client_id, std::string_view secret,
+                                                std::string_view source, std::string_view token, uint64_t stamp,
+                                                int64_t now) const;
 
   Store& store_;
   const Keyring& keyring_;
@@ -150,6 +156,9 @@ class Core {
   CoreOptions options_;
   AuditLog audit_;
   TokenService tokens_;
+  // Introspection's reads, kept while the store's change generation stands (record_cache.h).
+  RecordCache<Client> client_cache_{1024, 30};
+  RecordCache<TokenRecord> token_cache_{16384, 30};
 };
 
 // Normalises an enrolment code as a person may type it (case, dashes, spaces) and hashes it.

@@ -64,6 +64,8 @@ class TokenService {
   // The record of a token if it is well-formed and was issued by us (looked up by its jti, then
   // its SHA-256 compared with the stored one, so a token with any byte changed is unknown). Says nothing about expiry or revocation.
   Result<std::optional<TokenRecord>> Find(ReadTx& tx, std::string_view token) const;
+  // Whether `token` is the one `record` was stored for (its SHA-256, compared in constant time).
+  static bool IsRecordOf(const TokenRecord& record, std::string_view token);
   // Unrevoked and within [issued_at, expires_at).
   bool IsLive(const TokenRecord& record) const;
 

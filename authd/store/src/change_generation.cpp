@@ -1,0 +1,82 @@
+#include "authd/store/change_generation.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+namespace authd::store {
+namespace {
+
+constexpr size_t kFileBytes = 4096;
+static_assert(std::atomic_ref<uint64_t>::is_always_lock_free, "shared counters need lock-free 64-bit atomics");
+
+std::atomic_ref<uint64_t> At(uint64_t* counters, int i) { return std::atomic_ref<uint64_t>(counters[i]); }
+
+}  // namespace
+
+Result<std::unique_ptr<ChangeGeneration>> ChangeGeneration::Open(const std::string& db_path) {
+  const std::string path = db_path + "-gen";
+  auto fail = [&](const char* what, int fd) -> Error {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    return Err(ErrorCode::kStorageUnavailable, "cannot " + std::string(what) + " " + path + " (" + std::strerror(err) +
+                                                   "); it must be a regular file writable like the database");
+  };
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return fail("open", fd);
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return fail("inspect", fd);
+  if (!S_ISREG(st.st_mode)) {
+    errno = EINVAL;
+    return fail("use", fd);
+  }
+  // Extending a shorter file fills it with zeros; two processes doing so at once agree.
+  if (st.st_size < static_cast<off_t>(kFileBytes) && ::ftruncate(fd, kFileBytes) != 0) return fail("extend", fd);
+  void* map = ::mmap(nullptr, kFileBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return fail("map", fd);
+  return std::unique_ptr<ChangeGeneration>(new ChangeGeneration(fd, map));
+}
+
+ChangeGeneration::ChangeGeneration(int fd, void* map) : fd_(fd), counters_(static_cast<uint64_t*>(map)) {}
+
+ChangeGeneration::~ChangeGeneration() {
+  ::munmap(counters_, kFileBytes);
+  ::close(fd_);
+}
+
+uint64_t ChangeGeneration::Stamp() const {
+  const uint64_t begun = At(counters_, 0).load();
+  const uint64_t done = At(counters_, 1).load();
+  return begun == done ? begun + 1 : 0;  // + 1: a fresh file's generation is not 0
+}
+
+void ChangeGeneration::WillChange() {
+  if (mine_ != 0) return;
+  mine_ = At(counters_, 0).fetch_add(1) + 1;
+}
+
+void ChangeGeneration::Settled() {
+  if (mine_ == 0) return;
+  // done only rises: a writer that settles after the next one has begun (and perhaps settled)
+  // must not lower it.
+  auto done = At(counters_, 1);
+  uint64_t seen = done.load();
+  while (seen < mine_ && !done.compare_exchange_weak(seen, mine_)) {
+  }
+  mine_ = 0;
+}
+
+void ChangeGeneration::Recover() {
+  auto done = At(counters_, 1);
+  const uint64_t begun = At(counters_, 0).load();
+  uint64_t seen = done.load();
+  while (seen < begun && !done.compare_exchange_weak(seen, begun)) {
+  }
+}
+
+}  // namespace authd::store
