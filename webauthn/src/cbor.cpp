@@ -3,6 +3,8 @@
 #include <cstring>
 #include <vector>
 
+#include "authd/base/encoding.h"
+
 namespace authd::webauthn {
 namespace {
 
@@ -17,41 +19,6 @@ int CompareKeys(ByteView in, Range a, Range b) {
   size_t la = a.end - a.begin, lb = b.end - b.begin;
   if (la != lb) return la < lb ? -1 : 1;
   return std::memcmp(in.data() + a.begin, in.data() + b.begin, la);
-}
-
-bool ValidUtf8(const uint8_t* p, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = p[i];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n - i < len) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;  // overlong, out of range, or a surrogate
-    }
-    i += len;
-  }
-  return true;
 }
 
 class Scanner {
@@ -80,7 +47,7 @@ class Scanner {
       case 2:
       case 3: {
         if (value > in_.size() - pos_) return Err(ErrorCode::kMalformedCbor, "CBOR string longer than its input");
-        if (major == 3 && !ValidUtf8(in_.data() + pos_, static_cast<size_t>(value))) {
+        if (major == 3 && !IsUtf8(ByteView(in_.data() + pos_, static_cast<size_t>(value)))) {
           return Err(ErrorCode::kMalformedCbor, "CBOR text is not valid UTF-8");
         }
         pos_ += static_cast<size_t>(value);

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "authd/base/encoding.h"
+
 namespace authd {
 namespace {
 
@@ -163,5 +165,77 @@ Result<int64_t> OptionalInt(const Json& obj, std::string_view key, int64_t fallb
 }
 
 std::string DumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  if (!IsUtf8(AsBytes(s))) {
+    // Rare (our own records are valid UTF-8): let the library replace what is invalid, as DumpJson does.
+    out += DumpJson(Json(std::string(s)));
+    return;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run = 0;  // start of the bytes not yet copied
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xF]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+void JsonObjectWriter::Key(std::string_view key) {
+  if (out_.size() > 1) out_.push_back(',');
+  AppendJsonString(out_, key);
+  out_.push_back(':');
+}
+
+JsonObjectWriter& JsonObjectWriter::String(std::string_view key, std::string_view value) {
+  Key(key);
+  AppendJsonString(out_, value);
+  return *this;
+}
+
+JsonObjectWriter& JsonObjectWriter::Int(std::string_view key, int64_t value) {
+  Key(key);
+  out_ += std::to_string(value);
+  return *this;
+}
+
+JsonObjectWriter& JsonObjectWriter::Bool(std::string_view key, bool value) {
+  Key(key);
+  out_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonObjectWriter& JsonObjectWriter::Strings(std::string_view key, const std::vector<std::string>& values) {
+  Key(key);
+  out_.push_back('[');
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out_.push_back(',');
+    AppendJsonString(out_, values[i]);
+  }
+  out_.push_back(']');
+  return *this;
+}
+
+std::string JsonObjectWriter::Finish() {
+  out_.push_back('}');
+  return std::move(out_);
+}
 
 }  // namespace authd

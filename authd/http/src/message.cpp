@@ -47,6 +47,13 @@ Response Response::Json(int status, const authd::Json& body) {
   return r;
 }
 
+Response Response::RawJson(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
 Response Response::NoContent() {
   Response r;
   r.status = 204;

@@ -2,7 +2,10 @@
 // invalid UTF-8 and lone surrogates refused, NUL characters refused, non-finite numbers refused.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -31,5 +34,24 @@ Result<int64_t> OptionalInt(const Json& obj, std::string_view key, int64_t fallb
 
 // Serialises without throwing: invalid UTF-8 inside strings is replaced (U+FFFD).
 std::string DumpJson(const Json& j);
+
+// One JSON object written straight into a string, for hot answers of a fixed shape (no
+// intermediate Json values). Strings come out exactly as DumpJson writes them. Members are written
+// in the order given; give them in DumpJson's (sorted) order to get its very bytes.
+class JsonObjectWriter {
+ public:
+  JsonObjectWriter& String(std::string_view key, std::string_view value);
+  JsonObjectWriter& Int(std::string_view key, int64_t value);
+  JsonObjectWriter& Bool(std::string_view key, bool value);
+  JsonObjectWriter& Strings(std::string_view key, const std::vector<std::string>& values);
+  std::string Finish();  // the object's text; the writer is spent
+
+ private:
+  void Key(std::string_view key);
+  std::string out_ = "{";
+};
+
+// Appends `s` as a JSON string, as DumpJson would write it.
+void AppendJsonString(std::string& out, std::string_view s);
 
 }  // namespace authd

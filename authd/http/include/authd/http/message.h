@@ -45,6 +45,8 @@ struct Response {
   bool close = false;
 
   static Response Json(int status, const authd::Json& body);
+  // A JSON body already written (JsonObjectWriter), with the same content type as Json.
+  static Response RawJson(int status, std::string body);
   static Response NoContent();
   static Response Text(int status, std::string body, std::string content_type);
   // RFC 9457 problem details with our stable `code`.
