@@ -56,6 +56,16 @@ TEST(PercentDecode, EveryTruncatedEscapeIsRefused) {
   EXPECT_FALSE(PercentDecode("ab%", false));
 }
 
+TEST(PercentDecode, RunsEscapesAndPlusesDecodeInPlace) {
+  EXPECT_EQ(*PercentDecode("", true), "");
+  EXPECT_EQ(*PercentDecode("eyJhbGciOiJFUzI1NiJ9.e30.sig", true), "eyJhbGciOiJFUzI1NiJ9.e30.sig");
+  EXPECT_EQ(*PercentDecode("a+b++c", true), "a b  c");
+  EXPECT_EQ(*PercentDecode("%41%42c%2b+%2B", true), "ABc+ +");
+  EXPECT_EQ(*PercentDecode("%00x", false), std::string("\0x", 2));
+  EXPECT_FALSE(PercentDecode("+%", false));
+  EXPECT_FALSE(PercentDecode("a+%G1", true));
+}
+
 TEST(Request, RepeatedQueryParameterIsRefused) {
   Request r;
   r.query = {{"q", "a"}, {"limit", "5"}, {"q", "b"}};

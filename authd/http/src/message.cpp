@@ -2,6 +2,7 @@
 
 #include <Poco/Net/HTTPResponse.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -183,20 +184,23 @@ std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
+  // Runs of plain characters (all of a token, usually) are copied whole.
+  const std::string_view special = plus_is_space ? "%+" : "%";
   for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return std::nullopt;
-      int hi = hex(in[i + 1]);
-      int lo = hex(in[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>((hi << 4) | lo));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
+    const size_t next = std::min(in.find_first_of(special, i), in.size());
+    out.append(in.data() + i, next - i);
+    i = next;
+    if (i == in.size()) break;
+    if (in[i] == '+') {
       out.push_back(' ');
-    } else {
-      out.push_back(c);
+      continue;
     }
+    if (i + 2 >= in.size()) return std::nullopt;
+    int hi = hex(in[i + 1]);
+    int lo = hex(in[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>((hi << 4) | lo));
+    i += 2;
   }
   return out;
 }
