@@ -1,6 +1,9 @@
 #include "authd/domain/core.h"
 
+#include <atomic>
+#include <chrono>
 #include <thread>
+#include <vector>
 
 #include "authd/base/encoding.h"
 
@@ -244,6 +247,52 @@ TEST_F(CoreTest, AuthorizeAuditsDenials) {
   EXPECT_EQ(events->front().action, "access.denied");
   EXPECT_EQ(events->front().outcome, "denied");
   EXPECT_EQ(events->front().actor, "user:audrey");
+}
+
+// Introspections race a revocation made through another store on the same file, as authctl makes
+// it: once the revocation has returned, no introspection that starts afterwards says active,
+// though the records were kept in memory a moment before.
+TEST_F(CoreTest, KeptIntrospectionRecordsNeverOutliveARevocationByAnotherWriter) {
+  MakeUser("alice");
+  auto t = core_->IssueOperatorToken(Ctx(), "alice");
+  auto c = core_->CreateClient(Ctx(), {"app", {"introspect"}, {}});
+  ASSERT_TRUE(t && c);
+  auto other = store::OpenSqliteStore(dir_.File("authd.db"));
+  ASSERT_TRUE(other) << other.error().detail;
+  std::atomic<bool> revoked{false}, stop{false};
+  std::atomic<int> stale{0}, active_before{0}, after{0}, failed{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 4; ++i) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        const bool revoked_already = revoked.load();
+        auto r = core_->IntrospectAs(c->client.client_id, c->client_secret, "127.0.0.1", t->access_token, Ctx());
+        if (!r) {
+          ++failed;
+        } else if (revoked_already) {
+          if (r->active) ++stale;
+          ++after;
+        } else if (r->active) {
+          ++active_before;
+        }
+      }
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (active_before < 200 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  Status s = (*other)->Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(int64_t n, tx.RevokeTokenByJti(t->record.jti, clock_.NowSeconds()));
+    return n == 1 ? Ok() : Err(ErrorCode::kNotFound, "the token was not live");
+  });
+  revoked = true;
+  while (after < 200 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  stop = true;
+  for (auto& r : readers) r.join();
+  ASSERT_TRUE(s) << s.error().detail;
+  EXPECT_GE(active_before.load(), 200);
+  EXPECT_GE(after.load(), 200);
+  EXPECT_EQ(stale.load(), 0);
+  EXPECT_EQ(failed.load(), 0);
 }
 
 }  // namespace
