@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -432,6 +433,22 @@ TEST(ChangeGeneration, AWriterThatDiedIsClosedByTheNextStoreToOpen) {
   ASSERT_TRUE(b);
   EXPECT_NE((*a)->CacheStamp(), 0u);
   EXPECT_NE((*a)->CacheStamp(), before);
+}
+
+// Made by root beside a database another user owns (an operator's authctl before authd's first
+// start), the file goes to that user, who must be able to open it.
+TEST(ChangeGeneration, MadeByRootBelongsToTheDatabasesOwner) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  testing::TempDir dir;
+  const std::string db = dir.File("o.db");
+  testing::WriteFile(db, "");
+  ASSERT_EQ(chown(db.c_str(), 4242, 4343), 0);
+  ASSERT_TRUE(ChangeGeneration::Open(db));
+  struct stat st{};
+  ASSERT_EQ(stat((db + "-gen").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 4242u);
+  EXPECT_EQ(st.st_gid, 4343u);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 // A store that could not count its changes would leave other processes' caches stale, so it

@@ -31,6 +31,12 @@ Result<std::unique_ptr<ChangeGeneration>> ChangeGeneration::Open(const std::stri
   if (fd < 0) return fail("open", fd);
   struct stat st{};
   if (::fstat(fd, &st) != 0) return fail("inspect", fd);
+  // Made by root (an operator's authctl) beside a database another user owns: hand it to that
+  // user, as SQLite does with its -wal and -shm, so that authd can still open it.
+  struct stat db{};
+  if (::geteuid() == 0 && ::stat(db_path.c_str(), &db) == 0 && (db.st_uid != st.st_uid || db.st_gid != st.st_gid)) {
+    if (::fchown(fd, db.st_uid, db.st_gid) != 0) return fail("hand over", fd);
+  }
   if (!S_ISREG(st.st_mode)) {
     errno = EINVAL;
     return fail("use", fd);
