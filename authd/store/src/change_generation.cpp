@@ -17,6 +17,13 @@ static_assert(std::atomic_ref<uint64_t>::is_always_lock_free, "shared counters n
 
 std::atomic_ref<uint64_t> At(uint64_t* counters, int i) { return std::atomic_ref<uint64_t>(counters[i]); }
 
+// Raises `counter` to `value` unless it is there already: it never goes down.
+void RaiseTo(std::atomic_ref<uint64_t> counter, uint64_t value) {
+  uint64_t seen = counter.load();
+  while (seen < value && !counter.compare_exchange_weak(seen, value)) {
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ChangeGeneration>> ChangeGeneration::Open(const std::string& db_path) {
@@ -31,15 +38,15 @@ Result<std::unique_ptr<ChangeGeneration>> ChangeGeneration::Open(const std::stri
   if (fd < 0) return fail("open", fd);
   struct stat st{};
   if (::fstat(fd, &st) != 0) return fail("inspect", fd);
+  if (!S_ISREG(st.st_mode)) {
+    errno = EINVAL;
+    return fail("use", fd);
+  }
   // Made by root (an operator's authctl) beside a database another user owns: hand it to that
   // user, as SQLite does with its -wal and -shm, so that authd can still open it.
   struct stat db{};
   if (::geteuid() == 0 && ::stat(db_path.c_str(), &db) == 0 && (db.st_uid != st.st_uid || db.st_gid != st.st_gid)) {
     if (::fchown(fd, db.st_uid, db.st_gid) != 0) return fail("hand over", fd);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    errno = EINVAL;
-    return fail("use", fd);
   }
   // Extending a shorter file fills it with zeros; two processes doing so at once agree.
   if (st.st_size < static_cast<off_t>(kFileBytes) && ::ftruncate(fd, kFileBytes) != 0) return fail("extend", fd);
@@ -68,21 +75,11 @@ void ChangeGeneration::WillChange() {
 
 void ChangeGeneration::Settled() {
   if (mine_ == 0) return;
-  // done only rises: a writer that settles after the next one has begun (and perhaps settled)
-  // must not lower it.
-  auto done = At(counters_, 1);
-  uint64_t seen = done.load();
-  while (seen < mine_ && !done.compare_exchange_weak(seen, mine_)) {
-  }
+  // A writer that settles after the next one has begun (and perhaps settled) must not lower done.
+  RaiseTo(At(counters_, 1), mine_);
   mine_ = 0;
 }
 
-void ChangeGeneration::Recover() {
-  auto done = At(counters_, 1);
-  const uint64_t begun = At(counters_, 0).load();
-  uint64_t seen = done.load();
-  while (seen < begun && !done.compare_exchange_weak(seen, begun)) {
-  }
-}
+void ChangeGeneration::Recover() { RaiseTo(At(counters_, 1), At(counters_, 0).load()); }
 
 }  // namespace authd::store

@@ -10,10 +10,10 @@
 
 namespace authd {
 
-// RFC 4648 §5 base64url without padding (WebAuthn's JSON serialisation, JWS).
 // Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF.
 bool IsUtf8(ByteView in);
 
+// RFC 4648 §5 base64url without padding (WebAuthn's JSON serialisation, JWS).
 std::string Base64UrlEncode(ByteView in);
 std::optional<Bytes> Base64UrlDecode(std::string_view in);
 
