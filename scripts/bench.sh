@@ -14,7 +14,7 @@ connections=${2:-16}
 runs=${AUTHD_BENCH_RUNS:-5}
 scenarios=${AUTHD_BENCH_SCENARIOS:-"jwks introspect webauthn-login webauthn-login-eddsa webauthn-register totp-verify yubiotp-verify ykval-verify"}
 peer_src=${AUTHD_PEER_DIR:-../shared/peers/simplewebauthn-api}
-bash scripts/install-deps.sh >/dev/null
+bash scripts/install-deps.sh --with-bench >/dev/null
 AUTHD_BUILD_TARGETS="authd authctl loadgen" bash scripts/build.sh >/dev/null
 dir=$(mktemp -d)
 source scripts/bench-lib.sh
@@ -47,50 +47,15 @@ if [[ -f $peer_src/server.js ]]; then
 else
   echo "bench: no peer at $peer_src (set AUTHD_PEER_DIR); measuring authd alone" >&2
 fi
-# nginx (Debian's nginx-light, installed for the benchmark if missing, its service not started)
-# with one worker (cheaper per request here than two: 22-26 against 26-36 µs), keep-alive without
-# a request limit, no access log: authd's JWKS as a file.
+# nginx (Debian's nginx-light) serving authd's JWKS as a file: the static-answer reference.
 nginx_pids=
 if [[ " $scenarios " == *" jwks "* ]]; then
-  if ! command -v nginx >/dev/null 2>&1; then
-    echo "bench: installing nginx-light for the static-answer reference" >&2
-    policy=/usr/sbin/policy-rc.d made_policy=
-    [[ -e $policy ]] || { printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1; }
-    { apt-get install -y -qq --no-install-recommends nginx-light >/dev/null 2>&1 ||
-      { apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }; } ||
-      echo "bench: nginx could not be installed; measuring without the static reference" >&2
-    [[ -n $made_policy ]] && rm -f "$policy"
-  fi
-  if command -v nginx >/dev/null 2>&1; then
-    nginx_dir=$(mktemp -d)
-    chmod 755 "$nginx_dir"
-    mkdir -p "$nginx_dir/html/.well-known" "$nginx_dir/tmp"
-    curl -sf "http://127.0.0.1:$port/.well-known/jwks.json" >"$nginx_dir/html/.well-known/jwks.json"
-    nginx_port=$(free_port)
-    cat >"$nginx_dir/nginx.conf" <<EOF
-worker_processes 1;
-pid $nginx_dir/nginx.pid;
-error_log $nginx_dir/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  default_type application/json;
-  keepalive_requests 100000000;
-  client_body_temp_path $nginx_dir/tmp;
-  proxy_temp_path $nginx_dir/tmp;
-  fastcgi_temp_path $nginx_dir/tmp;
-  uwsgi_temp_path $nginx_dir/tmp;
-  scgi_temp_path $nginx_dir/tmp;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $nginx_dir/html;
-  }
-}
-EOF
-    nginx -p "$nginx_dir" -c nginx.conf
-    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$nginx_port/.well-known/jwks.json" >/dev/null && break; sleep 0.1; done
-    nginx_pids=$(pgrep -P "$(cat "$nginx_dir/nginx.pid")" | paste -sd, -)
-  fi
+  nginx_dir=$(mktemp -d)
+  chmod 755 "$nginx_dir"  # its worker runs as an unprivileged user
+  mkdir -p "$nginx_dir/html/.well-known"
+  curl -sf "http://127.0.0.1:$port/.well-known/jwks.json" >"$nginx_dir/html/.well-known/jwks.json"
+  nginx_port=$(free_port)
+  nginx_pids=$(start_static_nginx "$nginx_dir" "$nginx_port")
 fi
 echo "bench: authd pid $pid${peer_pid:+, peer pid $peer_pid}${nginx_pids:+, nginx workers $nginx_pids}; $connections connections, ${duration} s per run, $runs runs" >&2
 

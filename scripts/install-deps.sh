@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Installs every Debian package authd needs to build, run and test.
 # Idempotent: when everything is present it returns in well under a second.
-# --with-browser adds Chromium for the browser end-to-end tests.
+# --with-browser adds Chromium for the browser end-to-end tests; --with-bench adds nginx (the
+# benchmark's static-answer reference; its service is not started) and wrk.
 set -euo pipefail
-with_browser=0
-[[ "${1:-}" == "--with-browser" ]] && with_browser=1
+with_browser=0 with_bench=0
+for arg in "$@"; do
+  case $arg in
+    --with-browser) with_browser=1 ;;
+    --with-bench) with_bench=1 ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   # toolchain
@@ -19,6 +26,7 @@ packages=(
 )
 
 ((with_browser)) && packages+=(chromium fonts-dejavu-core)
+((with_bench)) && packages+=(nginx-light wrk)
 missing=()
 # Node.js and npm (for browser tests and the JOSE cross-check) come with the machine image on
 # some hosts (a packaged nodejs that bundles npm); install Debian's only where neither exists.
@@ -41,6 +49,13 @@ fi
 
 echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Services the packages bring (PostgreSQL, nginx) are not started: the tests and the benchmark
+# start their own instances. policy-rc.d is the Debian way to say so, kept if one exists.
+policy=/usr/sbin/policy-rc.d made_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+  trap '((made_policy)) && rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"
