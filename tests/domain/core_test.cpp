@@ -249,6 +249,33 @@ TEST_F(CoreTest, AuthorizeAuditsDenials) {
   EXPECT_EQ(events->front().actor, "user:audrey");
 }
 
+// With the client and the token kept in memory, a refused caller still takes the full way: the
+// same error code as without the cache, audited, and nothing about the token.
+TEST_F(CoreTest, KeptIntrospectionRecordsStillRefuseAndAuditABadClient) {
+  MakeUser("alice");
+  auto t = core_->IssueOperatorToken(Ctx(), "alice");
+  auto c = core_->CreateClient(Ctx(), {"app", {"introspect"}, {"10.0.0.0/8"}});
+  ASSERT_TRUE(t && c);
+  const std::string& id = c->client.client_id;
+  for (int i = 0; i < 2; ++i) {
+    auto ok = core_->IntrospectAs(id, c->client_secret, "10.2.3.4", t->access_token, Ctx());
+    ASSERT_TRUE(ok);
+    EXPECT_TRUE(ok->active);
+  }
+  const size_t before = core_->ListAudit(0, 0, 1000)->size();
+  EXPECT_EQ(core_->IntrospectAs(id, c->client_secret + "x", "10.2.3.4", t->access_token, Ctx()).code(),
+            ErrorCode::kInvalidClient);
+  EXPECT_EQ(core_->IntrospectAs(id, c->client_secret, "192.168.1.1", t->access_token, Ctx()).code(),
+            ErrorCode::kAddressNotAllowed);
+  EXPECT_EQ(core_->ListAudit(0, 0, 1000)->size(), before + 2);
+  // A token of another shape under the kept jti is not the kept token.
+  std::string forged = t->access_token;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  auto no = core_->IntrospectAs(id, c->client_secret, "10.2.3.4", forged, Ctx());
+  ASSERT_TRUE(no);
+  EXPECT_FALSE(no->active);
+}
+
 // Introspections race a revocation made through another store on the same file, as authctl makes
 // it: once the revocation has returned, no introspection that starts afterwards says active,
 // though the records were kept in memory a moment before.
