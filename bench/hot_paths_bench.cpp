@@ -117,8 +117,13 @@ void BM_VerifyAssertionByAlg(benchmark::State& state) {
   expected.origins.origins = {key.origin};
   expected.rp_id = key.rp_id;
   const Bytes cose = key.CoseKey();
-  webauthn::StoredCredential stored{cose, 0, false,
-                                    std::make_shared<const webauthn::CosePublicKey>(webauthn::ParseCoseKey(cose).value())};
+  // Kept as the WebAuthn service keeps a credential's key: parsed once, its verifier prepared.
+  webauthn::CosePublicKey parsed = webauthn::ParseCoseKey(cose).value();
+  if (!webauthn::PrepareVerifier(parsed)) {
+    state.SkipWithError("the key cannot verify");
+    return;
+  }
+  webauthn::StoredCredential stored{cose, 0, false, std::make_shared<const webauthn::CosePublicKey>(std::move(parsed))};
   state.SetLabel(alg == webauthn::cose::kES256   ? "ES256"
                  : alg == webauthn::cose::kEdDSA ? "EdDSA"
                  : alg == webauthn::cose::kES384 ? "ES384"

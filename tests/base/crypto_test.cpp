@@ -122,6 +122,33 @@ TEST_P(SigningKeyTest, SignsVerifiesAndSurvivesDerRoundTrip) {
 
 INSTANTIATE_TEST_SUITE_P(Algs, SigningKeyTest, ::testing::Values(JwsAlg::kES256, JwsAlg::kEdDSA));
 
+// Sign copies one context set up at construction: threads signing at once must each get a
+// signature of their own message, and ES256 signatures of one message must still differ (each
+// copy draws its own nonce).
+TEST_P(SigningKeyTest, ThreadsSigningAtOnceEachGetTheirOwnValidSignature) {
+  SigningKey key = SigningKey::Generate(GetParam());
+  std::vector<std::thread> threads;
+  std::vector<int> good(4, 0);
+  std::vector<std::set<Bytes>> seen(4);
+  for (size_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        const std::string msg = "header.payload-" + std::to_string(t) + "-" + std::to_string(i % 50);
+        Bytes sig = key.Sign(AsBytes(msg));
+        if (key.Verify(AsBytes(msg), sig) && !key.Verify(AsBytes(msg + "x"), sig)) ++good[t];
+        seen[t].insert(sig);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t t = 0; t < 4; ++t) {
+    EXPECT_EQ(good[t], 200) << t;
+    // EdDSA is deterministic (50 messages, 50 signatures); ES256 is not.
+    EXPECT_EQ(seen[t].size(), GetParam() == JwsAlg::kEdDSA ? 50u : 200u) << t;
+  }
+}
+
+
 TEST(SigningKey, RefusesKeyOfOtherType) {
   SigningKey ec = SigningKey::Generate(JwsAlg::kES256);
   EXPECT_FALSE(SigningKey::FromPrivateDer(JwsAlg::kEdDSA, ec.PrivateDer().view()));

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include "authd/webauthn/cbor.h"
 #include "webauthn/builders.h"
 
@@ -31,6 +34,56 @@ TEST_P(CoseRoundTrip, EncodesParsesAndVerifies) {
   flipped[flipped.size() / 2] ^= 0x01;
   EXPECT_EQ(VerifySignature(*parsed, msg, flipped).code(), ErrorCode::kSignatureInvalid);
   EXPECT_EQ(VerifySignature(*parsed, msg, Bytes{}).code(), ErrorCode::kSignatureInvalid);
+
+  // A kept key's prepared verifier gives the same verdicts.
+  ASSERT_TRUE(PrepareVerifier(*parsed));
+  ASSERT_NE(parsed->verifier, nullptr);
+  EXPECT_TRUE(VerifySignature(*parsed, msg, sig));
+  EXPECT_EQ(VerifySignature(*parsed, other, sig).code(), ErrorCode::kSignatureInvalid);
+  EXPECT_EQ(VerifySignature(*parsed, msg, flipped).code(), ErrorCode::kSignatureInvalid);
+  EXPECT_TRUE(VerifySignature(*parsed, msg, sig));  // a refusal leaves the prepared context unharmed
+}
+
+// The prepared verifier carries its algorithm's parameters: a PS256 key refuses a PKCS#1 v1.5
+// signature made with the same RSA key, and an RS256 key refuses a PSS one.
+TEST(PreparedVerifier, KeepsTheRsaPaddingOfItsAlgorithm) {
+  auto key = NewKey(cose::kRS256);
+  Bytes msg = ToBytes("authenticatorData || clientDataHash");
+  for (int64_t alg : {cose::kRS256, cose::kPS256}) {
+    auto parsed = ParseCoseKey(*EncodeCoseKey(key.get(), alg));
+    ASSERT_TRUE(parsed) << parsed.error().detail;
+    ASSERT_TRUE(PrepareVerifier(*parsed));
+    const int64_t other = alg == cose::kRS256 ? cose::kPS256 : cose::kRS256;
+    EXPECT_TRUE(VerifySignature(*parsed, msg, SignWith(key.get(), alg, msg))) << alg;
+    EXPECT_EQ(VerifySignature(*parsed, msg, SignWith(key.get(), other, msg)).code(), ErrorCode::kSignatureInvalid)
+        << alg;
+  }
+}
+
+// One prepared verifier serves every request thread at once.
+TEST(PreparedVerifier, ThreadsVerifyingAtOnceGetEveryVerdictRight) {
+  auto key = NewKey(cose::kES256);
+  auto parsed = ParseCoseKey(*EncodeCoseKey(key.get(), cose::kES256));
+  ASSERT_TRUE(parsed);
+  ASSERT_TRUE(PrepareVerifier(*parsed));
+  std::vector<Bytes> msgs, sigs;
+  for (int i = 0; i < 20; ++i) {
+    msgs.push_back(ToBytes("message " + std::to_string(i)));
+    sigs.push_back(SignWith(key.get(), cose::kES256, msgs.back()));
+  }
+  std::vector<int> right(4, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        const size_t m = static_cast<size_t>(i % 20), s = (static_cast<size_t>(i) + t) % 20;
+        const bool ok = VerifySignature(*parsed, msgs[m], sigs[s]).ok();
+        if (ok == (m == s)) ++right[t];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t t = 0; t < 4; ++t) EXPECT_EQ(right[t], 100) << t;
 }
 
 INSTANTIATE_TEST_SUITE_P(Algs, CoseRoundTrip,

@@ -267,6 +267,33 @@ Result<Bytes> CoseKeyFromRaw(int64_t alg, ByteView raw) {
   return out;
 }
 
+namespace {
+
+// A context through EVP_DigestVerifyInit for the key's algorithm (PS256: PSS padding, salt the
+// digest's length), or nullptr.
+EvpMdCtxPtr VerifyContext(const CosePublicKey& key) {
+  const EVP_MD* md = key.alg == cose::kEdDSA ? nullptr : DigestFor(key.alg);
+  if (!key.key || (key.alg != cose::kEdDSA && !md)) return nullptr;
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, key.key.get()) != 1) return nullptr;
+  if (key.alg == cose::kPS256 &&
+      (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
+    return nullptr;
+  }
+  return ctx;
+}
+
+}  // namespace
+
+Status PrepareVerifier(CosePublicKey& key) {
+  EvpMdCtxPtr ctx = VerifyContext(key);
+  if (!ctx) return Err(ErrorCode::kInvalidPublicKey, "the key cannot verify signatures of its algorithm");
+  key.verifier = std::make_shared<const PreparedDigestContext>(std::move(ctx));
+  return Ok();
+}
+
 Status VerifySignature(const CosePublicKey& key, ByteView data, ByteView signature) {
   auto bad = [] { return Err(ErrorCode::kSignatureInvalid, "the signature does not verify"); };
   if (!key.key || signature.empty() || signature.size() > 1024) return bad();
@@ -287,16 +314,8 @@ Status VerifySignature(const CosePublicKey& key, ByteView data, ByteView signatu
   } else if (!md) {
     return bad();
   }
-  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, key.alg == cose::kEdDSA ? nullptr : md, nullptr, key.key.get()) != 1) {
-    return bad();
-  }
-  if (key.alg == cose::kPS256 &&
-      (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
-    return bad();
-  }
+  EvpMdCtxPtr ctx = key.verifier ? key.verifier->Copy() : VerifyContext(key);
+  if (!ctx) return bad();
   if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), data.data(), data.size()) != 1) return bad();
   return Ok();
 }

@@ -283,14 +283,31 @@ std::string SigningKey::PublicJwkFields() const {
          "\",\"y\":\"" + Base64UrlEncode(ByteView(point + 33, 32)) + "\"";
 }
 
-Bytes SigningKey::Sign(ByteView input) const {
-  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  const EVP_MD* md = alg_ == JwsAlg::kES256 ? EVP_sha256() : nullptr;
-  size_t siglen = 0;
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, pkey_.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &siglen, input.data(), input.size()) != 1) {
-    Fatal("sign init");
+EvpMdCtxPtr PreparedDigestContext::Copy() const {
+  EvpMdCtxPtr copy(EVP_MD_CTX_new());
+  if (!copy) return nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (EVP_MD_CTX_copy_ex(copy.get(), ctx_.get()) != 1) return nullptr;
   }
+  // One operation per copy: the final step may use the context itself instead of duplicating
+  // it first.
+  EVP_MD_CTX_set_flags(copy.get(), EVP_MD_CTX_FLAG_FINALISE);
+  return copy;
+}
+
+SigningKey::SigningKey(JwsAlg alg, EvpPkeyPtr pkey) : alg_(alg), pkey_(std::move(pkey)) {
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  const EVP_MD* md = alg_ == JwsAlg::kES256 ? Sha256Md() : nullptr;
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, pkey_.get()) != 1) Fatal("sign init");
+  signer_ = std::make_unique<PreparedDigestContext>(std::move(ctx));
+}
+
+Bytes SigningKey::Sign(ByteView input) const {
+  EvpMdCtxPtr ctx = signer_->Copy();
+  if (!ctx) Fatal("sign context");
+  // At most 72 bytes of DER for ES256, exactly 64 for EdDSA.
+  size_t siglen = static_cast<size_t>(EVP_PKEY_get_size(pkey_.get()));
   Bytes sig(siglen);
   if (EVP_DigestSign(ctx.get(), sig.data(), &siglen, input.data(), input.size()) != 1) Fatal("sign");
   sig.resize(siglen);
@@ -339,7 +356,7 @@ bool VerifyJwsSignature(JwsAlg alg, EVP_PKEY* pub, ByteView input, ByteView sign
     return false;
   }
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  const EVP_MD* md = alg == JwsAlg::kES256 ? EVP_sha256() : nullptr;
+  const EVP_MD* md = alg == JwsAlg::kES256 ? Sha256Md() : nullptr;
   return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, pub) == 1 &&
          EVP_DigestVerify(ctx.get(), to_verify.data(), to_verify.size(), input.data(), input.size()) == 1;
 }

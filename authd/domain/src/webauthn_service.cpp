@@ -377,6 +377,9 @@ std::shared_ptr<const webauthn::CosePublicKey> WebAuthnService::ParsedKey(const 
   }
   auto parsed = webauthn::ParseCoseKey(credential.public_key);
   if (!parsed) return nullptr;  // VerifyAssertion parses again and reports the problem
+  // A kept key checks every later assertion of its credential: its verifying context is set up
+  // once, here.
+  if (!webauthn::PrepareVerifier(parsed.value())) return nullptr;
   auto key = std::make_shared<const webauthn::CosePublicKey>(std::move(parsed.value()));
   std::lock_guard<std::mutex> lock(key_cache_mu_);
   if (key_cache_.size() >= kMaxCached) key_cache_.clear();

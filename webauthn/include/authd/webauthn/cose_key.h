@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "authd/base/bytes.h"
 #include "authd/base/crypto.h"
@@ -24,7 +25,13 @@ inline constexpr int64_t kRS1 = -65535;  // SHA-1: never accepted
 struct CosePublicKey {
   int64_t alg = 0;
   EvpPkeyPtr key;
+  // Set by PrepareVerifier for a key that will check many signatures; VerifySignature then
+  // copies it instead of setting a context up each time.
+  std::shared_ptr<const PreparedDigestContext> verifier;
 };
+
+// Sets up `key.verifier`. kInvalidPublicKey if the key cannot verify with its algorithm.
+Status PrepareVerifier(CosePublicKey& key);
 
 // Parses a COSE_Key and checks it thoroughly: kty/crv/alg must agree (EC2 P-256 with ES256,
 // P-384 with ES384, P-521 with ES512; OKP Ed25519 with EdDSA; RSA with RS256 or PS256 and a

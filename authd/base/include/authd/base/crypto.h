@@ -1,13 +1,15 @@
-// Thin, owning wrappers over OpenSSL 3 EVP. Every function is thread-safe (no shared state).
+// Thin, owning wrappers over OpenSSL 3 EVP. Every function and method is thread-safe.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
 #include <openssl/evp.h>
 
 #include "authd/base/bytes.h"
+#include "authd/base/openssl_ptr.h"
 #include "authd/base/result.h"
 
 namespace authd {
@@ -37,6 +39,23 @@ Bytes SealAesGcm(ByteView key32, ByteView plaintext, ByteView aad);
 // kInternal when the key, aad or data do not match (the caller names the context).
 Result<SecretBytes> OpenAesGcm(ByteView key32, ByteView sealed, ByteView aad);
 
+// A signing or verifying context set up once for one key, copied for each operation. Setting one
+// up (EVP_DigestSignInit, EVP_DigestVerifyInit) looks the signature and digest algorithms up by
+// name in OpenSSL 3 on every call; a copy does not. An OpenSSL context must not be used by two
+// threads at once, so copies are taken under a lock.
+class PreparedDigestContext {
+ public:
+  // `initialised` has been through EVP_DigestSignInit or EVP_DigestVerifyInit (and any
+  // parameters set on its EVP_PKEY_CTX); it is never used for an operation itself.
+  explicit PreparedDigestContext(EvpMdCtxPtr initialised) : ctx_(std::move(initialised)) {}
+  // A copy ready for one EVP_DigestSign or EVP_DigestVerify, or nullptr if copying failed.
+  EvpMdCtxPtr Copy() const;
+
+ private:
+  mutable std::mutex mu_;
+  EvpMdCtxPtr ctx_;
+};
+
 // Signing algorithms for access tokens (JWS names).
 enum class JwsAlg { kES256, kEdDSA };
 std::string_view JwsAlgName(JwsAlg alg);
@@ -59,9 +78,10 @@ class SigningKey {
   EVP_PKEY* pkey() const { return pkey_.get(); }
 
  private:
-  SigningKey(JwsAlg alg, EvpPkeyPtr pkey) : alg_(alg), pkey_(std::move(pkey)) {}
+  SigningKey(JwsAlg alg, EvpPkeyPtr pkey);
   JwsAlg alg_;
   EvpPkeyPtr pkey_;
+  std::unique_ptr<PreparedDigestContext> signer_;
 };
 
 // Verifies a JWS signature with a bare public key (ES256: raw R||S, refuses r or s of 0 or
