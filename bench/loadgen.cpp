@@ -653,6 +653,7 @@ int main(int argc, char** argv) {
   const ProcSample before = Sample(o.server_pids);
   const auto t0 = Clock::now();
   measuring = true;
+  std::fprintf(stderr, "loadgen: measuring for %.0f s\n", o.duration);
   std::this_thread::sleep_for(std::chrono::duration<double>(o.duration));
   measuring = false;
   const auto t1 = Clock::now();
