@@ -101,6 +101,14 @@ TEST(JsonObjectWriter, AnObjectInSortedOrderIsDumpJsonsObject) {
                    {"sub", "al\"ice\n"}};
   EXPECT_EQ(written, DumpJson(expected));
   EXPECT_EQ(JsonObjectWriter().Finish(), "{}");
+  const std::string nested =
+      JsonObjectWriter().Object("a", JsonObjectWriter().Int("x", 1).Finish()).Object("b", "{}").Finish();
+  EXPECT_EQ(nested, DumpJson(Json{{"a", {{"x", 1}}}, {"b", Json::object()}}));
+  const std::string listed = JsonObjectWriter()
+                                 .Objects("none", {})
+                                 .Objects("two", {JsonObjectWriter().String("id", "a").Finish(), "{}"})
+                                 .Finish();
+  EXPECT_EQ(listed, DumpJson(Json{{"none", Json::array()}, {"two", Json::array({{{"id", "a"}}, Json::object()})}}));
   auto parsed = ParseJsonStrict(written);
   ASSERT_TRUE(parsed);
   EXPECT_EQ(*parsed, expected);

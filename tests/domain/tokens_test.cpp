@@ -9,13 +9,15 @@ namespace {
 
 using TokensTest = CoreFixture;
 
-Json Segment(const std::string& token, int index) {
+std::string RawSegment(const std::string& token, int index) {
   size_t a = token.find('.');
   size_t b = token.find('.', a + 1);
   std::string part = index == 0 ? token.substr(0, a) : token.substr(a + 1, b - a - 1);
   auto raw = Base64UrlDecode(part);
-  return *ParseJsonStrict(AsChars(*raw));
+  return std::string(AsChars(*raw));
 }
+
+Json Segment(const std::string& token, int index) { return *ParseJsonStrict(RawSegment(token, index)); }
 
 TEST_F(TokensTest, IssuesRfc9068TokenWithAllClaims) {
   User alice = MakeUser("alice", {"auditor"});
@@ -40,12 +42,35 @@ TEST_F(TokensTest, IssuesRfc9068TokenWithAllClaims) {
   EXPECT_EQ(claims["username"], "alice");
   EXPECT_EQ(claims["roles"], Json({"auditor"}));
   EXPECT_EQ(claims["jti"], t.record.jti);
+  // Both segments are exactly what DumpJson writes for them: members sorted, nothing else.
+  EXPECT_EQ(header.size(), 3u);
+  EXPECT_EQ(claims.size(), 12u);
+  EXPECT_EQ(RawSegment(t.access_token, 0), DumpJson(header));
+  EXPECT_EQ(RawSegment(t.access_token, 1), DumpJson(claims));
 
   // The signature verifies with the key published in the JWKS.
   Json jwks = *ParseJsonStrict(*core_->tokens().JwksJson());
   ASSERT_EQ(jwks["keys"].size(), 1u);
   EXPECT_EQ(jwks["keys"][0]["kid"], header["kid"]);
   EXPECT_EQ(jwks["keys"][0].count("d"), 0u);  // never the private part
+}
+
+// Values that need escaping come out escaped, and a token for no client names authd itself.
+TEST_F(TokensTest, ClaimsNeedingEscapesAreWrittenAsJson) {
+  User odd;  // Mint signs what it is given; nothing here is stored
+  odd.id = "u\"1";
+  odd.username = "odd\\name";
+  odd.roles = {"role \"q\" \\ \u00e9"};
+  auto t = core_->tokens().Mint(odd, "cred \"1\"\n", "", {"otp"}, 99);
+  ASSERT_TRUE(t);
+  Json claims = Segment(t->access_token, 1);
+  EXPECT_EQ(RawSegment(t->access_token, 1), DumpJson(claims));
+  EXPECT_EQ(claims["roles"], Json({"role \"q\" \\ \u00e9"}));
+  EXPECT_EQ(claims["client_id"], "authd");
+  EXPECT_EQ(claims["auth_time"], 99);
+  EXPECT_EQ(claims["amr"], Json({"otp"}));
+  EXPECT_EQ(claims["sub"], "u\"1");
+  EXPECT_EQ(claims["username"], "odd\\name");
 }
 
 TEST_F(TokensTest, FindMatchesOnlyTheExactToken) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "authd/http/api.h"
+
 namespace authd::http {
 namespace {
 
@@ -10,6 +12,28 @@ Request WithBody(std::string content_type, std::string body) {
   r.headers["content-type"] = std::move(content_type);
   r.body = std::move(body);
   return r;
+}
+
+// API.md "The token response", written directly: the bytes DumpJson wrote for the same object.
+TEST(TokenResponse, IsTheContractsObjectAsDumpJsonWritesIt) {
+  domain::IssuedToken t;
+  t.access_token = "h.p.s";
+  t.record.user_id = "u_\"1";
+  t.record.username = "al\\ice";
+  t.record.credential_id = "cred\n1";
+  t.record.amr = {"hwk", "pin"};
+  const Json expected = {{"access_token", "h.p.s"},
+                         {"token_type", "Bearer"},
+                         {"expires_in", 300},
+                         {"user", {{"id", "u_\"1"}, {"username", "al\\ice"}}},
+                         {"credential_id", "cred\n1"},
+                         {"amr", {"hwk", "pin"}}};
+  EXPECT_EQ(TokenResponseBody(t, 300), DumpJson(expected));
+  t.record.amr.clear();
+  auto parsed = ParseJsonStrict(TokenResponseBody(t, 60));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ((*parsed)["amr"], Json::array());
+  EXPECT_EQ((*parsed)["expires_in"], 60);
 }
 
 TEST(Problem, CarriesCodeStatusAndNoSecrets) {

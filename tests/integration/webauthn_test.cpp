@@ -280,6 +280,46 @@ TEST_F(WebAuthnHttp, UnknownUsersGetTheSameShapeOfOptions) {
   EXPECT_EQ(r.json()["code"], "unknown_credential");
 }
 
+// The request options, member by member (API.md: PublicKeyCredentialRequestOptionsJSON), for a
+// known user, an unknown one and a usernameless ceremony; the body is plain canonical JSON.
+TEST_F(WebAuthnHttp, AuthenticationOptionsHaveExactlyTheContractsMembers) {
+  ASSERT_EQ(Enrol(Code("alice")).status, 201);
+  const std::string key_id = Base64UrlEncode(key_.credential_id);
+  for (const char* who : {"alice", "mallory", ""}) {
+    Json req = Json::object();
+    if (*who) req["username"] = who;
+    HttpResult opts = server_.PostJson("/v1/webauthn/authentication/options", req);
+    ASSERT_EQ(opts.status, 200) << who;
+    Json j = opts.json();
+    EXPECT_EQ(opts.body, DumpJson(j)) << who;
+    ASSERT_EQ(j.size(), 2u) << who;
+    EXPECT_TRUE(j["ceremony"].is_string());
+    const Json& pk = j["publicKey"];
+    std::vector<std::string> members;
+    for (const auto& [k, v] : pk.items()) members.push_back(k);
+    EXPECT_EQ(members, (std::vector<std::string>{"allowCredentials", "challenge", "rpId", "timeout", "userVerification"}))
+        << who;
+    EXPECT_EQ(pk["challenge"].get<std::string>().size(), 43u);  // 32 random bytes, base64url
+    EXPECT_EQ(pk["rpId"], "localhost");
+    EXPECT_EQ(pk["timeout"], 300000);
+    EXPECT_EQ(pk["userVerification"], "preferred");
+    if (!*who) {
+      EXPECT_EQ(pk["allowCredentials"], Json::array());
+      continue;
+    }
+    ASSERT_EQ(pk["allowCredentials"].size(), 1u) << who;
+    const Json& d = pk["allowCredentials"][0];
+    EXPECT_EQ(d["type"], "public-key");
+    EXPECT_EQ(d["transports"], Json({"usb"}));
+    EXPECT_EQ(d.size(), 3u);
+    if (std::string(who) == "alice") {
+      EXPECT_EQ(d["id"], key_id);
+    } else {
+      EXPECT_NE(d["id"], key_id);
+    }
+  }
+}
+
 TEST_F(WebAuthnHttp, WA03_UserHandleIsRequiredAndMustBeTheOwners) {
   ASSERT_EQ(Enrol(Code("alice")).status, 201);
   ASSERT_EQ(server_.Authctl({"user", "add", "bob"}).exit_code, 0);

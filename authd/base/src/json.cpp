@@ -233,6 +233,23 @@ JsonObjectWriter& JsonObjectWriter::Strings(std::string_view key, const std::vec
   return *this;
 }
 
+JsonObjectWriter& JsonObjectWriter::Object(std::string_view key, std::string_view finished_object) {
+  Key(key);
+  out_ += finished_object;
+  return *this;
+}
+
+JsonObjectWriter& JsonObjectWriter::Objects(std::string_view key, const std::vector<std::string>& finished_objects) {
+  Key(key);
+  out_.push_back('[');
+  for (size_t i = 0; i < finished_objects.size(); ++i) {
+    if (i > 0) out_.push_back(',');
+    out_ += finished_objects[i];
+  }
+  out_.push_back(']');
+  return *this;
+}
+
 std::string JsonObjectWriter::Finish() {
   out_.push_back('}');
   return std::move(out_);

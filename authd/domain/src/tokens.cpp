@@ -139,6 +139,8 @@ Status TokenService::Reload() {
       AUTHD_ASSIGN_OR_RETURN(auto key, SigningKey::FromPrivateDer(alg, der.view()));
       set->active = std::make_shared<SigningKey>(std::move(key));
       set->active_kid = r.kid;
+      const Json header = {{"alg", JwsAlgName(set->active->alg())}, {"typ", "at+jwt"}, {"kid", r.kid}};
+      set->header_b64 = Base64UrlEncode(AsBytes(DumpJson(header)));
     }
   }
   if (!set->active) return Err(ErrorCode::kInternal, "no signing key; restart authd to create one");
@@ -191,20 +193,22 @@ Result<IssuedToken> TokenService::Mint(const User& user, std::string_view creden
   rec.expires_at = now + options_.ttl_seconds;
   rec.auth_time = auth_time;
 
-  Json header = {{"alg", JwsAlgName(keys->active->alg())}, {"typ", "at+jwt"}, {"kid", keys->active_kid}};
-  Json claims = {{"iss", options_.issuer},
-                 {"sub", rec.user_id},
-                 {"aud", rec.audience},
-                 {"iat", rec.issued_at},
-                 {"nbf", rec.issued_at},
-                 {"exp", rec.expires_at},
-                 {"jti", rec.jti},
-                 {"auth_time", rec.auth_time},
-                 {"amr", rec.amr},
-                 {"username", rec.username},
-                 {"roles", rec.roles},
-                 {"client_id", client_id.empty() ? std::string("authd") : rec.client_id}};
-  std::string input = Base64UrlEncode(AsBytes(DumpJson(header))) + "." + Base64UrlEncode(AsBytes(DumpJson(claims)));
+  // The claims in DumpJson's (sorted) order, so the payload is byte for byte what it wrote.
+  const std::string claims = JsonObjectWriter()
+                                 .Strings("amr", rec.amr)
+                                 .String("aud", rec.audience)
+                                 .Int("auth_time", rec.auth_time)
+                                 .String("client_id", client_id.empty() ? std::string_view("authd") : client_id)
+                                 .Int("exp", rec.expires_at)
+                                 .Int("iat", rec.issued_at)
+                                 .String("iss", options_.issuer)
+                                 .String("jti", rec.jti)
+                                 .Int("nbf", rec.issued_at)
+                                 .Strings("roles", rec.roles)
+                                 .String("sub", rec.user_id)
+                                 .String("username", rec.username)
+                                 .Finish();
+  std::string input = keys->header_b64 + "." + Base64UrlEncode(AsBytes(claims));
   Bytes sig = keys->active->Sign(AsBytes(input));
   IssuedToken out;
   out.access_token = input + "." + Base64UrlEncode(sig);

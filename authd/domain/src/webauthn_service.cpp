@@ -27,6 +27,14 @@ Json CredentialDescriptor(const WebAuthnCredential& c) {
   return d;
 }
 
+// The same descriptor written directly (the request options are built on every login).
+std::string CredentialDescriptorText(std::string_view id, const std::vector<std::string>& transports) {
+  JsonObjectWriter d;
+  d.String("id", id);
+  if (!transports.empty()) d.Strings("transports", transports);
+  return d.String("type", "public-key").Finish();
+}
+
 }  // namespace
 
 WebAuthnService::WebAuthnService(Core& core, const Keyring& keyring, WebAuthnOptions options)
@@ -135,7 +143,7 @@ Result<CeremonyStarted> WebAuthnService::StartRegistration(const std::optional<P
   if (!req.authenticator_attachment.empty()) selection["authenticatorAttachment"] = req.authenticator_attachment;
   CeremonyStarted out;
   out.handle = handle;
-  out.public_key = {{"rp", {{"id", options_.rp_id}, {"name", options_.rp_name}}},
+  out.public_key = DumpJson(Json{{"rp", {{"id", options_.rp_id}, {"name", options_.rp_name}}},
                     {"user",
                      {{"id", user->id},
                       {"name", user->username},
@@ -146,7 +154,7 @@ Result<CeremonyStarted> WebAuthnService::StartRegistration(const std::optional<P
                     {"excludeCredentials", exclude},
                     {"authenticatorSelection", selection},
                     {"attestation", req.attestation},
-                    {"extensions", {{"credProps", true}}}};
+                    {"extensions", {{"credProps", true}}}});
   return out;
 }
 
@@ -328,14 +336,14 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
   c.user_verification = Stronger(req.user_verification, options_.min_user_verification);
   c.created_at = now;
   c.expires_at = now + options_.ceremony_ttl;
-  Json allow = Json::array();
+  std::vector<std::string> allow;  // descriptors, as JSON text
   std::string appid;
   if (!req.username.empty()) {
     bool real = user && user->status == kStatusActive && !creds.empty();
     if (real) {
       c.user_id = user->id;
       for (const auto& w : creds) {
-        allow.push_back(CredentialDescriptor(w));
+        allow.push_back(CredentialDescriptorText(w.id, w.transports));
         c.allowed.push_back(AllowedCredentialDigest(w.id));
         if (!w.appid.empty()) appid = w.appid;
       }
@@ -349,7 +357,7 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
       Bytes more = keyring_.DecoyMac(seed);
       fake.insert(fake.end(), more.begin(), more.end());
       std::string id = Base64UrlEncode(fake);
-      allow.push_back({{"type", "public-key"}, {"id", id}, {"transports", {"usb"}}});
+      allow.push_back(CredentialDescriptorText(id, {"usb"}));
       c.user_id = "unknown";
       c.allowed.push_back(AllowedCredentialDigest(id));
     }
@@ -357,12 +365,14 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
   c.appid = appid;
   CeremonyStarted out;
   out.handle = SealCeremony(keyring_, c);
-  out.public_key = {{"challenge", Base64UrlEncode(c.challenge)},
-                    {"timeout", options_.ceremony_ttl * 1000},
-                    {"rpId", options_.rp_id},
-                    {"allowCredentials", allow},
-                    {"userVerification", c.user_verification}};
-  if (!appid.empty()) out.public_key["extensions"] = {{"appid", appid}};
+  // Written directly in DumpJson's (sorted) order: the bytes it wrote for the same object.
+  JsonObjectWriter options;
+  options.Objects("allowCredentials", allow).String("challenge", Base64UrlEncode(c.challenge));
+  if (!appid.empty()) options.Object("extensions", JsonObjectWriter().String("appid", appid).Finish());
+  out.public_key = options.String("rpId", options_.rp_id)
+                       .Int("timeout", options_.ceremony_ttl * 1000)
+                       .String("userVerification", c.user_verification)
+                       .Finish();
   return out;
 }
 

@@ -46,7 +46,7 @@ void RegisterOtpRoutes(Router& router, Api& api) {
     AUTHD_ASSIGN_OR_RETURN(std::string code, RequiredString(body, "code", 64));
     AUTHD_ASSIGN_OR_RETURN(std::string client_id, OptionalString(body, "client_id", "", 128));
     AUTHD_ASSIGN_OR_RETURN(auto token, api.otp->VerifyTotp(username, code, client_id, req.Audit("anonymous")));
-    return Response::Json(200, TokenResponseJson(token, api.core.options().tokens.ttl_seconds));
+    return Response::RawJson(200, TokenResponseBody(token, api.core.options().tokens.ttl_seconds));
   }));
 
   // --- YubiKey OTP ---
@@ -55,7 +55,7 @@ void RegisterOtpRoutes(Router& router, Api& api) {
     AUTHD_ASSIGN_OR_RETURN(std::string otp, RequiredString(body, "otp", 64));
     AUTHD_ASSIGN_OR_RETURN(std::string client_id, OptionalString(body, "client_id", "", 128));
     AUTHD_ASSIGN_OR_RETURN(auto token, api.otp->VerifyYubiOtp(otp, client_id, req.Audit("anonymous")));
-    return Response::Json(200, TokenResponseJson(token, api.core.options().tokens.ttl_seconds));
+    return Response::RawJson(200, TokenResponseBody(token, api.core.options().tokens.ttl_seconds));
   }));
 
   // The Yubico validation protocol answers 200 with its own status words, always as text.

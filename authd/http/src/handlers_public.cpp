@@ -6,13 +6,16 @@
 
 namespace authd::http {
 
-Json TokenResponseJson(const domain::IssuedToken& t, int64_t ttl) {
-  return {{"access_token", t.access_token},
-          {"token_type", "Bearer"},
-          {"expires_in", ttl},
-          {"user", {{"id", t.record.user_id}, {"username", t.record.username}}},
-          {"credential_id", t.record.credential_id},
-          {"amr", t.record.amr}};
+std::string TokenResponseBody(const domain::IssuedToken& t, int64_t ttl) {
+  // DumpJson's (sorted) order: the very bytes it wrote for the same object.
+  return JsonObjectWriter()
+      .String("access_token", t.access_token)
+      .Strings("amr", t.record.amr)
+      .String("credential_id", t.record.credential_id)
+      .Int("expires_in", ttl)
+      .String("token_type", "Bearer")
+      .Object("user", JsonObjectWriter().String("id", t.record.user_id).String("username", t.record.username).Finish())
+      .Finish();
 }
 
 std::optional<int64_t> ParseTime(std::string_view text) {

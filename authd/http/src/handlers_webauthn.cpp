@@ -62,7 +62,7 @@ void RegisterWebAuthnRoutes(Router& router, Api& api) {
     AUTHD_ASSIGN_OR_RETURN(auto who, OptionalBearer(api, req));
     std::string actor = who ? "user:" + who->user.username : "anonymous";
     AUTHD_ASSIGN_OR_RETURN(auto started, api.webauthn->StartRegistration(who, r, req.Audit(actor)));
-    return Response::Json(200, {{"ceremony", started.handle}, {"publicKey", started.public_key}});
+    return Response::RawJson(200, JsonObjectWriter().String("ceremony", started.handle).Object("publicKey", started.public_key).Finish());
   }));
 
   router.Add("POST", "/v1/webauthn/registration/verify", RateLimited(api, "webauthn_registration", [&api](Request& req) -> Result<Response> {
@@ -110,7 +110,7 @@ void RegisterWebAuthnRoutes(Router& router, Api& api) {
     AUTHD_ASSIGN_OR_RETURN(r.client_id, OptionalString(body, "client_id", "", 128));
     AUTHD_ASSIGN_OR_RETURN(r.user_verification, OptionalString(body, "user_verification", "preferred", 16));
     AUTHD_ASSIGN_OR_RETURN(auto started, api.webauthn->StartAuthentication(r, req.Audit()));
-    return Response::Json(200, {{"ceremony", started.handle}, {"publicKey", started.public_key}});
+    return Response::RawJson(200, JsonObjectWriter().String("ceremony", started.handle).Object("publicKey", started.public_key).Finish());
   }));
 
   router.Add("POST", "/v1/webauthn/authentication/verify", RateLimited(api, "webauthn", [&api](Request& req) -> Result<Response> {
@@ -132,7 +132,7 @@ void RegisterWebAuthnRoutes(Router& router, Api& api) {
       }
     }
     AUTHD_ASSIGN_OR_RETURN(auto token, api.webauthn->FinishAuthentication(handle, cred, req.Audit()));
-    return Response::Json(200, TokenResponseJson(token, api.core.options().tokens.ttl_seconds));
+    return Response::RawJson(200, TokenResponseBody(token, api.core.options().tokens.ttl_seconds));
   }));
 }
 

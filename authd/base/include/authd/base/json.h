@@ -44,6 +44,10 @@ class JsonObjectWriter {
   JsonObjectWriter& Int(std::string_view key, int64_t value);
   JsonObjectWriter& Bool(std::string_view key, bool value);
   JsonObjectWriter& Strings(std::string_view key, const std::vector<std::string>& values);
+  // A member whose value is an object another writer finished.
+  JsonObjectWriter& Object(std::string_view key, std::string_view finished_object);
+  // A member whose value is an array of objects other writers finished.
+  JsonObjectWriter& Objects(std::string_view key, const std::vector<std::string>& finished_objects);
   std::string Finish();  // the object's text; the writer is spent
 
  private:

@@ -75,6 +75,7 @@ class TokenService {
   struct KeySet {
     std::string active_kid;
     std::shared_ptr<SigningKey> active;
+    std::string header_b64;  // the active key's JWS header, base64url: the same for every token
     std::string jwks;
     std::chrono::steady_clock::time_point loaded;
   };

@@ -40,7 +40,7 @@ struct RegistrationRequest {
 
 struct CeremonyStarted {
   std::string handle;  // opaque, single use
-  Json public_key;     // PublicKeyCredential{Creation,Request}OptionsJSON
+  std::string public_key;  // PublicKeyCredential{Creation,Request}OptionsJSON, as JSON text
 };
 
 struct RegistrationResult {

@@ -84,7 +84,7 @@ Result<std::pair<domain::Principal, domain::AuditContext>> AuthorizeAdmin(Api& a
                                                                           std::string_view target);
 
 // API.md "The token response".
-Json TokenResponseJson(const domain::IssuedToken& token, int64_t ttl);
+std::string TokenResponseBody(const domain::IssuedToken& token, int64_t ttl);
 // Parses RFC 3339 UTC ("2026-01-02T03:04:05Z") or Unix seconds; nullopt otherwise.
 std::optional<int64_t> ParseTime(std::string_view text);
 
