@@ -966,29 +966,49 @@ class SqliteStore final : public domain::Store {
     if (health_.corrupt) return Err(ErrorCode::kStorageCorrupt, "the database is damaged; writes are refused");
     if (health_.io_failed) return Err(ErrorCode::kStorageUnavailable, "the database could not be written; restart authd");
     PendingWrite self(&fn);
-    std::unique_lock lock(queue_mu_);
-    queue_.push_back(&self);
-    self.cv.wait(lock, [&] { return self.done || queue_.front() == &self; });
-    if (self.done) return std::move(self.result);
-    const size_t n = std::min(queue_.size(), kMaxBatch);
-    std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-    lock.unlock();
+    bool leads_now = false;
+    {
+      std::lock_guard lock(queue_mu_);
+      queue_.push_back(&self);
+      leads_now = queue_.size() == 1;  // nobody is committing: this caller leads at once
+    }
+    if (!leads_now) {
+      std::unique_lock mine(self.mu);
+      self.cv.wait(mine, [&] { return self.done || self.leads; });
+      if (self.done) return std::move(self.result);
+    }
+    std::vector<PendingWrite*> batch;
+    {
+      std::lock_guard lock(queue_mu_);
+      const size_t n = std::min(queue_.size(), kMaxBatch);
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
     RunBatch(batch);
     changes_->Settled();
-    lock.lock();
-    // Each caller is woken alone, and only when it has something to do: its write is committed,
-    // or it is the next at the head of the queue. (Waking everyone on one condition variable
-    // woke the callers still queued as well, each only to sleep again.) Notified under the lock:
-    // a caller that sees `done` returns, and its condition variable with it.
-    for (size_t i = 0; i < n; ++i) {
-      PendingWrite* w = queue_.front();
-      queue_.pop_front();
-      w->done = true;
-      if (w != &self) w->cv.notify_one();
+    PendingWrite* next = nullptr;
+    {
+      std::lock_guard lock(queue_mu_);
+      for (size_t i = 0; i < batch.size(); ++i) queue_.pop_front();
+      writes_ += static_cast<int64_t>(batch.size());
+      ++commits_;
+      if (!queue_.empty()) next = queue_.front();
     }
-    writes_ += static_cast<int64_t>(n);
-    ++commits_;
-    if (!queue_.empty()) queue_.front()->cv.notify_one();
+    // Each caller is woken alone, under its own lock, when it has something to do: it is next to
+    // lead (told first, so the next batch starts while this one's callers are woken), or its write
+    // is committed. A woken caller takes only its own lock, never the queue's, so it does not
+    // wake only to sleep again behind this thread. Notified under that lock: the caller can
+    // return (and its PendingWrite end) only once this thread has let go of it.
+    if (next) {
+      std::lock_guard theirs(next->mu);
+      next->leads = true;
+      next->cv.notify_one();
+    }
+    for (PendingWrite* w : batch) {
+      if (w == &self) continue;
+      std::lock_guard theirs(w->mu);
+      w->done = true;
+      w->cv.notify_one();
+    }
     return std::move(self.result);
   }
 
@@ -1057,9 +1077,11 @@ class SqliteStore final : public domain::Store {
   struct PendingWrite {
     explicit PendingWrite(const std::function<Status(domain::WriteTx&)>* f) : fn(f) {}
     const std::function<Status(domain::WriteTx&)>* fn;
-    Status result = Ok();
-    bool done = false;
-    std::condition_variable cv;  // this caller's own, guarded by queue_mu_
+    Status result = Ok();  // written by the leader before `done`
+    std::mutex mu;                // guards done, leads and cv: this caller's own
+    bool done = false;            // its write is committed (or failed) and `result` says which
+    bool leads = false;           // it is at the head of the queue and runs the next batch
+    std::condition_variable cv;
   };
 
   void RunBatch(const std::vector<PendingWrite*>& batch) {
