@@ -393,6 +393,23 @@ TEST_F(YubiOtpHttp, WrongOtpsLockTheKeyUntilUnlocked) {
   EXPECT_EQ(Verify(key_.Press()).status, 200);
 }
 
+// A success clears the failures counted against the key and its owner; with none counted, a
+// success has nothing to clear and the next failures count from one.
+TEST_F(YubiOtpHttp, ASuccessClearsTheFailuresOfTheKeyAndItsOwner) {
+  const std::string db = server_.dir().File("authd.db");
+  SoftYubiKey impostor = key_;  // right public id, wrong AES key
+  impostor.aes_key = RandomBytes(16);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(Verify(impostor.Press()).json()["code"], "otp_invalid");
+  EXPECT_EQ(SqlScalar(db, "SELECT count(*) FROM failure_counters"), "2");  // the key's and alice's
+  EXPECT_EQ(Verify(key_.Press()).status, 200);
+  EXPECT_EQ(SqlScalar(db, "SELECT count(*) FROM failure_counters"), "0");
+  EXPECT_EQ(Verify(key_.Press()).status, 200);
+  // Two more failures: below the third that starts a wait, so the real key still gets in.
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(Verify(impostor.Press()).json()["code"], "otp_invalid");
+  EXPECT_EQ(Verify(key_.Press()).status, 200);
+  EXPECT_EQ(SqlScalar(db, "SELECT count(*) FROM failure_counters"), "0");
+}
+
 TEST_F(YubiOtpHttp, Y05_Y06_TamperedAndMalformedOtps) {
   std::string otp = key_.Press();
   std::string tampered = otp;

@@ -42,6 +42,8 @@ struct OtpService::YubiCheck {
   User user;
   YubiOtpCredential cred;
   otp::YubiOtpToken token;
+  bool key_failures = false;   // the check's read found failures counted against the key
+  bool user_failures = false;  // ... or against its owner
 };
 
 OtpService::OtpService(Core& core, const Keyring& keyring, OtpOptions options)
@@ -357,7 +359,9 @@ Result<IssuedToken> OtpService::VerifyTotp(std::string_view username, std::strin
   Status s = core_.store().Write([&](WriteTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceTotpStep(matched->id, step));
     if (!advanced) return replayed;  // a concurrent request used this step first
-    AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(user->id)));
+    // A success clears the failures the check read; with none read, there is nothing to clear (a
+    // failure counted since by a concurrent request stands).
+    if (counter) AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(user->id)));
     AUTHD_RETURN_IF_ERROR(tx.TouchCredential(matched->id, now));
     AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, token));
     AuditEntry a = MakeEntry(action, target, "success", "");
@@ -510,8 +514,18 @@ Result<OtpService::YubiCheck> OtpService::CheckYubiOtp(std::string_view otp_text
   out.user = std::move(*user);
   out.cred = std::move(*y);
   out.token = *tok;
+  out.key_failures = key_counter.has_value();
+  out.user_failures = user_counter.has_value();
   (void)detail;
   return out;
+}
+
+// A success clears the failures its check read; with none read, there is nothing to clear (a
+// failure counted since by a concurrent request stands).
+Status OtpService::ClearFailuresRead(WriteTx& tx, const YubiCheck& c) {
+  if (c.key_failures) AUTHD_RETURN_IF_ERROR(tx.ClearFailures(CredentialSubject(c.cred.id)));
+  if (c.user_failures) AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(c.user.id)));
+  return Ok();
 }
 
 Result<IssuedToken> OtpService::VerifyYubiOtp(std::string_view otp_text, std::string_view client_id,
@@ -533,8 +547,7 @@ Result<IssuedToken> OtpService::VerifyYubiOtp(std::string_view otp_text, std::st
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(c.cred.public_id, c.token.use_counter,
                                                                     c.token.session_counter, "", otp_text));
     if (!advanced) return Err(ErrorCode::kOtpReplayed, "this OTP was used already");
-    AUTHD_RETURN_IF_ERROR(tx.ClearFailures(CredentialSubject(c.cred.id)));
-    AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(c.user.id)));
+    AUTHD_RETURN_IF_ERROR(ClearFailuresRead(tx, c));
     AUTHD_RETURN_IF_ERROR(tx.TouchCredential(c.cred.id, now));
     AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, token));
     AuditEntry a = MakeEntry(action, target, "success", "");
@@ -625,8 +638,7 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(checked->cred.public_id, checked->token.use_counter,
                                                                     checked->token.session_counter, nonce, otp_text));
     if (!advanced) return Err(ErrorCode::kOtpReplayed, "this OTP was used already");
-    AUTHD_RETURN_IF_ERROR(tx.ClearFailures(CredentialSubject(checked->cred.id)));
-    AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(checked->user.id)));
+    AUTHD_RETURN_IF_ERROR(ClearFailuresRead(tx, *checked));
     AUTHD_RETURN_IF_ERROR(tx.TouchCredential(checked->cred.id, now));
     AuditEntry a = MakeEntry(action, target, "success", "");
     a.detail = {{"user", checked->user.username}, {"credential", checked->cred.id}, {"client", client->client_id}};

@@ -92,6 +92,7 @@ class OtpService {
   Result<YubiCheck> CheckYubiOtp(std::string_view otp, std::string_view nonce, const AuditContext& ctx,
                                  const std::string& action, std::string_view client_id,
                                  bool* replayed_request = nullptr);
+  static Status ClearFailuresRead(WriteTx& tx, const YubiCheck& check);
   Result<otp::TotpParams> ParamsFor(const TotpEnrollmentRequest& req) const;
   int64_t LockUntil(int64_t failures, int64_t now) const;
   Status RecordFailure(WriteTx& tx, std::string_view subject, std::string_view user_id, int64_t now) const;
