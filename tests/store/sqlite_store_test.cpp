@@ -97,6 +97,58 @@ TEST(SqliteStore, FailedTransactionLeavesNothingBehind) {
   EXPECT_FALSE(found.has_value());
 }
 
+// A user's credentials come back in a fixed order whatever order they were written in: by id
+// (byte order) for WebAuthn and TOTP keys, by creation time then id for the credential list.
+TEST(SqliteStore, AUsersCredentialsAreListedInTheirDocumentedOrder) {
+  testing::TempDir dir;
+  auto s = OpenSqliteStore(dir.File("a.db"));
+  ASSERT_TRUE(s);
+  const std::vector<std::string> written = {"m", "Z", "b", "a~", "a", "zz"};  // rowids follow this order
+  const std::vector<int64_t> created = {5, 9, 5, 1, 9, 3};
+  ASSERT_TRUE((*s)->Write([&](WriteTx& tx) -> Status {
+    AUTHD_RETURN_IF_ERROR(tx.InsertUser(NewUser("alice")));
+    AUTHD_RETURN_IF_ERROR(tx.InsertUser(NewUser("bob")));
+    for (size_t i = 0; i < written.size(); ++i) {
+      for (const char* owner : {"id-alice", "id-bob"}) {
+        const std::string id = std::string(owner) + "/" + written[i];
+        domain::Credential c;
+        c.id = id;
+        c.user_id = owner;
+        c.type = "totp";
+        c.created_at = created[i];
+        AUTHD_RETURN_IF_ERROR(tx.InsertCredential(c));
+        domain::TotpCredential t;
+        t.id = id;
+        t.user_id = owner;
+        t.secret_sealed = Bytes(8, 1);
+        AUTHD_RETURN_IF_ERROR(tx.InsertTotpCredential(t));
+        domain::WebAuthnCredential w;
+        w.raw_id = Bytes(id.begin(), id.end());
+        w.id = id;
+        w.user_id = owner;
+        w.public_key = Bytes(8, 2);
+        w.aaguid = Bytes(16, 0);
+        AUTHD_RETURN_IF_ERROR(tx.InsertWebAuthnCredential(w));
+      }
+    }
+    return Ok();
+  }));
+  std::vector<std::string> creds, totp, webauthn;
+  ASSERT_TRUE((*s)->Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(auto c, tx.ListCredentials("id-alice"));
+    for (const auto& x : c) creds.push_back(x.id.substr(9));
+    AUTHD_ASSIGN_OR_RETURN(auto t, tx.ListTotpCredentials("id-alice"));
+    for (const auto& x : t) totp.push_back(x.id.substr(9));
+    AUTHD_ASSIGN_OR_RETURN(auto w, tx.ListWebAuthnCredentials("id-alice"));
+    for (const auto& x : w) webauthn.push_back(x.id.substr(9));
+    return Ok();
+  }));
+  EXPECT_EQ(creds, (std::vector<std::string>{"a~", "zz", "b", "m", "Z", "a"}));
+  const std::vector<std::string> by_id = {"Z", "a", "a~", "b", "m", "zz"};
+  EXPECT_EQ(totp, by_id);
+  EXPECT_EQ(webauthn, by_id);
+}
+
 TEST(SqliteStore, DuplicateUsernameIsAConflictNotACrash) {
   testing::TempDir dir;
   auto s = OpenSqliteStore(dir.File("a.db"));

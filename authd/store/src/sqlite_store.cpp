@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -13,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "authd/base/files.h"
@@ -431,6 +433,15 @@ class SqliteTx final : public domain::WriteTx {
     if (!row) return std::optional<T>();
     return std::optional<T>(read(q));
   }
+  // A user's rows in id order (byte order, as SQLite's BINARY collation sorts TEXT), sorted here:
+  // the user_id indexes do not hold that order, and ORDER BY would make SQLite build a temporary
+  // B-tree on every call for a handful of rows.
+  template <typename T>
+  static Result<std::vector<T>> SortedById(Result<std::vector<T>> rows) {
+    if (rows) std::sort(rows->begin(), rows->end(), [](const T& a, const T& b) { return a.id < b.id; });
+    return rows;
+  }
+
   template <typename T, typename F>
   Result<std::vector<T>> All(Query& q, F read) {
     std::vector<T> out;
@@ -466,9 +477,13 @@ class SqliteTx final : public domain::WriteTx {
   }
 
   Result<std::vector<Credential>> ListCredentials(std::string_view user_id) override {
-    AUTHD_PREPARE(q, "SELECT " CRED_COLS " FROM credentials WHERE user_id = ?1 ORDER BY created_at, id");
+    // Sorted here, as SortedById says why.
+    AUTHD_PREPARE(q, "SELECT " CRED_COLS " FROM credentials WHERE user_id = ?1");
     q.Bind(1, user_id);
-    return All<Credential>(q, ReadCredential);
+    AUTHD_ASSIGN_OR_RETURN(auto rows, All<Credential>(q, ReadCredential));
+    std::sort(rows.begin(), rows.end(),
+              [](const Credential& a, const Credential& b) { return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id); });
+    return rows;
   }
   Result<std::optional<Credential>> FindCredential(std::string_view id) override {
     AUTHD_PREPARE(q, "SELECT " CRED_COLS " FROM credentials WHERE id = ?1");
@@ -559,15 +574,15 @@ class SqliteTx final : public domain::WriteTx {
     return One<domain::WebAuthnCredential>(q, ReadWebAuthn);
   }
   Result<std::vector<domain::WebAuthnCredential>> ListWebAuthnCredentials(std::string_view user_id) override {
-    AUTHD_PREPARE(q, "SELECT " WEBAUTHN_COLS " FROM webauthn_credentials WHERE user_id = ?1 ORDER BY id");
+    AUTHD_PREPARE(q, "SELECT " WEBAUTHN_COLS " FROM webauthn_credentials WHERE user_id = ?1");
     q.Bind(1, user_id);
-    return All<domain::WebAuthnCredential>(q, ReadWebAuthn);
+    return SortedById(All<domain::WebAuthnCredential>(q, ReadWebAuthn));
   }
 
   Result<std::vector<domain::TotpCredential>> ListTotpCredentials(std::string_view user_id) override {
-    AUTHD_PREPARE(q, "SELECT " TOTP_COLS " FROM totp_credentials WHERE user_id = ?1 ORDER BY id");
+    AUTHD_PREPARE(q, "SELECT " TOTP_COLS " FROM totp_credentials WHERE user_id = ?1");
     q.Bind(1, user_id);
-    return All<domain::TotpCredential>(q, ReadTotp);
+    return SortedById(All<domain::TotpCredential>(q, ReadTotp));
   }
   Result<std::optional<domain::TotpEnrollment>> FindTotpEnrollment(ByteView id_hash) override {
     AUTHD_PREPARE(q, "SELECT " TOTP_ENROLL_COLS " FROM totp_enrollments WHERE id_hash = ?1");
