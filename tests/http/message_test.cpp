@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <optional>
+#include <string>
+
 #include "authd/http/api.h"
 
 namespace authd::http {
@@ -88,6 +92,40 @@ TEST(PercentDecode, RunsEscapesAndPlusesDecodeInPlace) {
   EXPECT_EQ(*PercentDecode("%00x", false), std::string("\0x", 2));
   EXPECT_FALSE(PercentDecode("+%", false));
   EXPECT_FALSE(PercentDecode("a+%G1", true));
+}
+
+// Against a plain byte-at-a-time decoder, over strings made of the characters that matter.
+TEST(PercentDecode, AgreesWithAPlainDecoderOnRandomInput) {
+  auto plain = [](std::string_view in, bool plus_is_space) -> std::optional<std::string> {
+    std::string out;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (plus_is_space && in[i] == '+') {
+        out.push_back(' ');
+      } else if (in[i] == '%') {
+        if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
+            !std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+          return std::nullopt;
+        }
+        out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
+        i += 2;
+      } else {
+        out.push_back(in[i]);
+      }
+    }
+    return out;
+  };
+  const std::string alphabet = "a%+2Bg.";
+  uint32_t seed = 20261203;
+  for (int n = 0; n < 20000; ++n) {
+    std::string t;
+    seed = seed * 1103515245 + 12345;
+    const size_t len = (seed >> 16) % 10;
+    for (size_t k = 0; k < len; ++k) {
+      seed = seed * 1103515245 + 12345;
+      t.push_back(alphabet[(seed >> 16) % alphabet.size()]);
+    }
+    for (bool plus : {false, true}) ASSERT_EQ(PercentDecode(t, plus), plain(t, plus)) << t << " " << plus;
+  }
 }
 
 TEST(Request, RepeatedQueryParameterIsRefused) {

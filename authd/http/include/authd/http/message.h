@@ -19,7 +19,7 @@ struct Request {
   std::string method;
   std::string path;  // without the query string, percent-escapes intact
   std::vector<std::pair<std::string, std::string>> query;  // decoded
-  std::map<std::string, std::string> headers;            // names lower-cased; repeated joined by ", "
+  std::map<std::string, std::string, std::less<>> headers;  // names lower-cased; repeated joined by ", "
   std::string body;
   std::string remote_address;
   std::string request_id;
