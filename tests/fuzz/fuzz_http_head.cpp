@@ -8,9 +8,39 @@
 
 #include "authd/http/head.h"
 
+namespace {
+
+// The server takes heads in runs (HeadReader::Push of a string_view): that must cut the wire
+// exactly where taking it a byte at a time does, for runs of any length.
+void RunsCutLikeBytes(std::string_view wire) {
+  using authd::http::HeadReader;
+  const size_t run = wire.empty() ? 1 : static_cast<unsigned char>(wire[0]) % 23 + 1;
+  HeadReader bytes, runs;
+  size_t at = 0, run_at = 0;
+  while (at < wire.size()) {
+    HeadReader::Step step = HeadReader::Step::kMore;
+    const size_t start = at;
+    while (step == HeadReader::Step::kMore && at < wire.size()) step = bytes.Push(wire[at++]);
+    HeadReader::Step run_step = HeadReader::Step::kMore;
+    if (run_at != start) __builtin_trap();
+    while (run_step == HeadReader::Step::kMore && run_at < wire.size()) {
+      size_t took = 0;
+      run_step = runs.Push(wire.substr(run_at, run), took);
+      run_at += took;
+    }
+    if (run_step != step || run_at != at || runs.head() != bytes.head()) __builtin_trap();
+    if (step != HeadReader::Step::kDone) return;
+    bytes.Reset();
+    runs.Reset();
+  }
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace authd::http;
   std::string_view wire(reinterpret_cast<const char*>(data), size);
+  RunsCutLikeBytes(wire);
   HeadReader reader;
   for (char c : wire) {
     const HeadReader::Step step = reader.Push(c);

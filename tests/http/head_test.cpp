@@ -169,5 +169,57 @@ TEST(HeadReader, TakesOneHeadAndNothingPastIt) {
   EXPECT_FALSE(reader.started());
 }
 
+// Taking bytes in runs is taking them one by one: the same step, after the same byte, with the
+// same head, for heads, empty lines, limits and whatever is cut anywhere.
+TEST(HeadReader, RunsOfBytesGiveWhatBytesOneByOneGive) {
+  const std::string big(kMaxHeadBytes, 'a');
+  std::vector<std::string> wires = {
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\nbody",
+      "\r\n\n\r\nPOST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab",
+      "GET / HTTP/1.0\n\nGET / HTTP/1.0\n\n",
+      "GET / HTTP/1.1\r\nHost: x\r\n\rX\r\n\r\n",
+      "GET /" + big + " HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1\r\nX: " + big.substr(0, kMaxHeadBytes - 20) + "\r\n\r\n",
+      std::string(kMaxHeadBytes + 1, '\n'),
+      std::string(kMaxHeadBytes - 2, '\n') + "GET",
+  };
+  uint32_t seed = 7;
+  const std::string alphabet = "ab\r\n: ";
+  for (int i = 0; i < 3000; ++i) {
+    std::string w;
+    seed = seed * 1103515245 + 12345;
+    const size_t n = (seed >> 16) % 40;
+    for (size_t k = 0; k < n; ++k) {
+      seed = seed * 1103515245 + 12345;
+      w.push_back(alphabet[(seed >> 16) % alphabet.size()]);
+    }
+    wires.push_back(w);
+  }
+  for (const std::string& wire : wires) {
+    HeadReader one;
+    size_t one_taken = 0;
+    HeadReader::Step one_step = HeadReader::Step::kMore;
+    while (one_step == HeadReader::Step::kMore && one_taken < wire.size()) one_step = one.Push(wire[one_taken++]);
+    for (size_t cut : {size_t{1}, size_t{3}, size_t{17}, wire.size() + 1}) {
+      HeadReader runs;
+      size_t taken = 0;
+      HeadReader::Step step = HeadReader::Step::kMore;
+      while (step == HeadReader::Step::kMore && taken < wire.size()) {
+        size_t took = 0;
+        step = runs.Push(std::string_view(wire).substr(taken, cut), took);
+        ASSERT_LE(took, std::min(cut, wire.size() - taken));
+        if (step == HeadReader::Step::kMore) {
+          ASSERT_EQ(took, std::min(cut, wire.size() - taken));
+        }
+        taken += took;
+      }
+      ASSERT_EQ(step, one_step) << wire.substr(0, 40) << " cut " << cut;
+      ASSERT_EQ(taken, one_taken) << wire.substr(0, 40) << " cut " << cut;
+      ASSERT_EQ(runs.head(), one.head()) << wire.substr(0, 40) << " cut " << cut;
+      ASSERT_EQ(runs.started(), one.started());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace authd::http

@@ -188,6 +188,38 @@ HeadReader::Step HeadReader::Push(char c) {
   return head_.size() + skipped_ > kMaxHeadBytes ? Step::kTooLarge : Step::kMore;
 }
 
+HeadReader::Step HeadReader::Push(std::string_view bytes, size_t& taken) {
+  taken = 0;
+  while (taken < bytes.size()) {
+    if (head_.empty()) {
+      const char c = bytes[taken];
+      if (c == '\r' || c == '\n') {
+        ++taken;
+        if (++skipped_ > kMaxHeadBytes) return Step::kTooLarge;
+        continue;
+      }
+    }
+    // The bytes up to the next line feed; past the limit, only as many as reach one over it.
+    const std::string_view rest = bytes.substr(taken);
+    const size_t lf = rest.find('\n');
+    const size_t plain = lf == std::string_view::npos ? rest.size() : lf;
+    const size_t room = kMaxHeadBytes - std::min(kMaxHeadBytes, head_.size() + skipped_);
+    if (plain > room) {
+      head_.append(rest.substr(0, room + 1));
+      taken += room + 1;
+      return Step::kTooLarge;
+    }
+    head_.append(rest.substr(0, plain));
+    taken += plain;
+    if (lf == std::string_view::npos) return Step::kMore;
+    head_.push_back('\n');
+    ++taken;
+    if (EndsHead(head_)) return Step::kDone;
+    if (head_.size() + skipped_ > kMaxHeadBytes) return Step::kTooLarge;
+  }
+  return Step::kMore;
+}
+
 std::optional<Response> ParseHead(std::string_view head, Request& req, BodyFraming& framing) {
   framing = BodyFraming{};
   if (head.size() > kMaxHeadBytes) return Malformed("the request head is longer than 64 KiB");

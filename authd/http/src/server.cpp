@@ -17,9 +17,11 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <mutex>
+#include <cstring>
 #include <ctime>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "authd/base/crypto.h"
 #include "authd/base/log.h"
@@ -133,31 +135,58 @@ class DeadlineReaper {
   std::thread thread_;  // last: started once the members it uses exist
 };
 
-// Poco's HTTPServerSession, with its read buffer visible (a pipelined request already read needs
-// no wait on the socket) and request heads read off that buffer for authd's parser (head.h).
+// Poco's HTTPServerSession (keep-alive state, timeouts, the socket), read through a buffer of
+// our own so that a request head is taken from it in runs while what follows the head (a body,
+// or the next pipelined request) stays buffered, and a pipelined request already read needs no
+// wait on the socket. Poco's own buffer is never filled: every read goes through these methods.
 class Session final : public Poco::Net::HTTPServerSession {
  public:
   using HTTPServerSession::HTTPServerSession;
-  bool HasBuffered() const { return buffered() > 0; }
-  int Get() { return get(); }
-  // Up to `n` bytes: what the buffer holds, or else one read from the socket; 0 at its end.
-  int ReadSome(char* out, std::streamsize n) { return read(out, n); }
+  bool HasBuffered() const { return at_ < end_; }
+  // The next byte (0-255), or eof at the socket's end.
+  int Get() {
+    if (at_ == end_ && !Fill()) return std::char_traits<char>::eof();
+    return static_cast<unsigned char>(buf_[at_++]);
+  }
+  // Up to `n` bytes: what the buffer holds, or else one read from the socket straight into `out`;
+  // 0 at its end.
+  int ReadSome(char* out, std::streamsize n) {
+    if (at_ == end_) return receive(out, static_cast<int>(std::min<std::streamsize>(n, kBufferSize)));
+    const size_t k = std::min(static_cast<size_t>(n), end_ - at_);
+    std::memcpy(out, buf_.data() + at_, k);
+    at_ += k;
+    return static_cast<int>(k);
+  }
 
   enum class HeadRead { kOk, kClosed, kCut, kTooLarge };
-  // Reads one request head into `reader`, byte by byte from the session's buffer, so that what
-  // follows it (a body, or the next pipelined request) stays in the session. kClosed: the client
-  // closed before a byte of it.
+  // Reads one request head into `reader`, taking from the buffer exactly the bytes of the head.
+  // kClosed: the client closed before a byte of it.
   HeadRead ReadHead(HeadReader& reader) {
     reader.Reset();
-    for (int ch = get(); ch != std::char_traits<char>::eof(); ch = get()) {
-      switch (reader.Push(static_cast<char>(ch))) {
-        case HeadReader::Step::kDone: return HeadRead::kOk;
-        case HeadReader::Step::kTooLarge: return HeadRead::kTooLarge;
-        case HeadReader::Step::kMore: break;
-      }
+    while (at_ < end_ || Fill()) {
+      size_t taken = 0;
+      const HeadReader::Step step = reader.Push(std::string_view(buf_.data() + at_, end_ - at_), taken);
+      at_ += taken;
+      if (step == HeadReader::Step::kDone) return HeadRead::kOk;
+      if (step == HeadReader::Step::kTooLarge) return HeadRead::kTooLarge;
     }
     return reader.started() ? HeadRead::kCut : HeadRead::kClosed;
   }
+
+ private:
+  static constexpr size_t kBufferSize = 16384;
+  // One read from the socket into the emptied buffer; false at the socket's end.
+  bool Fill() {
+    if (buf_.empty()) buf_.resize(kBufferSize);
+    at_ = end_ = 0;
+    const int n = receive(buf_.data(), static_cast<int>(buf_.size()));
+    if (n <= 0) return false;
+    end_ = static_cast<size_t>(n);
+    return true;
+  }
+  std::vector<char> buf_;
+  size_t at_ = 0;   // next unread byte
+  size_t end_ = 0;  // end of what was read
 };
 
 }  // namespace

@@ -44,6 +44,9 @@ class HeadReader {
  public:
   enum class Step { kMore, kDone, kTooLarge };
   Step Push(char c);
+  // The same as pushing the bytes of `bytes` one by one up to the first that does not answer
+  // kMore: sets `taken` to how many were consumed (the rest belong to what follows the head).
+  Step Push(std::string_view bytes, size_t& taken);
   const std::string& head() const { return head_; }
   bool started() const { return !head_.empty(); }
   // Ready for the next head (the buffer's capacity is kept).
