@@ -280,6 +280,41 @@ TEST_F(WebAuthnHttp, UnknownUsersGetTheSameShapeOfOptions) {
   EXPECT_EQ(r.json()["code"], "unknown_credential");
 }
 
+// The creation options, member by member (API.md: PublicKeyCredentialCreationOptionsJSON), with
+// a key already registered to exclude; the body is plain canonical JSON.
+TEST_F(WebAuthnHttp, RegistrationOptionsHaveExactlyTheContractsMembers) {
+  ASSERT_EQ(Enrol(Code("alice")).status, 201);
+  HttpResult opts = server_.PostJson("/v1/webauthn/registration/options",
+                                     {{"username", "alice"}, {"enrollment_code", Code("alice")}, {"display_name", "A \"L\""}});
+  ASSERT_EQ(opts.status, 200) << opts.body;
+  Json j = opts.json();
+  EXPECT_EQ(opts.body, DumpJson(j));
+  const Json& pk = j["publicKey"];
+  std::vector<std::string> members;
+  for (const auto& [k, v] : pk.items()) members.push_back(k);
+  EXPECT_EQ(members, (std::vector<std::string>{"attestation", "authenticatorSelection", "challenge", "excludeCredentials",
+                                               "extensions", "pubKeyCredParams", "rp", "timeout", "user"}));
+  EXPECT_EQ(pk["attestation"], "direct");
+  EXPECT_EQ(pk["authenticatorSelection"],
+            Json({{"requireResidentKey", false}, {"residentKey", "preferred"}, {"userVerification", "preferred"}}));
+  EXPECT_EQ(pk["challenge"].get<std::string>().size(), 43u);
+  ASSERT_EQ(pk["excludeCredentials"].size(), 1u);
+  EXPECT_EQ(pk["excludeCredentials"][0],
+            Json({{"id", Base64UrlEncode(key_.credential_id)}, {"transports", {"usb"}}, {"type", "public-key"}}));
+  EXPECT_EQ(pk["extensions"], Json({{"credProps", true}}));
+  ASSERT_FALSE(pk["pubKeyCredParams"].empty());
+  for (const auto& p : pk["pubKeyCredParams"]) {
+    EXPECT_EQ(p.size(), 2u);
+    EXPECT_EQ(p["type"], "public-key");
+    EXPECT_TRUE(p["alg"].is_number_integer());
+  }
+  EXPECT_EQ(pk["rp"], Json({{"id", "localhost"}, {"name", "authd"}}));
+  EXPECT_EQ(pk["timeout"], 300000);
+  EXPECT_EQ(pk["user"]["displayName"], "A \"L\"");
+  EXPECT_EQ(pk["user"]["name"], "alice");
+  EXPECT_FALSE(pk["user"]["id"].get<std::string>().empty());
+}
+
 // The request options, member by member (API.md: PublicKeyCredentialRequestOptionsJSON), for a
 // known user, an unknown one and a usernameless ceremony; the body is plain canonical JSON.
 TEST_F(WebAuthnHttp, AuthenticationOptionsHaveExactlyTheContractsMembers) {

@@ -21,14 +21,8 @@ bool OneOf(std::string_view v, std::initializer_list<std::string_view> allowed) 
 
 std::string Stronger(std::string_view a, std::string_view b) { return std::string(UvRank(a) >= UvRank(b) ? a : b); }
 
-Json CredentialDescriptor(const WebAuthnCredential& c) {
-  Json d = {{"type", "public-key"}, {"id", c.id}};
-  if (!c.transports.empty()) d["transports"] = c.transports;
-  return d;
-}
-
-// The same descriptor written directly (the request options are built on every login).
-std::string CredentialDescriptorText(std::string_view id, const std::vector<std::string>& transports) {
+// A PublicKeyCredentialDescriptorJSON, as JSON text.
+std::string CredentialDescriptor(std::string_view id, const std::vector<std::string>& transports) {
   JsonObjectWriter d;
   d.String("id", id);
   if (!transports.empty()) d.Strings("transports", transports);
@@ -133,28 +127,35 @@ Result<CeremonyStarted> WebAuthnService::StartRegistration(const std::optional<P
   c.expires_at = now + options_.ceremony_ttl;
   const std::string handle = SealCeremony(keyring_, c);
 
-  Json params = Json::array();
-  for (int64_t alg : options_.algorithms) params.push_back({{"type", "public-key"}, {"alg", alg}});
-  Json exclude = Json::array();
-  for (const auto& e : existing) exclude.push_back(CredentialDescriptor(e));
-  Json selection = {{"residentKey", req.resident_key},
-                    {"requireResidentKey", req.resident_key == "required"},
-                    {"userVerification", c.user_verification}};
-  if (!req.authenticator_attachment.empty()) selection["authenticatorAttachment"] = req.authenticator_attachment;
+  // Written directly in DumpJson's (sorted) order: the bytes it wrote for the same object.
+  std::vector<std::string> params, exclude;
+  for (int64_t alg : options_.algorithms) {
+    params.push_back(JsonObjectWriter().Int("alg", alg).String("type", "public-key").Finish());
+  }
+  for (const auto& e : existing) exclude.push_back(CredentialDescriptor(e.id, e.transports));
+  JsonObjectWriter selection;
+  if (!req.authenticator_attachment.empty()) selection.String("authenticatorAttachment", req.authenticator_attachment);
+  selection.Bool("requireResidentKey", req.resident_key == "required")
+      .String("residentKey", req.resident_key)
+      .String("userVerification", c.user_verification);
   CeremonyStarted out;
   out.handle = handle;
-  out.public_key = DumpJson(Json{{"rp", {{"id", options_.rp_id}, {"name", options_.rp_name}}},
-                    {"user",
-                     {{"id", user->id},
-                      {"name", user->username},
-                      {"displayName", req.display_name.empty() ? user->display_name : req.display_name}}},
-                    {"challenge", Base64UrlEncode(c.challenge)},
-                    {"pubKeyCredParams", params},
-                    {"timeout", options_.ceremony_ttl * 1000},
-                    {"excludeCredentials", exclude},
-                    {"authenticatorSelection", selection},
-                    {"attestation", req.attestation},
-                    {"extensions", {{"credProps", true}}}});
+  out.public_key =
+      JsonObjectWriter()
+          .String("attestation", req.attestation)
+          .Object("authenticatorSelection", selection.Finish())
+          .String("challenge", Base64UrlEncode(c.challenge))
+          .Objects("excludeCredentials", exclude)
+          .Object("extensions", JsonObjectWriter().Bool("credProps", true).Finish())
+          .Objects("pubKeyCredParams", params)
+          .Object("rp", JsonObjectWriter().String("id", options_.rp_id).String("name", options_.rp_name).Finish())
+          .Int("timeout", options_.ceremony_ttl * 1000)
+          .Object("user", JsonObjectWriter()
+                              .String("displayName", req.display_name.empty() ? user->display_name : req.display_name)
+                              .String("id", user->id)
+                              .String("name", user->username)
+                              .Finish())
+          .Finish();
   return out;
 }
 
@@ -343,7 +344,7 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
     if (real) {
       c.user_id = user->id;
       for (const auto& w : creds) {
-        allow.push_back(CredentialDescriptorText(w.id, w.transports));
+        allow.push_back(CredentialDescriptor(w.id, w.transports));
         c.allowed.push_back(AllowedCredentialDigest(w.id));
         if (!w.appid.empty()) appid = w.appid;
       }
@@ -357,7 +358,7 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
       Bytes more = keyring_.DecoyMac(seed);
       fake.insert(fake.end(), more.begin(), more.end());
       std::string id = Base64UrlEncode(fake);
-      allow.push_back(CredentialDescriptorText(id, {"usb"}));
+      allow.push_back(CredentialDescriptor(id, {"usb"}));
       c.user_id = "unknown";
       c.allowed.push_back(AllowedCredentialDigest(id));
     }
