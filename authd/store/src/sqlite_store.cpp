@@ -901,6 +901,10 @@ class SqliteStore final : public domain::Store {
     } else {
       AUTHD_ASSIGN_OR_RETURN(writer_, OpenConnection(path_, opt_, &health_, false));
     }
+    // Statement journals in memory: each write of a batch runs in a savepoint whose journal
+    // SQLite otherwise spills to a temporary file past 64 KiB (a registration batch wrote more to
+    // that file than to the WAL). They are bounded by the pages one batch changes.
+    AUTHD_RETURN_IF_ERROR(writer_->Exec("PRAGMA temp_store=MEMORY;"));
     // The count of changes to cached records, beside the database (0600, like it).
     AUTHD_ASSIGN_OR_RETURN(changes_, ChangeGeneration::Open(path_));
     writer_->CountChangesIn(changes_.get());
