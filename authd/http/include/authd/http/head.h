@@ -38,7 +38,7 @@ bool EndsHead(std::string_view bytes);
 // visible ASCII, space, tab and obs-text; no other controls.
 bool IsFieldValueChar(char c);
 
-// Collects one request head a byte at a time as it arrives, so that nothing past it is taken:
+// Collects one request head as it arrives, a byte or a run at a time, so that nothing past it is taken:
 // empty lines before it are skipped (and count toward kMaxHeadBytes).
 class HeadReader {
  public:
