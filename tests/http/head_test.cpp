@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "util/random_text.h"
+
 namespace authd::http {
 namespace {
 
@@ -183,18 +185,8 @@ TEST(HeadReader, RunsOfBytesGiveWhatBytesOneByOneGive) {
       std::string(kMaxHeadBytes + 1, '\n'),
       std::string(kMaxHeadBytes - 2, '\n') + "GET",
   };
-  uint32_t seed = 7;
-  const std::string alphabet = "ab\r\n: ";
-  for (int i = 0; i < 3000; ++i) {
-    std::string w;
-    seed = seed * 1103515245 + 12345;
-    const size_t n = (seed >> 16) % 40;
-    for (size_t k = 0; k < n; ++k) {
-      seed = seed * 1103515245 + 12345;
-      w.push_back(alphabet[(seed >> 16) % alphabet.size()]);
-    }
-    wires.push_back(w);
-  }
+  testing::RandomText random(7);
+  for (int i = 0; i < 3000; ++i) wires.push_back(random.Next("ab\r\n: ", 40));
   for (const std::string& wire : wires) {
     HeadReader one;
     size_t one_taken = 0;

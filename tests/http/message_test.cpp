@@ -7,6 +7,7 @@
 #include <string>
 
 #include "authd/http/api.h"
+#include "util/random_text.h"
 
 namespace authd::http {
 namespace {
@@ -114,16 +115,9 @@ TEST(PercentDecode, AgreesWithAPlainDecoderOnRandomInput) {
     }
     return out;
   };
-  const std::string alphabet = "a%+2Bg.";
-  uint32_t seed = 20261203;
+  testing::RandomText random(20261203);
   for (int n = 0; n < 20000; ++n) {
-    std::string t;
-    seed = seed * 1103515245 + 12345;
-    const size_t len = (seed >> 16) % 10;
-    for (size_t k = 0; k < len; ++k) {
-      seed = seed * 1103515245 + 12345;
-      t.push_back(alphabet[(seed >> 16) % alphabet.size()]);
-    }
+    const std::string t = random.Next("a%+2Bg.", 10);
     for (bool plus : {false, true}) ASSERT_EQ(PercentDecode(t, plus), plain(t, plus)) << t << " " << plus;
   }
 }

@@ -222,14 +222,22 @@ JsonObjectWriter& JsonObjectWriter::Bool(std::string_view key, bool value) {
   return *this;
 }
 
-JsonObjectWriter& JsonObjectWriter::Strings(std::string_view key, const std::vector<std::string>& values) {
+void JsonObjectWriter::Array(std::string_view key, const std::vector<std::string>& items, bool as_strings) {
   Key(key);
   out_.push_back('[');
-  for (size_t i = 0; i < values.size(); ++i) {
+  for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out_.push_back(',');
-    AppendJsonString(out_, values[i]);
+    if (as_strings) {
+      AppendJsonString(out_, items[i]);
+    } else {
+      out_ += items[i];
+    }
   }
   out_.push_back(']');
+}
+
+JsonObjectWriter& JsonObjectWriter::Strings(std::string_view key, const std::vector<std::string>& values) {
+  Array(key, values, true);
   return *this;
 }
 
@@ -240,13 +248,7 @@ JsonObjectWriter& JsonObjectWriter::Object(std::string_view key, std::string_vie
 }
 
 JsonObjectWriter& JsonObjectWriter::Objects(std::string_view key, const std::vector<std::string>& finished_objects) {
-  Key(key);
-  out_.push_back('[');
-  for (size_t i = 0; i < finished_objects.size(); ++i) {
-    if (i > 0) out_.push_back(',');
-    out_ += finished_objects[i];
-  }
-  out_.push_back(']');
+  Array(key, finished_objects, false);
   return *this;
 }
 

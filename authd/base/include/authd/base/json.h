@@ -52,6 +52,8 @@ class JsonObjectWriter {
 
  private:
   void Key(std::string_view key);
+  // A member holding `items`: as JSON strings, or as JSON text already written.
+  void Array(std::string_view key, const std::vector<std::string>& items, bool as_strings);
   std::string out_ = "{";
 };
 
