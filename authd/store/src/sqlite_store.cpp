@@ -22,6 +22,7 @@
 #include "authd/domain/policy.h"
 #include "authd/store/change_generation.h"
 #include "authd/store/migrations.h"
+#include "authd/store/wal_write_buffer.h"
 
 namespace authd::store {
 namespace {
@@ -870,7 +871,9 @@ Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, cons
   ConfigureSqliteOnce();
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  // The WAL's frames are written once per commit, not twice per page (wal_write_buffer.h); that
+  // relies on the synchronous=FULL set below.
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, WalWriteBufferVfs());
   std::unique_ptr<sqlite3, DbDeleter> db(raw);
   if (rc != SQLITE_OK) {
     Log(LogLevel::kError, "storage_open_failed", {{"path", path}, {"error", raw ? sqlite3_errmsg(raw) : "out of memory"}});
