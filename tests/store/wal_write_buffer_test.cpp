@@ -46,6 +46,29 @@ std::string InsertRows(int from, int to, int bytes) {
          std::to_string(to) + ") INSERT INTO t SELECT i, randomblob(" + std::to_string(bytes) + ") FROM n;";
 }
 
+// For a forked child, which uses no test macros: a connection through the VFS to a new table t
+// holding rows 1 to `rows`, committed; null if any of that failed.
+sqlite3* StartInChild(const std::string& path, int rows, int bytes) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, WalWriteBufferVfs()) != SQLITE_OK) {
+    return nullptr;
+  }
+  const std::string sql = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                          "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB); BEGIN; " +
+                          InsertRows(1, rows, bytes) + " COMMIT;";
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) return nullptr;
+  return db;
+}
+
+// What the default VFS finds in the file afterwards: whole, with `count` rows up to id `max_id`.
+void ExpectRows(const std::string& path, int count, int max_id) {
+  sqlite3* db = Open(path, nullptr);
+  EXPECT_EQ(One(db, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(One(db, "SELECT count(*) FROM t"), std::to_string(count));
+  EXPECT_EQ(One(db, "SELECT max(id) FROM t"), std::to_string(max_id));
+  sqlite3_close(db);
+}
+
 TEST(WalWriteBuffer, IsRegisteredAndNotTheDefault) {
   const char* name = WalWriteBufferVfs();
   ASSERT_NE(name, nullptr);
@@ -80,11 +103,8 @@ TEST(WalWriteBuffer, ACommitStaysAndAnUnfinishedTransactionGoesWhenTheProcessIsK
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    sqlite3* db = nullptr;
-    sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, WalWriteBufferVfs());
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);",
-                 nullptr, nullptr, nullptr);
-    sqlite3_exec(db, ("BEGIN; " + InsertRows(1, 100, 500) + " COMMIT;").c_str(), nullptr, nullptr, nullptr);
+    sqlite3* db = StartInChild(path, 100, 500);
+    if (!db) _exit(10);
     // Pages of this one spill to the WAL (a tiny cache) and more wait in memory when it dies.
     sqlite3_exec(db, ("PRAGMA cache_size=4; BEGIN; " + InsertRows(101, 400, 500)).c_str(), nullptr, nullptr, nullptr);
     raise(SIGKILL);
@@ -93,11 +113,7 @@ TEST(WalWriteBuffer, ACommitStaysAndAnUnfinishedTransactionGoesWhenTheProcessIsK
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFSIGNALED(status));
-  sqlite3* db = Open(path, nullptr);
-  EXPECT_EQ(One(db, "PRAGMA integrity_check"), "ok");
-  EXPECT_EQ(One(db, "SELECT count(*) FROM t"), "100");
-  EXPECT_EQ(One(db, "SELECT max(id) FROM t"), "100");
-  sqlite3_close(db);
+  ExpectRows(path, 100, 100);
 }
 
 // The frames are written at the commit, so that is where a full disk is met: the commit fails,
@@ -108,14 +124,8 @@ TEST(WalWriteBuffer, AWriteThatFailsFailsItsCommitAndLeavesTheDatabaseWhole) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    sqlite3* db = nullptr;
-    sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, WalWriteBufferVfs());
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);",
-                 nullptr, nullptr, nullptr);
-    if (sqlite3_exec(db, ("BEGIN; " + InsertRows(1, 10, 100) + " COMMIT;").c_str(), nullptr, nullptr, nullptr) !=
-        SQLITE_OK) {
-      _exit(10);
-    }
+    sqlite3* db = StartInChild(path, 10, 100);
+    if (!db) _exit(10);
     signal(SIGXFSZ, SIG_IGN);
     rlimit old{};
     getrlimit(RLIMIT_FSIZE, &old);
@@ -138,11 +148,7 @@ TEST(WalWriteBuffer, AWriteThatFailsFailsItsCommitAndLeavesTheDatabaseWhole) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
-  sqlite3* db = Open(path, nullptr);
-  EXPECT_EQ(One(db, "PRAGMA integrity_check"), "ok");
-  EXPECT_EQ(One(db, "SELECT count(*) FROM t"), "15");
-  EXPECT_EQ(One(db, "SELECT max(id) FROM t"), "15");
-  sqlite3_close(db);
+  ExpectRows(path, 15, 15);
 }
 
 TEST(WalWriteBuffer, SpilledAndRewrittenFramesAndCheckpointsKeepTheDatabaseWhole) {

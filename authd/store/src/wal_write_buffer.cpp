@@ -215,23 +215,28 @@ const char* WalWriteBufferVfs() {
   std::call_once(once, [] {
     g_real = sqlite3_vfs_find(nullptr);
     if (!g_real) return;
-    g_vfs.iVersion = 2;
-    g_vfs.szOsFile = static_cast<int>(kRealOffset) + g_real->szOsFile;
-    g_vfs.mxPathname = g_real->mxPathname;
-    g_vfs.zName = "authd-wal-write-buffer";
-    g_vfs.xOpen = Open;
-    g_vfs.xDelete = Delete;
-    g_vfs.xAccess = Access;
-    g_vfs.xFullPathname = FullPathname;
-    g_vfs.xDlOpen = DlOpen;
-    g_vfs.xDlError = DlError;
-    g_vfs.xDlSym = DlSym;
-    g_vfs.xDlClose = DlClose;
-    g_vfs.xRandomness = Randomness;
-    g_vfs.xSleep = Sleep;
-    g_vfs.xCurrentTime = CurrentTime;
-    g_vfs.xGetLastError = GetLastError;
-    g_vfs.xCurrentTimeInt64 = CurrentTimeInt64;
+    g_vfs = sqlite3_vfs{.iVersion = 2,
+                        .szOsFile = static_cast<int>(kRealOffset) + g_real->szOsFile,
+                        .mxPathname = g_real->mxPathname,
+                        .pNext = nullptr,
+                        .zName = "authd-wal-write-buffer",
+                        .pAppData = nullptr,
+                        .xOpen = Open,
+                        .xDelete = Delete,
+                        .xAccess = Access,
+                        .xFullPathname = FullPathname,
+                        .xDlOpen = DlOpen,
+                        .xDlError = DlError,
+                        .xDlSym = DlSym,
+                        .xDlClose = DlClose,
+                        .xRandomness = Randomness,
+                        .xSleep = Sleep,
+                        .xCurrentTime = CurrentTime,
+                        .xGetLastError = GetLastError,
+                        .xCurrentTimeInt64 = CurrentTimeInt64,
+                        .xSetSystemCall = nullptr,
+                        .xGetSystemCall = nullptr,
+                        .xNextSystemCall = nullptr};
     if (sqlite3_vfs_register(&g_vfs, 0) == SQLITE_OK) name = g_vfs.zName;
   });
   return name;  // null (the default VFS) if it could not be registered
