@@ -69,8 +69,8 @@ one() {  # one() TARGET SCENARIO [loadgen args...]
   local target=$1 scenario=$2; shift 2
   local name=${scenario%-eddsa} extra=()
   [[ $scenario == *-eddsa ]] && extra+=(--alg eddsa)
-  # Each TOTP user serves two codes per 30 s window: enough users for 6,000 codes a second.
-  [[ $scenario == totp-verify ]] && extra+=(--users "$(( 3000 * (duration + 1) ))")
+  # Each TOTP user serves two codes per 30 s window: enough users for 8,000 codes a second.
+  [[ $scenario == totp-verify ]] && extra+=(--users "$(( 4000 * (duration + 1) ))")
   if [[ $target == authd ]]; then
     extra+=("${authd_args[@]}" --server-pid "$pid")
   elif [[ $target == nginx ]]; then
