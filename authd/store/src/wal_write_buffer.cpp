@@ -130,38 +130,11 @@ int FileControl(sqlite3_file* f, int op, void* arg) {
 int SectorSize(sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); }
 int DeviceCharacteristics(sqlite3_file* f) { return Real(f)->pMethods->xDeviceCharacteristics(Real(f)); }
 
-// A WAL file has no shared memory or mapping of its own; these only keep the table complete.
-int ShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
-  const sqlite3_io_methods* m = Real(f)->pMethods;
-  return m->iVersion >= 2 ? m->xShmMap(Real(f), region, size, extend, out) : SQLITE_IOERR_SHMMAP;
-}
-int ShmLock(sqlite3_file* f, int offset, int n, int flags) {
-  const sqlite3_io_methods* m = Real(f)->pMethods;
-  return m->iVersion >= 2 ? m->xShmLock(Real(f), offset, n, flags) : SQLITE_IOERR_SHMLOCK;
-}
-void ShmBarrier(sqlite3_file* f) {
-  const sqlite3_io_methods* m = Real(f)->pMethods;
-  if (m->iVersion >= 2) m->xShmBarrier(Real(f));
-}
-int ShmUnmap(sqlite3_file* f, int remove) {
-  const sqlite3_io_methods* m = Real(f)->pMethods;
-  return m->iVersion >= 2 ? m->xShmUnmap(Real(f), remove) : SQLITE_OK;
-}
-int Fetch(sqlite3_file* f, sqlite3_int64 off, int amt, void** out) {
-  *out = nullptr;
-  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  const sqlite3_io_methods* m = Real(f)->pMethods;
-  return m->iVersion >= 3 ? m->xFetch(Real(f), off, amt, out) : SQLITE_OK;
-}
-int Unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
-  const sqlite3_io_methods* m = Real(f)->pMethods;
-  return m->iVersion >= 3 ? m->xUnfetch(Real(f), off, p) : SQLITE_OK;
-}
-
+// Version 1: SQLite maps and shares memory through the database file, never through its WAL.
 const sqlite3_io_methods kMethods = {
-    3,        Close,           Read,          Write,      Truncate,   Sync,     FileSize,  Lock,
-    Unlock,   CheckReservedLock, FileControl, SectorSize, DeviceCharacteristics, ShmMap, ShmLock, ShmBarrier,
-    ShmUnmap, Fetch,           Unfetch,
+    1,           Close,       Read,       Write,    Truncate,          Sync,
+    FileSize,    Lock,        Unlock,     CheckReservedLock, FileControl, SectorSize,
+    DeviceCharacteristics, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
 };
 
 int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
@@ -199,13 +172,7 @@ int Randomness(sqlite3_vfs*, int n, char* out) { return g_real->xRandomness(g_re
 int Sleep(sqlite3_vfs*, int us) { return g_real->xSleep(g_real, us); }
 int CurrentTime(sqlite3_vfs*, double* out) { return g_real->xCurrentTime(g_real, out); }
 int GetLastError(sqlite3_vfs*, int n, char* out) { return g_real->xGetLastError(g_real, n, out); }
-int CurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* out) {
-  if (g_real->iVersion >= 2 && g_real->xCurrentTimeInt64) return g_real->xCurrentTimeInt64(g_real, out);
-  double days = 0;
-  const int rc = g_real->xCurrentTime(g_real, &days);
-  *out = static_cast<sqlite3_int64>(days * 86400000.0);
-  return rc;
-}
+int CurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* out) { return g_real->xCurrentTimeInt64(g_real, out); }
 
 }  // namespace
 
@@ -215,7 +182,8 @@ const char* WalWriteBufferVfs() {
   std::call_once(once, [] {
     g_real = sqlite3_vfs_find(nullptr);
     if (!g_real) return;
-    g_vfs = sqlite3_vfs{.iVersion = 2,
+    // Version 2 at most: the system-call hooks of version 3 stay the default VFS's.
+    g_vfs = sqlite3_vfs{.iVersion = std::min(g_real->iVersion, 2),
                         .szOsFile = static_cast<int>(kRealOffset) + g_real->szOsFile,
                         .mxPathname = g_real->mxPathname,
                         .pNext = nullptr,
@@ -233,7 +201,7 @@ const char* WalWriteBufferVfs() {
                         .xSleep = Sleep,
                         .xCurrentTime = CurrentTime,
                         .xGetLastError = GetLastError,
-                        .xCurrentTimeInt64 = CurrentTimeInt64,
+                        .xCurrentTimeInt64 = g_real->iVersion >= 2 ? CurrentTimeInt64 : nullptr,
                         .xSetSystemCall = nullptr,
                         .xGetSystemCall = nullptr,
                         .xNextSystemCall = nullptr};
