@@ -22,7 +22,7 @@
 #include "authd/domain/policy.h"
 #include "authd/store/change_generation.h"
 #include "authd/store/migrations.h"
-#include "authd/store/wal_write_buffer.h"
+#include "authd/store/store_vfs.h"
 
 namespace authd::store {
 namespace {
@@ -871,9 +871,10 @@ Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, cons
   ConfigureSqliteOnce();
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  // The WAL's frames are written once per commit, not twice per page (wal_write_buffer.h); that
-  // relies on the synchronous=FULL set below.
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, WalWriteBufferVfs());
+  // The WAL's frames are written once per commit, not twice per page, and the database is read
+  // through a lasting map where a connection asks for one (store_vfs.h); the first relies on the
+  // synchronous=FULL set below.
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, StoreVfs());
   std::unique_ptr<sqlite3, DbDeleter> db(raw);
   if (rc != SQLITE_OK) {
     Log(LogLevel::kError, "storage_open_failed", {{"path", path}, {"error", raw ? sqlite3_errmsg(raw) : "out of memory"}});
@@ -929,7 +930,9 @@ class SqliteStore final : public domain::Store {
     AUTHD_RETURN_IF_ERROR(writer_->Run("COMMIT"));
     for (int i = 0; i < opt_.readers; ++i) {
       AUTHD_ASSIGN_OR_RETURN(auto r, OpenConnection(path_, opt_, &health_, false));
-      AUTHD_RETURN_IF_ERROR(r->Exec("PRAGMA query_only=ON;"));
+      // Readers take pages from the map instead of reading them (store_vfs.h). Mapped pages
+      // count in the process's resident size, so the map stops at 256 MiB.
+      AUTHD_RETURN_IF_ERROR(r->Exec("PRAGMA query_only=ON; PRAGMA mmap_size=268435456;"));
       idle_readers_.push_back(std::move(r));
     }
     if (check_later) {

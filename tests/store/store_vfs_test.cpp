@@ -1,9 +1,10 @@
-#include "authd/store/wal_write_buffer.h"
+#include "authd/store/store_vfs.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,7 +51,7 @@ std::string InsertRows(int from, int to, int bytes) {
 // holding rows 1 to `rows`, committed; null if any of that failed.
 sqlite3* StartInChild(const std::string& path, int rows, int bytes) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, WalWriteBufferVfs()) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, StoreVfs()) != SQLITE_OK) {
     return nullptr;
   }
   const std::string sql = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
@@ -70,7 +71,7 @@ void ExpectRows(const std::string& path, int count, int max_id) {
 }
 
 TEST(WalWriteBuffer, IsRegisteredAndNotTheDefault) {
-  const char* name = WalWriteBufferVfs();
+  const char* name = StoreVfs();
   ASSERT_NE(name, nullptr);
   ASSERT_NE(sqlite3_vfs_find(name), nullptr);
   EXPECT_NE(sqlite3_vfs_find(nullptr), sqlite3_vfs_find(name));
@@ -79,14 +80,14 @@ TEST(WalWriteBuffer, IsRegisteredAndNotTheDefault) {
 TEST(WalWriteBuffer, ACommitsFramesReachTheWalInOneWriteAndAreSeenAtOnce) {
   authd::testing::TempDir dir;
   const std::string path = dir.File("a.db");
-  sqlite3* db = Open(path, WalWriteBufferVfs());
+  sqlite3* db = Open(path, StoreVfs());
   Exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);");
   sqlite3* other = Open(path, nullptr);
   ASSERT_EQ(One(other, "SELECT count(*) FROM t"), "0");
 
-  const WalWriteBufferStats before = WalWriteBufferCounts();
+  const StoreVfsStats before = StoreVfsCounts();
   Exec(db, "BEGIN; " + InsertRows(1, 40, 1000) + " COMMIT;");
-  const WalWriteBufferStats after = WalWriteBufferCounts();
+  const StoreVfsStats after = StoreVfsCounts();
   // About ten pages, each a frame header and a page: twenty writes or more, passed on as one.
   EXPECT_GE(after.writes - before.writes, 20u);
   EXPECT_EQ(after.flushes - before.flushes, 1u);
@@ -154,7 +155,7 @@ TEST(WalWriteBuffer, AWriteThatFailsFailsItsCommitAndLeavesTheDatabaseWhole) {
 TEST(WalWriteBuffer, SpilledAndRewrittenFramesAndCheckpointsKeepTheDatabaseWhole) {
   authd::testing::TempDir dir;
   const std::string path = dir.File("s.db");
-  sqlite3* db = Open(path, WalWriteBufferVfs());
+  sqlite3* db = Open(path, StoreVfs());
   Exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);");
   Exec(db, "BEGIN; " + InsertRows(1, 300, 300) + " COMMIT;");
   // A cache of a few pages: the transaction spills pages to the WAL, reads them back and writes
@@ -181,6 +182,111 @@ TEST(WalWriteBuffer, SpilledAndRewrittenFramesAndCheckpointsKeepTheDatabaseWhole
   EXPECT_EQ(One(db, "SELECT count(*) FROM t"), "800");
   EXPECT_EQ(One(db, "SELECT length(v) FROM t WHERE id = 30"), "330");
   sqlite3_close(db);
+}
+
+// A reader as the store opens one: through the VFS, asking for a map.
+sqlite3* OpenMappedReader(const std::string& path) {
+  sqlite3* db = Open(path, StoreVfs());
+  EXPECT_EQ(sqlite3_exec(db, "PRAGMA query_only=ON; PRAGMA mmap_size=268435456;", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  return db;
+}
+
+TEST(MappedDatabase, ReadersShareOneLastingMapAndSeeEveryCommit) {
+  authd::testing::TempDir dir;
+  const std::string path = dir.File("m.db");
+  sqlite3* writer = Open(path, StoreVfs());
+  Exec(writer, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);");
+  Exec(writer, "BEGIN; " + InsertRows(1, 400, 500) + " COMMIT;");
+  EXPECT_EQ(One(writer, "PRAGMA wal_checkpoint(TRUNCATE)"), "0");  // the pages now in the file
+  const StoreVfsStats before = StoreVfsCounts();
+  sqlite3* a = OpenMappedReader(path);
+  sqlite3* b = OpenMappedReader(path);
+  EXPECT_EQ(One(a, "PRAGMA mmap_size"), "268435456");
+  int rows = 400;
+  for (int i = 0; i < 60; ++i) {
+    // Every commit changes the WAL, so each reader's next transaction drops its pages and asks
+    // for the whole map to go; every few, the pages move into the file, which grows.
+    ++rows;
+    Exec(writer, InsertRows(rows, rows, 500));
+    if (i % 10 == 9) {
+      EXPECT_EQ(One(writer, "PRAGMA wal_checkpoint(PASSIVE)"), "0");
+    }
+    ASSERT_EQ(One(a, "SELECT count(*) FROM t"), std::to_string(rows));
+    ASSERT_EQ(One(b, "SELECT sum(length(v)) FROM t"), std::to_string(rows * 500));
+    ASSERT_EQ(One(b, "SELECT max(id) FROM t"), std::to_string(rows));
+  }
+  const StoreVfsStats after = StoreVfsCounts();
+  EXPECT_EQ(after.maps - before.maps, 1u);  // one map for both readers, made once
+  EXPECT_GT(after.mapped_fetches - before.mapped_fetches, 1000u);
+  EXPECT_EQ(One(a, "PRAGMA integrity_check"), "ok");
+  sqlite3_close(a);
+  sqlite3_close(b);
+  sqlite3_close(writer);
+}
+
+TEST(MappedDatabase, AConnectionThatAsksForNoMapFetchesNothing) {
+  authd::testing::TempDir dir;
+  const std::string path = dir.File("n.db");
+  sqlite3* writer = Open(path, StoreVfs());
+  Exec(writer, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);");
+  Exec(writer, "BEGIN; " + InsertRows(1, 200, 500) + " COMMIT;");
+  EXPECT_EQ(One(writer, "PRAGMA wal_checkpoint(TRUNCATE)"), "0");
+  const StoreVfsStats before = StoreVfsCounts();
+  sqlite3* plain = Open(path, StoreVfs());
+  EXPECT_EQ(One(plain, "SELECT sum(length(v)) FROM t"), "100000");
+  const StoreVfsStats after = StoreVfsCounts();
+  EXPECT_EQ(after.maps, before.maps);
+  EXPECT_EQ(after.mapped_fetches, before.mapped_fetches);
+  sqlite3_close(plain);
+  sqlite3_close(writer);
+}
+
+// Another process empties most of the table, vacuums and checkpoints, so the file shrinks under
+// the reader's map; then it grows again. The reader reads only what is there, whole.
+TEST(MappedDatabase, AFileShrunkAndGrownByAnotherProcessIsReadWhole) {
+  authd::testing::TempDir dir;
+  const std::string path = dir.File("v.db");
+  sqlite3* writer = Open(path, StoreVfs());
+  Exec(writer, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);");
+  Exec(writer, "BEGIN; " + InsertRows(1, 2000, 1000) + " COMMIT;");
+  EXPECT_EQ(One(writer, "PRAGMA wal_checkpoint(TRUNCATE)"), "0");
+  sqlite3_close(writer);
+  sqlite3* reader = OpenMappedReader(path);
+  ASSERT_EQ(One(reader, "SELECT sum(length(v)) FROM t"), "2000000");
+  struct stat big{};
+  ASSERT_EQ(::stat(path.c_str(), &big), 0);
+
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, StoreVfs()) != SQLITE_OK) _exit(10);
+    const char* sql = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; DELETE FROM t WHERE id > 100; VACUUM; "
+                      "PRAGMA wal_checkpoint(TRUNCATE);";
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) _exit(11);
+    sqlite3_close(db);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  struct stat small{};
+  ASSERT_EQ(::stat(path.c_str(), &small), 0);
+  ASSERT_LT(small.st_size, big.st_size / 4);  // the file did shrink under the map
+
+  EXPECT_EQ(One(reader, "SELECT count(*) FROM t"), "100");
+  EXPECT_EQ(One(reader, "SELECT sum(length(v)) FROM t"), "100000");
+  EXPECT_EQ(One(reader, "PRAGMA integrity_check"), "ok");
+  writer = Open(path, StoreVfs());
+  Exec(writer, "BEGIN; " + InsertRows(5001, 6000, 1000) + " COMMIT;");
+  EXPECT_EQ(One(writer, "PRAGMA wal_checkpoint(TRUNCATE)"), "0");
+  EXPECT_EQ(One(reader, "SELECT count(*) FROM t"), "1100");
+  EXPECT_EQ(One(reader, "SELECT sum(length(v)) FROM t"), "1100000");
+  EXPECT_EQ(One(reader, "PRAGMA integrity_check"), "ok");
+  sqlite3_close(writer);
+  sqlite3_close(reader);
 }
 
 }  // namespace

@@ -1,0 +1,47 @@
+// The SQLite VFS the store opens its files through: SQLite's default one, with two changes.
+//
+// The WAL's writes are gathered into one. SQLite writes each WAL frame with two pwrite calls
+// (its 24-byte header, then the page), so a commit of n pages costs 2n system calls before its
+// fsync. Here the frames of a commit are kept in memory, in order, and written with one pwrite
+// just before the WAL is synced; any other use of the WAL file (a read, its size, a truncation,
+// closing it) writes them first, so nothing in SQLite ever sees the file without them. Correct
+// only with `PRAGMA synchronous=FULL` (authd's only setting): a commit then syncs the WAL before
+// it publishes the new frames in the wal-index, so no other connection or process can look for
+// frames that are still in this process's memory. Nothing is acknowledged before that sync, so
+// frames lost with the process (SIGKILL) belong to a commit that never returned.
+//
+// The database file is read through one lasting map, for connections that ask for one with
+// `PRAGMA mmap_size`. SQLite's own maps do not last: a reader that begins after the WAL changed
+// drops its pages and unmaps the whole file (xUnfetch(0, 0)), so under a steady stream of writes
+// every read transaction mapped the file again and faulted its pages back in, costing more than
+// the reads it saved. Here each file has one read-only shared map, made once and shared by every
+// connection of the process to that file; "unmap everything" only makes the next page fetched
+// read the file's size again, and pages are handed out only below that size. SQLite never asks
+// for a page past the size of its own snapshot, which no checkpoint (of any process) shrinks
+// while a reader may still need it: the same guarantee SQLite's own maps rely on. As with those,
+// an I/O error on a mapped page is a SIGBUS rather than an error code. Writes go through the
+// default VFS's file, which a shared map shows at once. The -shm file and temporary files are
+// the default VFS's own, untouched.
+#pragma once
+
+#include <cstdint>
+
+namespace authd::store {
+
+// The VFS's name, registered on first use (not as the default VFS).
+const char* StoreVfs();
+
+// At most this much of a database file is mapped; pages past it are read with pread.
+inline constexpr int64_t kStoreVfsMaxMap = int64_t{1} << 30;
+
+struct StoreVfsStats {
+  uint64_t writes = 0;          // writes SQLite made to WAL files
+  uint64_t flushes = 0;         // writes made to the files in their place (a long run takes several)
+  uint64_t maps = 0;            // maps of database files made
+  uint64_t mapped_fetches = 0;  // pages handed to SQLite from a map instead of read
+};
+
+// Counts since the process started, over every connection opened through the VFS.
+StoreVfsStats StoreVfsCounts();
+
+}  // namespace authd::store

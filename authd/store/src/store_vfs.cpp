@@ -1,0 +1,406 @@
+#include "authd/store/store_vfs.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace authd::store {
+namespace {
+
+// Frames gathered past this are written at once (a commit of one batch is far smaller).
+constexpr size_t kMaxPending = size_t{1} << 20;
+// The default VFS writes at most 128 KiB - 1 per call (its write masks the length to 17 bits and
+// reports anything short as a full disk), so a longer run goes in pieces of this size.
+constexpr size_t kMaxWrite = size_t{124} << 10;
+
+std::atomic<uint64_t> g_writes{0};
+std::atomic<uint64_t> g_flushes{0};
+std::atomic<uint64_t> g_maps_made{0};
+std::atomic<uint64_t> g_mapped_fetches{0};
+
+sqlite3_vfs* g_real = nullptr;  // the default VFS, which does the work
+sqlite3_vfs g_vfs{};
+
+// The bytes written to a WAL file and not yet passed on: one contiguous run from `start`.
+struct Pending {
+  sqlite3_int64 start = 0;
+  std::vector<unsigned char> data;
+};
+
+// The start of every file this VFS opens itself: SQLite sees `base`; the default VFS's own file
+// follows the whole struct in the same allocation.
+struct Wrapped {
+  sqlite3_file base;
+  sqlite3_file* real;
+};
+
+sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<Wrapped*>(f)->real; }
+
+template <typename File>
+constexpr size_t RealOffset() {
+  return (sizeof(File) + 7) & ~size_t{7};
+}
+
+// Opens the default VFS's file behind `file`, a File (which starts with a Wrapped). On failure
+// nothing is left open and SQLite sees no methods.
+template <typename File>
+int OpenReal(sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
+  auto* w = reinterpret_cast<Wrapped*>(file);
+  w->base.pMethods = nullptr;
+  w->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + RealOffset<File>());
+  w->real->pMethods = nullptr;
+  const int rc = g_real->xOpen(g_real, name, w->real, flags, out_flags);
+  if (rc != SQLITE_OK && w->real->pMethods) w->real->pMethods->xClose(w->real);
+  return rc;
+}
+
+// Forwarded alike for every kind of file.
+int Lock(sqlite3_file* f, int level) { return Real(f)->pMethods->xLock(Real(f), level); }
+int Unlock(sqlite3_file* f, int level) { return Real(f)->pMethods->xUnlock(Real(f), level); }
+int CheckReservedLock(sqlite3_file* f, int* out) { return Real(f)->pMethods->xCheckReservedLock(Real(f), out); }
+int SectorSize(sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); }
+int DeviceCharacteristics(sqlite3_file* f) { return Real(f)->pMethods->xDeviceCharacteristics(Real(f)); }
+
+// --- The WAL, its writes gathered (store_vfs.h) ------------------------------------------------
+
+struct BufferedFile {
+  Wrapped w;
+  Pending* pending;
+};
+
+BufferedFile* Self(sqlite3_file* f) { return reinterpret_cast<BufferedFile*>(f); }
+
+int WriteThrough(sqlite3_file* f, const unsigned char* bytes, size_t n, sqlite3_int64 off) {
+  sqlite3_file* real = Real(f);
+  for (size_t done = 0; done < n;) {
+    const size_t piece = std::min(n - done, kMaxWrite);
+    g_flushes.fetch_add(1, std::memory_order_relaxed);
+    const int rc = real->pMethods->xWrite(real, bytes + done, static_cast<int>(piece),
+                                          off + static_cast<sqlite3_int64>(done));
+    if (rc != SQLITE_OK) return rc;
+    done += piece;
+  }
+  return SQLITE_OK;
+}
+
+int Flush(sqlite3_file* f) {
+  Pending& p = *Self(f)->pending;
+  if (p.data.empty()) return SQLITE_OK;
+  const int rc = WriteThrough(f, p.data.data(), p.data.size(), p.start);
+  // Written or not, the run is done with: a failed write fails SQLite's commit, which then
+  // writes its frames again from where the WAL last ended.
+  p.data.clear();
+  return rc;
+}
+
+int Close(sqlite3_file* f) {
+  const int flushed = Flush(f);
+  sqlite3_file* real = Real(f);
+  const int closed = real->pMethods->xClose(real);
+  delete Self(f)->pending;
+  Self(f)->pending = nullptr;
+  return flushed != SQLITE_OK ? flushed : closed;
+}
+
+int Read(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
+  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  return Real(f)->pMethods->xRead(Real(f), buf, amt, off);
+}
+
+int Write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
+  g_writes.fetch_add(1, std::memory_order_relaxed);
+  Pending& p = *Self(f)->pending;
+  const auto n = static_cast<size_t>(amt);
+  const sqlite3_int64 end = p.start + static_cast<sqlite3_int64>(p.data.size());
+  const auto* bytes = static_cast<const unsigned char*>(buf);
+  if (!p.data.empty() && off >= p.start && off + amt <= end) {
+    // A frame of this transaction written again (SQLite then rewrites the checksums after it).
+    std::memcpy(p.data.data() + (off - p.start), bytes, n);
+    return SQLITE_OK;
+  }
+  if ((p.data.empty() || off == end) && p.data.size() + n <= kMaxPending) {
+    if (p.data.empty()) p.start = off;
+    p.data.insert(p.data.end(), bytes, bytes + n);
+    return SQLITE_OK;
+  }
+  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  if (n > kMaxPending) return WriteThrough(f, bytes, n, off);
+  p.start = off;
+  p.data.assign(bytes, bytes + n);
+  return SQLITE_OK;
+}
+
+int Truncate(sqlite3_file* f, sqlite3_int64 size) {
+  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  return Real(f)->pMethods->xTruncate(Real(f), size);
+}
+
+int Sync(sqlite3_file* f, int flags) {
+  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  return Real(f)->pMethods->xSync(Real(f), flags);
+}
+
+int FileSize(sqlite3_file* f, sqlite3_int64* size) {
+  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  return Real(f)->pMethods->xFileSize(Real(f), size);
+}
+
+int FileControl(sqlite3_file* f, int op, void* arg) {
+  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  return Real(f)->pMethods->xFileControl(Real(f), op, arg);
+}
+
+// Version 1: SQLite maps and shares memory through the database file, never through its WAL.
+const sqlite3_io_methods kMethods = {
+    1,           Close,       Read,       Write,    Truncate,          Sync,
+    FileSize,    Lock,        Unlock,     CheckReservedLock, FileControl, SectorSize,
+    DeviceCharacteristics, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+};
+
+// --- The database file, read through one lasting map (store_vfs.h) -----------------------------
+
+constexpr sqlite3_int64 kMaxMap = kStoreVfsMaxMap;
+
+struct Mapping {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  unsigned char* base = nullptr;
+  size_t length = 0;
+  int users = 0;
+};
+
+std::mutex g_maps_mu;
+std::vector<Mapping*> g_maps;  // guarded by g_maps_mu
+
+Mapping* AcquireMapping(int fd, size_t length) {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return nullptr;
+  std::lock_guard lock(g_maps_mu);
+  for (Mapping* m : g_maps) {
+    if (m->dev == st.st_dev && m->ino == st.st_ino) {
+      ++m->users;
+      return m;
+    }
+  }
+  void* base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) return nullptr;
+  auto* m = new (std::nothrow) Mapping{st.st_dev, st.st_ino, static_cast<unsigned char*>(base), length, 1};
+  if (!m) {
+    ::munmap(base, length);
+    return nullptr;
+  }
+  g_maps.push_back(m);
+  g_maps_made.fetch_add(1, std::memory_order_relaxed);
+  return m;
+}
+
+void ReleaseMapping(Mapping* m) {
+  std::lock_guard lock(g_maps_mu);
+  if (--m->users > 0) return;
+  std::erase(g_maps, m);
+  ::munmap(m->base, m->length);
+  delete m;
+}
+
+struct MappedFile {
+  Wrapped w;
+  int fd;                   // the same file, opened read-only for the map and its size
+  Mapping* map;             // null until first needed
+  sqlite3_int64 limit;      // SQLITE_FCNTL_MMAP_SIZE: 0 maps nothing
+  sqlite3_int64 valid;      // bytes of the map that may be handed out
+  bool stale;               // the file's size is read again before the next fetch
+  bool failed;              // the map could not be made: read as without one
+};
+
+MappedFile* Db(sqlite3_file* f) { return reinterpret_cast<MappedFile*>(f); }
+
+int DbClose(sqlite3_file* f) {
+  MappedFile* self = Db(f);
+  if (self->map) ReleaseMapping(self->map);
+  self->map = nullptr;
+  if (self->fd >= 0) ::close(self->fd);
+  self->fd = -1;
+  return Real(f)->pMethods->xClose(Real(f));
+}
+
+int DbRead(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) { return Real(f)->pMethods->xRead(Real(f), buf, amt, off); }
+int DbWrite(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
+  return Real(f)->pMethods->xWrite(Real(f), buf, amt, off);
+}
+int DbTruncate(sqlite3_file* f, sqlite3_int64 size) {
+  MappedFile* self = Db(f);
+  self->valid = std::min(self->valid, size);
+  self->stale = true;
+  return Real(f)->pMethods->xTruncate(Real(f), size);
+}
+int DbSync(sqlite3_file* f, int flags) { return Real(f)->pMethods->xSync(Real(f), flags); }
+int DbFileSize(sqlite3_file* f, sqlite3_int64* size) { return Real(f)->pMethods->xFileSize(Real(f), size); }
+int DbFileControl(sqlite3_file* f, int op, void* arg) {
+  if (op == SQLITE_FCNTL_MMAP_SIZE) {
+    // The limit is this file's; the default VFS's file never maps (its own limit stays 0).
+    MappedFile* self = Db(f);
+    auto* value = static_cast<sqlite3_int64*>(arg);
+    const sqlite3_int64 wanted = std::min(*value, kMaxMap);
+    *value = self->limit;
+    if (wanted >= 0) {
+      self->limit = wanted;
+      self->stale = true;
+    }
+    return SQLITE_OK;
+  }
+  return Real(f)->pMethods->xFileControl(Real(f), op, arg);
+}
+int DbShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
+  return Real(f)->pMethods->xShmMap(Real(f), region, size, extend, out);
+}
+int DbShmLock(sqlite3_file* f, int offset, int n, int flags) {
+  return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags);
+}
+void DbShmBarrier(sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); }
+int DbShmUnmap(sqlite3_file* f, int delete_flag) { return Real(f)->pMethods->xShmUnmap(Real(f), delete_flag); }
+
+int DbFetch(sqlite3_file* f, sqlite3_int64 off, int amt, void** out) {
+  *out = nullptr;
+  MappedFile* self = Db(f);
+  if (self->limit <= 0 || self->failed || self->fd < 0) return SQLITE_OK;
+  if (!self->map) {
+    self->map = AcquireMapping(self->fd, static_cast<size_t>(kMaxMap));
+    if (!self->map) {
+      self->failed = true;
+      return SQLITE_OK;
+    }
+  }
+  if (self->stale) {
+    struct stat st{};
+    if (::fstat(self->fd, &st) != 0) return SQLITE_OK;
+    self->valid = std::min<sqlite3_int64>({st.st_size, self->limit, static_cast<sqlite3_int64>(self->map->length)});
+    self->stale = false;
+  }
+  if (off >= 0 && amt > 0 && off + amt <= self->valid) {
+    *out = self->map->base + off;
+    g_mapped_fetches.fetch_add(1, std::memory_order_relaxed);
+  }
+  return SQLITE_OK;
+}
+
+int DbUnfetch(sqlite3_file* f, sqlite3_int64, void* page) {
+  // A page handed back needs nothing; "unmap everything" keeps the map and reads the size again.
+  if (!page) Db(f)->stale = true;
+  return SQLITE_OK;
+}
+
+const sqlite3_io_methods kDbMethods = {
+    3,          DbClose, DbRead,   DbWrite,           DbTruncate,    DbSync,
+    DbFileSize, Lock,    Unlock,   CheckReservedLock, DbFileControl, SectorSize,
+    DeviceCharacteristics, DbShmMap, DbShmLock, DbShmBarrier, DbShmUnmap, DbFetch, DbUnfetch,
+};
+
+int OpenDb(sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
+  MappedFile* self = Db(file);
+  self->fd = -1;
+  self->map = nullptr;
+  self->limit = 0;
+  self->valid = 0;
+  self->stale = true;
+  self->failed = false;
+  if (int rc = OpenReal<MappedFile>(name, file, flags, out_flags); rc != SQLITE_OK) return rc;
+  // The default VFS's file must offer what this one forwards (version 3: the wal-index and maps).
+  if (Real(file)->pMethods->iVersion < 3) {
+    Real(file)->pMethods->xClose(Real(file));
+    return SQLITE_CANTOPEN;
+  }
+  // Its descriptor is not reachable, so the map comes from a second, read-only one on the same
+  // path; without it the file is read as without a map.
+  if (name) self->fd = ::open(name, O_RDONLY | O_CLOEXEC);
+  self->w.base.pMethods = &kDbMethods;
+  return SQLITE_OK;
+}
+
+int OpenWal(sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
+  BufferedFile* self = Self(file);
+  self->pending = nullptr;
+  if (int rc = OpenReal<BufferedFile>(name, file, flags, out_flags); rc != SQLITE_OK) return rc;
+  self->pending = new (std::nothrow) Pending;
+  if (!self->pending) {
+    Real(file)->pMethods->xClose(Real(file));
+    return SQLITE_NOMEM;
+  }
+  self->w.base.pMethods = &kMethods;
+  return SQLITE_OK;
+}
+
+int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
+  // The database is mapped and its WAL buffered; anything else is the default VFS's file, in the
+  // memory SQLite gave for this one.
+  if (flags & SQLITE_OPEN_MAIN_DB) return OpenDb(name, file, flags, out_flags);
+  if (flags & SQLITE_OPEN_WAL) return OpenWal(name, file, flags, out_flags);
+  return g_real->xOpen(g_real, name, file, flags, out_flags);
+}
+
+// The rest of the VFS is the default one's, called as itself.
+int Delete(sqlite3_vfs*, const char* name, int sync_dir) { return g_real->xDelete(g_real, name, sync_dir); }
+int Access(sqlite3_vfs*, const char* name, int flags, int* out) { return g_real->xAccess(g_real, name, flags, out); }
+int FullPathname(sqlite3_vfs*, const char* name, int n, char* out) {
+  return g_real->xFullPathname(g_real, name, n, out);
+}
+void* DlOpen(sqlite3_vfs*, const char* name) { return g_real->xDlOpen(g_real, name); }
+void DlError(sqlite3_vfs*, int n, char* out) { g_real->xDlError(g_real, n, out); }
+void (*DlSym(sqlite3_vfs*, void* lib, const char* sym))(void) { return g_real->xDlSym(g_real, lib, sym); }
+void DlClose(sqlite3_vfs*, void* lib) { g_real->xDlClose(g_real, lib); }
+int Randomness(sqlite3_vfs*, int n, char* out) { return g_real->xRandomness(g_real, n, out); }
+int Sleep(sqlite3_vfs*, int us) { return g_real->xSleep(g_real, us); }
+int CurrentTime(sqlite3_vfs*, double* out) { return g_real->xCurrentTime(g_real, out); }
+int GetLastError(sqlite3_vfs*, int n, char* out) { return g_real->xGetLastError(g_real, n, out); }
+int CurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* out) { return g_real->xCurrentTimeInt64(g_real, out); }
+
+}  // namespace
+
+const char* StoreVfs() {
+  static std::once_flag once;
+  static const char* name = nullptr;
+  std::call_once(once, [] {
+    g_real = sqlite3_vfs_find(nullptr);
+    if (!g_real) return;
+    // Version 2 at most: the system-call hooks of version 3 stay the default VFS's.
+    g_vfs = sqlite3_vfs{.iVersion = std::min(g_real->iVersion, 2),
+                        .szOsFile = static_cast<int>(std::max(RealOffset<BufferedFile>(), RealOffset<MappedFile>())) + g_real->szOsFile,
+                        .mxPathname = g_real->mxPathname,
+                        .pNext = nullptr,
+                        .zName = "authd-store",
+                        .pAppData = nullptr,
+                        .xOpen = Open,
+                        .xDelete = Delete,
+                        .xAccess = Access,
+                        .xFullPathname = FullPathname,
+                        .xDlOpen = DlOpen,
+                        .xDlError = DlError,
+                        .xDlSym = DlSym,
+                        .xDlClose = DlClose,
+                        .xRandomness = Randomness,
+                        .xSleep = Sleep,
+                        .xCurrentTime = CurrentTime,
+                        .xGetLastError = GetLastError,
+                        .xCurrentTimeInt64 = g_real->iVersion >= 2 ? CurrentTimeInt64 : nullptr,
+                        .xSetSystemCall = nullptr,
+                        .xGetSystemCall = nullptr,
+                        .xNextSystemCall = nullptr};
+    if (sqlite3_vfs_register(&g_vfs, 0) == SQLITE_OK) name = g_vfs.zName;
+  });
+  return name;  // null (the default VFS) if it could not be registered
+}
+
+StoreVfsStats StoreVfsCounts() {
+  return {g_writes.load(std::memory_order_relaxed), g_flushes.load(std::memory_order_relaxed),
+          g_maps_made.load(std::memory_order_relaxed), g_mapped_fetches.load(std::memory_order_relaxed)};
+}
+
+}  // namespace authd::store
