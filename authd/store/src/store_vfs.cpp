@@ -26,6 +26,7 @@ std::atomic<uint64_t> g_writes{0};
 std::atomic<uint64_t> g_flushes{0};
 std::atomic<uint64_t> g_maps_made{0};
 std::atomic<uint64_t> g_mapped_fetches{0};
+std::atomic<uint64_t> g_mapped_wal_reads{0};
 
 sqlite3_vfs* g_real = nullptr;  // the default VFS, which does the work
 sqlite3_vfs g_vfs{};
@@ -70,11 +71,123 @@ int CheckReservedLock(sqlite3_file* f, int* out) { return Real(f)->pMethods->xCh
 int SectorSize(sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); }
 int DeviceCharacteristics(sqlite3_file* f) { return Real(f)->pMethods->xDeviceCharacteristics(Real(f)); }
 
+// --- Lasting maps (store_vfs.h) -----------------------------------------------------------------
+
+// One read-only shared map of a file, shared by every file of the process open on its inode.
+struct Mapping {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  unsigned char* base = nullptr;
+  size_t length = 0;
+  int users = 0;                          // guarded by g_maps_mu
+  std::atomic<uint64_t> truncations{0};  // by this process, through any file on the inode
+};
+
+std::mutex g_maps_mu;
+std::vector<Mapping*> g_maps;  // guarded by g_maps_mu
+
+Mapping* AcquireMapping(int fd, size_t length) {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return nullptr;
+  std::lock_guard lock(g_maps_mu);
+  for (Mapping* m : g_maps) {
+    if (m->dev == st.st_dev && m->ino == st.st_ino) {
+      ++m->users;
+      return m;
+    }
+  }
+  void* base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) return nullptr;
+  auto* m = new (std::nothrow) Mapping;
+  if (!m) {
+    ::munmap(base, length);
+    return nullptr;
+  }
+  m->dev = st.st_dev;
+  m->ino = st.st_ino;
+  m->base = static_cast<unsigned char*>(base);
+  m->length = length;
+  m->users = 1;
+  g_maps.push_back(m);
+  g_maps_made.fetch_add(1, std::memory_order_relaxed);
+  return m;
+}
+
+void ReleaseMapping(Mapping* m) {
+  std::lock_guard lock(g_maps_mu);
+  if (--m->users > 0) return;
+  std::erase(g_maps, m);
+  ::munmap(m->base, m->length);
+  delete m;
+}
+
+// What one open file sees through its inode's map: the bytes below the file's size as last read.
+// Its own descriptor, read-only on the same path, makes the map and reads the size (the default
+// VFS's descriptor is not reachable); without one the file is read as without a map.
+struct FileView {
+  int fd;
+  size_t reserve;       // the length of the map, if this file makes it
+  Mapping* map;         // null until first needed
+  sqlite3_int64 valid;  // bytes that may be handed out
+  uint64_t truncations; // the map's count when `valid` was read
+  bool stale;           // the size is read again before the next use
+  bool failed;          // no map could be made
+
+  void Open(sqlite3_filename name, size_t length) {
+    fd = name ? ::open(name, O_RDONLY | O_CLOEXEC) : -1;
+    reserve = length;
+    map = nullptr;
+    valid = 0;
+    truncations = 0;
+    stale = true;
+    failed = fd < 0;
+  }
+  void Close() {
+    if (map) ReleaseMapping(map);
+    map = nullptr;
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  // The file was truncated by this process: every view of it reads its size again.
+  void Truncated() {
+    if (map) map->truncations.fetch_add(1, std::memory_order_relaxed);
+    stale = true;
+  }
+  // [off, off + n) in the map, or null (read it instead). At most `limit` bytes of the file are
+  // handed out; `reread_on_miss`: a range past the size last read reads it again (a file that
+  // grows as it is read, the WAL).
+  const unsigned char* At(sqlite3_int64 off, sqlite3_int64 n, sqlite3_int64 limit, bool reread_on_miss) {
+    if (failed || off < 0 || n <= 0) return nullptr;
+    if (!map) {
+      map = AcquireMapping(fd, reserve);
+      if (!map) {
+        failed = true;
+        return nullptr;
+      }
+    }
+    const sqlite3_int64 most = std::min(limit, static_cast<sqlite3_int64>(map->length));
+    if (off + n > most) return nullptr;
+    const uint64_t seen = map->truncations.load(std::memory_order_relaxed);
+    if (stale || seen != truncations || (reread_on_miss && off + n > valid)) {
+      struct stat st{};
+      if (::fstat(fd, &st) != 0) return nullptr;
+      valid = std::min<sqlite3_int64>(st.st_size, most);
+      truncations = seen;
+      stale = false;
+    }
+    return off + n <= valid ? map->base + off : nullptr;
+  }
+};
+
 // --- The WAL, its writes gathered (store_vfs.h) ------------------------------------------------
+
+// At most this much of a WAL is mapped (it stays near 1,000 pages between checkpoints).
+constexpr sqlite3_int64 kMaxWalMap = sqlite3_int64{64} << 20;
 
 struct BufferedFile {
   Wrapped w;
   Pending* pending;
+  FileView view;  // frames are read from it; SQLite reads only frames it knows are in the file
 };
 
 BufferedFile* Self(sqlite3_file* f) { return reinterpret_cast<BufferedFile*>(f); }
@@ -106,6 +219,7 @@ int Close(sqlite3_file* f) {
   const int flushed = Flush(f);
   sqlite3_file* real = Real(f);
   const int closed = real->pMethods->xClose(real);
+  Self(f)->view.Close();
   delete Self(f)->pending;
   Self(f)->pending = nullptr;
   return flushed != SQLITE_OK ? flushed : closed;
@@ -113,6 +227,11 @@ int Close(sqlite3_file* f) {
 
 int Read(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
   if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  if (const unsigned char* bytes = Self(f)->view.At(off, amt, kMaxWalMap, true)) {
+    std::memcpy(buf, bytes, static_cast<size_t>(amt));
+    g_mapped_wal_reads.fetch_add(1, std::memory_order_relaxed);
+    return SQLITE_OK;
+  }
   return Real(f)->pMethods->xRead(Real(f), buf, amt, off);
 }
 
@@ -141,6 +260,7 @@ int Write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
 
 int Truncate(sqlite3_file* f, sqlite3_int64 size) {
   if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  Self(f)->view.Truncated();
   return Real(f)->pMethods->xTruncate(Real(f), size);
 }
 
@@ -168,67 +288,20 @@ const sqlite3_io_methods kMethods = {
 
 // --- The database file, read through one lasting map (store_vfs.h) -----------------------------
 
+// --- The database file, its pages handed out from the map (store_vfs.h) ------------------------
+
 constexpr sqlite3_int64 kMaxMap = kStoreVfsMaxMap;
-
-struct Mapping {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  unsigned char* base = nullptr;
-  size_t length = 0;
-  int users = 0;
-};
-
-std::mutex g_maps_mu;
-std::vector<Mapping*> g_maps;  // guarded by g_maps_mu
-
-Mapping* AcquireMapping(int fd, size_t length) {
-  struct stat st{};
-  if (::fstat(fd, &st) != 0) return nullptr;
-  std::lock_guard lock(g_maps_mu);
-  for (Mapping* m : g_maps) {
-    if (m->dev == st.st_dev && m->ino == st.st_ino) {
-      ++m->users;
-      return m;
-    }
-  }
-  void* base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) return nullptr;
-  auto* m = new (std::nothrow) Mapping{st.st_dev, st.st_ino, static_cast<unsigned char*>(base), length, 1};
-  if (!m) {
-    ::munmap(base, length);
-    return nullptr;
-  }
-  g_maps.push_back(m);
-  g_maps_made.fetch_add(1, std::memory_order_relaxed);
-  return m;
-}
-
-void ReleaseMapping(Mapping* m) {
-  std::lock_guard lock(g_maps_mu);
-  if (--m->users > 0) return;
-  std::erase(g_maps, m);
-  ::munmap(m->base, m->length);
-  delete m;
-}
 
 struct MappedFile {
   Wrapped w;
-  int fd;                   // the same file, opened read-only for the map and its size
-  Mapping* map;             // null until first needed
-  sqlite3_int64 limit;      // SQLITE_FCNTL_MMAP_SIZE: 0 maps nothing
-  sqlite3_int64 valid;      // bytes of the map that may be handed out
-  bool stale;               // the file's size is read again before the next fetch
-  bool failed;              // the map could not be made: read as without one
+  FileView view;
+  sqlite3_int64 limit;  // SQLITE_FCNTL_MMAP_SIZE: 0 hands out nothing
 };
 
 MappedFile* Db(sqlite3_file* f) { return reinterpret_cast<MappedFile*>(f); }
 
 int DbClose(sqlite3_file* f) {
-  MappedFile* self = Db(f);
-  if (self->map) ReleaseMapping(self->map);
-  self->map = nullptr;
-  if (self->fd >= 0) ::close(self->fd);
-  self->fd = -1;
+  Db(f)->view.Close();
   return Real(f)->pMethods->xClose(Real(f));
 }
 
@@ -237,9 +310,7 @@ int DbWrite(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
   return Real(f)->pMethods->xWrite(Real(f), buf, amt, off);
 }
 int DbTruncate(sqlite3_file* f, sqlite3_int64 size) {
-  MappedFile* self = Db(f);
-  self->valid = std::min(self->valid, size);
-  self->stale = true;
+  Db(f)->view.Truncated();
   return Real(f)->pMethods->xTruncate(Real(f), size);
 }
 int DbSync(sqlite3_file* f, int flags) { return Real(f)->pMethods->xSync(Real(f), flags); }
@@ -253,7 +324,7 @@ int DbFileControl(sqlite3_file* f, int op, void* arg) {
     *value = self->limit;
     if (wanted >= 0) {
       self->limit = wanted;
-      self->stale = true;
+      self->view.stale = true;
     }
     return SQLITE_OK;
   }
@@ -269,32 +340,18 @@ void DbShmBarrier(sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); }
 int DbShmUnmap(sqlite3_file* f, int delete_flag) { return Real(f)->pMethods->xShmUnmap(Real(f), delete_flag); }
 
 int DbFetch(sqlite3_file* f, sqlite3_int64 off, int amt, void** out) {
-  *out = nullptr;
   MappedFile* self = Db(f);
-  if (self->limit <= 0 || self->failed || self->fd < 0) return SQLITE_OK;
-  if (!self->map) {
-    self->map = AcquireMapping(self->fd, static_cast<size_t>(kMaxMap));
-    if (!self->map) {
-      self->failed = true;
-      return SQLITE_OK;
-    }
-  }
-  if (self->stale) {
-    struct stat st{};
-    if (::fstat(self->fd, &st) != 0) return SQLITE_OK;
-    self->valid = std::min<sqlite3_int64>({st.st_size, self->limit, static_cast<sqlite3_int64>(self->map->length)});
-    self->stale = false;
-  }
-  if (off >= 0 && amt > 0 && off + amt <= self->valid) {
-    *out = self->map->base + off;
-    g_mapped_fetches.fetch_add(1, std::memory_order_relaxed);
-  }
+  // The size is read again only when SQLite asked for everything to be unmapped: a page past it
+  // (the file grew since) is read, and so is anything past the limit.
+  const unsigned char* page = self->limit > 0 ? self->view.At(off, amt, self->limit, false) : nullptr;
+  if (page) g_mapped_fetches.fetch_add(1, std::memory_order_relaxed);
+  *out = const_cast<unsigned char*>(page);
   return SQLITE_OK;
 }
 
 int DbUnfetch(sqlite3_file* f, sqlite3_int64, void* page) {
   // A page handed back needs nothing; "unmap everything" keeps the map and reads the size again.
-  if (!page) Db(f)->stale = true;
+  if (!page) Db(f)->view.stale = true;
   return SQLITE_OK;
 }
 
@@ -306,21 +363,15 @@ const sqlite3_io_methods kDbMethods = {
 
 int OpenDb(sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
   MappedFile* self = Db(file);
-  self->fd = -1;
-  self->map = nullptr;
+  self->view.Open(nullptr, 0);
   self->limit = 0;
-  self->valid = 0;
-  self->stale = true;
-  self->failed = false;
   if (int rc = OpenReal<MappedFile>(name, file, flags, out_flags); rc != SQLITE_OK) return rc;
   // The default VFS's file must offer what this one forwards (version 3: the wal-index and maps).
   if (Real(file)->pMethods->iVersion < 3) {
     Real(file)->pMethods->xClose(Real(file));
     return SQLITE_CANTOPEN;
   }
-  // Its descriptor is not reachable, so the map comes from a second, read-only one on the same
-  // path; without it the file is read as without a map.
-  if (name) self->fd = ::open(name, O_RDONLY | O_CLOEXEC);
+  self->view.Open(name, static_cast<size_t>(kMaxMap));
   self->w.base.pMethods = &kDbMethods;
   return SQLITE_OK;
 }
@@ -328,12 +379,14 @@ int OpenDb(sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags)
 int OpenWal(sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
   BufferedFile* self = Self(file);
   self->pending = nullptr;
+  self->view.Open(nullptr, 0);
   if (int rc = OpenReal<BufferedFile>(name, file, flags, out_flags); rc != SQLITE_OK) return rc;
   self->pending = new (std::nothrow) Pending;
   if (!self->pending) {
     Real(file)->pMethods->xClose(Real(file));
     return SQLITE_NOMEM;
   }
+  self->view.Open(name, static_cast<size_t>(kMaxWalMap));
   self->w.base.pMethods = &kMethods;
   return SQLITE_OK;
 }
@@ -400,7 +453,8 @@ const char* StoreVfs() {
 
 StoreVfsStats StoreVfsCounts() {
   return {g_writes.load(std::memory_order_relaxed), g_flushes.load(std::memory_order_relaxed),
-          g_maps_made.load(std::memory_order_relaxed), g_mapped_fetches.load(std::memory_order_relaxed)};
+          g_maps_made.load(std::memory_order_relaxed), g_mapped_fetches.load(std::memory_order_relaxed),
+          g_mapped_wal_reads.load(std::memory_order_relaxed)};
 }
 
 }  // namespace authd::store

@@ -10,18 +10,20 @@
 // frames that are still in this process's memory. Nothing is acknowledged before that sync, so
 // frames lost with the process (SIGKILL) belong to a commit that never returned.
 //
-// The database file is read through one lasting map, for connections that ask for one with
-// `PRAGMA mmap_size`. SQLite's own maps do not last: a reader that begins after the WAL changed
-// drops its pages and unmaps the whole file (xUnfetch(0, 0)), so under a steady stream of writes
-// every read transaction mapped the file again and faulted its pages back in, costing more than
-// the reads it saved. Here each file has one read-only shared map, made once and shared by every
-// connection of the process to that file; "unmap everything" only makes the next page fetched
-// read the file's size again, and pages are handed out only below that size. SQLite never asks
-// for a page past the size of its own snapshot, which no checkpoint (of any process) shrinks
-// while a reader may still need it: the same guarantee SQLite's own maps rely on. As with those,
-// an I/O error on a mapped page is a SIGBUS rather than an error code. Writes go through the
-// default VFS's file, which a shared map shows at once. The -shm file and temporary files are
-// the default VFS's own, untouched.
+// The database file and its WAL are read through lasting maps. SQLite maps a database file for
+// a connection that asks for it (`PRAGMA mmap_size`), but its maps do not last: a reader that
+// begins after the WAL changed drops its pages and unmaps the whole file (xUnfetch(0, 0)), so
+// under a steady stream of writes every read transaction mapped the file again and faulted its
+// pages back in, costing more than the reads it saved. Here a file has one read-only shared map,
+// made once and shared by every connection of the process to that file; "unmap everything" only
+// makes the next page fetched read the file's size again, and pages are handed out only below
+// that size. Reads of WAL frames (pages not yet checkpointed, which every reader meets) are
+// copied out of the WAL's map in the same way instead of read with pread. SQLite never asks for
+// a page past the size of its own snapshot, nor for a frame past the end of the WAL it has seen,
+// and no checkpoint (of any process) shrinks either file while a reader may still need it: the
+// guarantee SQLite's own maps rely on. As with those, an I/O error on a mapped page is a SIGBUS
+// rather than an error code. Writes go through the default VFS's file, which a shared map shows
+// at once. The -shm file and temporary files are the default VFS's own, untouched.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +41,7 @@ struct StoreVfsStats {
   uint64_t flushes = 0;         // writes made to the files in their place (a long run takes several)
   uint64_t maps = 0;            // maps of database files made
   uint64_t mapped_fetches = 0;  // pages handed to SQLite from a map instead of read
+  uint64_t mapped_wal_reads = 0;  // reads of a WAL copied from its map instead of read
 };
 
 // Counts since the process started, over every connection opened through the VFS.
