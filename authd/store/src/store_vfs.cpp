@@ -286,8 +286,6 @@ const sqlite3_io_methods kMethods = {
     DeviceCharacteristics, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
 };
 
-// --- The database file, read through one lasting map (store_vfs.h) -----------------------------
-
 // --- The database file, its pages handed out from the map (store_vfs.h) ------------------------
 
 constexpr sqlite3_int64 kMaxMap = kStoreVfsMaxMap;
