@@ -47,6 +47,16 @@ std::string InsertRows(int from, int to, int bytes) {
          std::to_string(to) + ") INSERT INTO t SELECT i, randomblob(" + std::to_string(bytes) + ") FROM n;";
 }
 
+// A writer through the VFS to a new table t holding rows 1 to `rows`, all checkpointed into the
+// database file (the WAL emptied).
+sqlite3* CheckpointedTable(const std::string& path, int rows, int bytes) {
+  sqlite3* writer = Open(path, StoreVfs());
+  Exec(writer, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);");
+  Exec(writer, "BEGIN; " + InsertRows(1, rows, bytes) + " COMMIT;");
+  EXPECT_EQ(One(writer, "PRAGMA wal_checkpoint(TRUNCATE)"), "0");
+  return writer;
+}
+
 // For a forked child, which uses no test macros: a connection through the VFS to a new table t
 // holding rows 1 to `rows`, committed; null if any of that failed.
 sqlite3* StartInChild(const std::string& path, int rows, int bytes) {
@@ -195,10 +205,7 @@ sqlite3* OpenMappedReader(const std::string& path) {
 TEST(MappedDatabase, ReadersShareOneLastingMapAndSeeEveryCommit) {
   authd::testing::TempDir dir;
   const std::string path = dir.File("m.db");
-  sqlite3* writer = Open(path, StoreVfs());
-  Exec(writer, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);");
-  Exec(writer, "BEGIN; " + InsertRows(1, 400, 500) + " COMMIT;");
-  EXPECT_EQ(One(writer, "PRAGMA wal_checkpoint(TRUNCATE)"), "0");  // the pages now in the file
+  sqlite3* writer = CheckpointedTable(path, 400, 500);
   const StoreVfsStats before = StoreVfsCounts();
   sqlite3* a = OpenMappedReader(path);
   sqlite3* b = OpenMappedReader(path);
@@ -233,10 +240,7 @@ TEST(MappedDatabase, ReadersShareOneLastingMapAndSeeEveryCommit) {
 TEST(MappedDatabase, AConnectionThatAsksForNoMapFetchesNothing) {
   authd::testing::TempDir dir;
   const std::string path = dir.File("n.db");
-  sqlite3* writer = Open(path, StoreVfs());
-  Exec(writer, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);");
-  Exec(writer, "BEGIN; " + InsertRows(1, 200, 500) + " COMMIT;");
-  EXPECT_EQ(One(writer, "PRAGMA wal_checkpoint(TRUNCATE)"), "0");
+  sqlite3* writer = CheckpointedTable(path, 200, 500);
   const StoreVfsStats before = StoreVfsCounts();
   sqlite3* plain = Open(path, StoreVfs());
   EXPECT_EQ(One(plain, "SELECT sum(length(v)) FROM t"), "100000");
@@ -252,10 +256,7 @@ TEST(MappedDatabase, AConnectionThatAsksForNoMapFetchesNothing) {
 TEST(MappedDatabase, AFileShrunkAndGrownByAnotherProcessIsReadWhole) {
   authd::testing::TempDir dir;
   const std::string path = dir.File("v.db");
-  sqlite3* writer = Open(path, StoreVfs());
-  Exec(writer, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);");
-  Exec(writer, "BEGIN; " + InsertRows(1, 2000, 1000) + " COMMIT;");
-  EXPECT_EQ(One(writer, "PRAGMA wal_checkpoint(TRUNCATE)"), "0");
+  sqlite3* writer = CheckpointedTable(path, 2000, 1000);
   sqlite3_close(writer);
   sqlite3* reader = OpenMappedReader(path);
   ASSERT_EQ(One(reader, "SELECT sum(length(v)) FROM t"), "2000000");
