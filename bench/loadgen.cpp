@@ -229,7 +229,9 @@ int Exchange(int fd, std::string& buf, const std::string& request, authd::Json& 
 class Session {
  public:
   virtual ~Session() = default;
-  virtual bool Setup(int fd, std::string& buf) = 0;
+  // Setup's requests go through Call, which reopens `fd` when the server ended the connection
+  // (its per-connection request limit) after the last answer.
+  virtual bool Setup(int& fd, std::string& buf) = 0;
   // One operation; `close_after` when the server ends the connection after it.
   virtual int Op(int fd, std::string& buf, bool& close_after) = 0;
 
@@ -239,14 +241,26 @@ class Session {
                  authd::DumpJson(j).c_str());
     return false;
   }
+  // One request during Setup: the status, the JSON body in `out`.
+  int Call(const Options& o, int& fd, std::string& buf, const std::string& request, authd::Json& out) {
+    if (reopen_) {
+      close(fd);
+      buf.clear();
+      reopen_ = false;
+      fd = Connect(o.port);
+      if (fd < 0) return -1;
+    }
+    return Exchange(fd, buf, request, out, reopen_);
+  }
   // POST /v1/admin/users with the admin token; false (and said why) unless it was created.
-  static bool CreateUser(const Options& o, int fd, std::string& buf, const std::string& username) {
-    bool close_after = false;
+  bool CreateUser(const Options& o, int& fd, std::string& buf, const std::string& username) {
     authd::Json j;
-    const int st =
-        Exchange(fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", username}}), o.admin_token), j, close_after);
+    const int st = Call(o, fd, buf, Post("/v1/admin/users", authd::DumpJson({{"username", username}}), o.admin_token), j);
     return st == 201 || Fail(username, "user", st, j);
   }
+
+ private:
+  bool reopen_ = false;  // the server said it closes the connection after its last answer
 };
 
 std::string UniqueName(const char* prefix, int index) {
@@ -262,30 +276,28 @@ class WebAuthnLogin final : public Session {
     key_.origin = o.origin;
   }
 
-  bool Setup(int fd, std::string& buf) override {
-    bool close_after = false;
+  bool Setup(int& fd, std::string& buf) override {
     authd::Json j;
     std::string code;
     if (o_.peer) {
-      const int st = Exchange(fd, buf, Post("/bench/bootstrap", authd::DumpJson({{"usernames", {username_}}, {"client", false}})),
-                              j, close_after);
+      const int st = Call(o_, fd, buf, Post("/bench/bootstrap", authd::DumpJson({{"usernames", {username_}}, {"client", false}})),
+                          j);
       if (st != 201) return Fail(username_, "bootstrap", st, j);
       code = j["users"][0]["enrollment_code"].get<std::string>();
     } else {
       if (!CreateUser(o_, fd, buf, username_)) return false;
-      const int st = Exchange(fd, buf, Post("/v1/admin/users/" + username_ + "/enrollment-codes", "{}", o_.admin_token), j,
-                    close_after);
+      const int st = Call(o_, fd, buf, Post("/v1/admin/users/" + username_ + "/enrollment-codes", "{}", o_.admin_token), j);
       if (st != 201) return Fail(username_, "enrolment code", st, j);
       code = j.value("enrollment_code", "");
     }
     int st = 0;
-    st = Exchange(fd, buf, Post("/v1/webauthn/registration/options",
-                               authd::DumpJson({{"username", username_}, {"enrollment_code", code}})),
-                  j, close_after);
+    st = Call(o_, fd, buf, Post("/v1/webauthn/registration/options",
+                                authd::DumpJson({{"username", username_}, {"enrollment_code", code}})),
+              j);
     if (st != 200) return Fail(username_, "registration options", st, j);
     key_.rp_id = j["publicKey"]["rp"]["id"].get<std::string>();
     const authd::Json body = RegistrationVerifyBody(j, key_, key_.NewRegistration());
-    st = Exchange(fd, buf, Post("/v1/webauthn/registration/verify", authd::DumpJson(body)), j, close_after);
+    st = Call(o_, fd, buf, Post("/v1/webauthn/registration/verify", authd::DumpJson(body)), j);
     if (st != 201) return Fail(username_, "registration verify", st, j);
     return true;
   }
@@ -318,7 +330,7 @@ class WebAuthnRegister final : public Session {
     key_.origin = o.origin;
   }
 
-  bool Setup(int fd, std::string& buf) override {
+  bool Setup(int& fd, std::string& buf) override {
     if (o_.peer) return true;  // the peer's users come with an enrolment code per registration
     for (const auto& u : users_) {
       if (!CreateUser(o_, fd, buf, u)) return false;
@@ -367,13 +379,11 @@ class TotpVerify final : public Session {
     for (int u = 0; u < users; ++u) users_.push_back({UniqueName("totp", index * 100000 + u), {}, -1});
   }
 
-  bool Setup(int fd, std::string& buf) override {
-    bool close_after = false;
+  bool Setup(int& fd, std::string& buf) override {
     authd::Json j;
     for (auto& u : users_) {
       if (!CreateUser(o_, fd, buf, u.name)) return false;
-      int st = Exchange(fd, buf, Post("/v1/totp/enrollment", authd::DumpJson({{"username", u.name}}), o_.admin_token), j,
-                    close_after);
+      int st = Call(o_, fd, buf, Post("/v1/totp/enrollment", authd::DumpJson({{"username", u.name}}), o_.admin_token), j);
       if (st != 200) return Fail(u.name, "totp enrollment", st, j);
       u.secret = *authd::Base32Decode(j["secret"].get<std::string>());
       // Confirm with the previous step's code, so that the current and the next remain for the run;
@@ -381,9 +391,9 @@ class TotpVerify final : public Session {
       // (and the previous step then out of its window).
       while (std::time(nullptr) % 30 >= 28) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       const int64_t step = Step() - 1;
-      st = Exchange(fd, buf, Post("/v1/totp/enrollment/confirm",
-                                 authd::DumpJson({{"enrollment", j["enrollment"]}, {"code", Code(u, step)}})),
-                    j, close_after);
+      st = Call(o_, fd, buf, Post("/v1/totp/enrollment/confirm",
+                                  authd::DumpJson({{"enrollment", j["enrollment"]}, {"code", Code(u, step)}})),
+                j);
       if (st != 201) return Fail(u.name, "totp confirm", st, j);
       u.last_step = step;
     }
@@ -437,15 +447,13 @@ class YubiOtp final : public Session {
     token_.use_counter = 1;
   }
 
-  bool Setup(int fd, std::string& buf) override {
-    bool close_after = false;
+  bool Setup(int& fd, std::string& buf) override {
     authd::Json j;
     if (!CreateUser(o_, fd, buf, username_)) return false;
     const authd::Json reg = {{"public_id", public_id_},
                              {"private_id", authd::HexEncode(authd::ByteView(token_.private_id.data(), 6))},
                              {"aes_key", authd::HexEncode(aes_key_)}};
-    const int st = Exchange(fd, buf, Post("/v1/admin/users/" + username_ + "/yubiotp", authd::DumpJson(reg), o_.admin_token), j,
-                  close_after);
+    const int st = Call(o_, fd, buf, Post("/v1/admin/users/" + username_ + "/yubiotp", authd::DumpJson(reg), o_.admin_token), j);
     if (st != 201) return Fail(username_, "yubiotp registration", st, j);
     return true;
   }
@@ -554,7 +562,7 @@ int main(int argc, char** argv) {
     std::atomic<bool> failed{false};
     for (auto& k : keys) {
       setup.emplace_back([&, session = k.get()] {
-        const int fd = Connect(o.port);
+        int fd = Connect(o.port);
         std::string buf;
         if (fd < 0 || !session->Setup(fd, buf)) failed = true;
         if (fd >= 0) close(fd);
@@ -566,7 +574,7 @@ int main(int argc, char** argv) {
   if (o.peer && o.scenario == "introspect") {
     // The peer's only tokens come from logins, and its only client from its bootstrap route.
     WebAuthnLogin login(o, 999);
-    const int fd = Connect(o.port);
+    int fd = Connect(o.port);
     std::string buf;
     bool close_after = false;
     authd::Json j;

@@ -353,6 +353,43 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrderAndHttp10Closes) {
   EXPECT_NE(old.find("Connection: close"), std::string::npos) << old;
 }
 
+TEST_F(ServerTest, TheLastAnswerAKeptAliveConnectionCarriesSaysClose) {
+  // A connection carries 10,000 requests; the 10,000th answer says so, and nothing follows it.
+  int fd = ConnectTo(server_.port());
+  ASSERT_GE(fd, 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string buf, last_head;
+  int answers = 0, closes = 0;
+  char chunk[16384];
+  for (int i = 0; i < 10001; ++i) {
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) < 0) break;
+    size_t head_end;
+    ssize_t n = 1;
+    while ((head_end = buf.find("\r\n\r\n")) == std::string::npos &&
+           (n = recv(fd, chunk, sizeof chunk, 0)) > 0) {
+      buf.append(chunk, static_cast<size_t>(n));
+    }
+    if (head_end == std::string::npos) break;  // the server closed the connection
+    last_head = buf.substr(0, head_end);
+    const size_t cl = last_head.find("Content-Length: ");
+    ASSERT_NE(cl, std::string::npos) << last_head;
+    const size_t length = std::stoul(last_head.substr(cl + 16));
+    while (buf.size() < head_end + 4 + length && (n = recv(fd, chunk, sizeof chunk, 0)) > 0) {
+      buf.append(chunk, static_cast<size_t>(n));
+    }
+    ASSERT_GE(buf.size(), head_end + 4 + length) << "an answer was cut short";
+    buf.erase(0, head_end + 4 + length);
+    ++answers;
+    if (last_head.find("Connection: close") != std::string::npos) ++closes;
+  }
+  close(fd);
+  EXPECT_EQ(answers, 10000);
+  EXPECT_EQ(closes, 1);
+  EXPECT_NE(last_head.find("Connection: close"), std::string::npos) << last_head;
+}
+
 TEST_F(ServerTest, BadPercentEscapeInQueryIs400) {
   ExpectProblem(server_.Get("/v1/admin/users?q=%zz"), 400, "bad_request");
 }

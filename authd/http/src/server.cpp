@@ -445,10 +445,13 @@ class Connection final : public Poco::Net::TCPServerConnection {
     }
     Session session(socket(), params_);
     if (!impl_.tls) socket().setReceiveTimeout(std::min(params_->getTimeout(), params_->getKeepAliveTimeout()));
-    int keep_alive_left = params_->getMaxKeepAliveRequests();
+    // The last answer a connection may carry says `Connection: close`, so a client never sends a
+    // request (perhaps not idempotent) on a connection the server is about to close.
+    const int max_requests = params_->getMaxKeepAliveRequests();
+    int answered = 0;
     HeadReader reader;  // each request's head; its buffer is kept for the next
     for (bool first = true; !stopped_; first = false) {
-      if (!first && (keep_alive_left-- <= 0 || !session.getKeepAlive())) break;
+      if (!first && !session.getKeepAlive()) break;
       if (impl_.tls && !session.HasBuffered() &&
           !socket().poll(first ? params_->getTimeout() : params_->getKeepAliveTimeout(), Poco::Net::Socket::SELECT_READ)) {
         break;
@@ -461,7 +464,8 @@ class Connection final : public Poco::Net::TCPServerConnection {
         // The client stopped sending inside a head; it may still read the answer.
         if (read == Session::HeadRead::kCut) impl_.RefuseHead(socket(), "the request head ended before its empty line");
         if (read != Session::HeadRead::kOk) break;  // kClosed: the client closed between requests
-        const bool may_keep_alive = params_->getKeepAlive() && session.canKeepAlive();
+        ++answered;
+        const bool may_keep_alive = params_->getKeepAlive() && (max_requests <= 0 || answered < max_requests);
         session.setKeepAlive(impl_.Handle(session, reader.head(), remote, may_keep_alive, *slot_, socket()));
       } catch (const Poco::Exception&) {
         break;  // a network failure or the reaper's shutdown: the connection is over
