@@ -19,7 +19,7 @@ packages=(
   # libraries (DESIGN.md "Libraries")
   libpoco-dev libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev
   libfido2-dev libcbor-dev libykpers-1-dev libyubikey-dev libqrencode-dev
-  liboath-dev libykclient-dev
+  liboath-dev libykclient-dev libtcmalloc-minimal4
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev oathtool curl python3
   postgresql nlohmann-json3-dev prometheus-cpp-dev libcli11-dev

@@ -1,10 +1,12 @@
 // authd: the hardware-token authentication service.
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -18,6 +20,16 @@
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
+
+// The file of the library this process's malloc comes from (libtcmalloc_minimal.so.4 in the
+// default build, libc.so.6 without it): logged at start, so that what runs is what was meant.
+std::string AllocatorLibrary() {
+  void* (*const allocate)(size_t) = &std::malloc;
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(allocate), &info) == 0 || info.dli_fname == nullptr) return "unknown";
+  const std::string file = info.dli_fname;
+  return file.substr(file.rfind('/') + 1);
+}
 
 void PrintHelp() {
   std::printf(
@@ -136,7 +148,7 @@ int main(int argc, char** argv) {
   });
 
   authd::Log(authd::LogLevel::kInfo, "ready",
-             {{"version", kVersion}, {"store", runtime.store->Describe()}, {"issuer", config->issuer},
+             {{"version", kVersion}, {"allocator", AllocatorLibrary()}, {"store", runtime.store->Describe()}, {"issuer", config->issuer},
               {"url", std::string(config->tls() ? "https://" : "http://") + config->listen_host + ":" +
                           std::to_string(server.port())}});
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "integration/harness.h"
@@ -53,6 +54,26 @@ TEST_F(ServerTest, HealthReadinessAndDiscovery) {
   EXPECT_EQ(keys[0]["kty"], "EC");
   EXPECT_EQ(keys[0]["alg"], "ES256");
   EXPECT_FALSE(keys[0].contains("d"));
+}
+
+TEST_F(ServerTest, RunsOnTheAllocatorItWasBuiltWith) {
+  // The ready line names the library malloc resolves to in the running process.
+  std::string ready;
+  for (int i = 0; i < 50 && ready.empty(); ++i) {
+    std::istringstream lines(server_.log());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("\"event\":\"ready\"") != std::string::npos) ready = line;
+    }
+    if (ready.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(ready.empty()) << server_.log();
+  auto parsed = ParseJsonStrict(ready);
+  ASSERT_TRUE(parsed) << ready;
+#ifdef AUTHD_TEST_TCMALLOC
+  EXPECT_EQ((*parsed).value("allocator", ""), "libtcmalloc_minimal.so.4") << ready;
+#else
+  EXPECT_EQ((*parsed).value("allocator", ""), "libc.so.6") << ready;
+#endif
 }
 
 TEST_F(ServerTest, MetricsExposeRequestsLatencyAndAuthentications) {
