@@ -235,10 +235,11 @@ std::optional<YkvalRequest> ParseYkvalRequest(const std::map<std::string, std::s
 
 std::string YkvalSignature(const std::map<std::string, std::string>& params, ByteView key) {
   std::string joined;
+  joined.reserve(256);
   for (const auto& [k, v] : params) {
     if (k == "h") continue;
     if (!joined.empty()) joined.push_back('&');
-    joined += k + "=" + v;
+    joined.append(k).append(1, '=').append(v);
   }
   return Base64Encode(HmacSha1(key, AsBytes(joined)));
 }

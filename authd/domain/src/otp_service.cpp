@@ -659,18 +659,23 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
 }
 
 std::string OtpService::YkvalBody(const YkvalAnswer& answer) {
-  std::map<std::string, std::string> fields = answer.fields;
-  if (!answer.key.empty()) fields["h"] = otp::YkvalSignature(fields, answer.key);
-  // ykval's order: h and t first, then the rest; clients parse by key.
+  const auto& fields = answer.fields;
   std::string body;
-  for (const char* k : {"h", "t"}) {
-    if (auto it = fields.find(k); it != fields.end()) body += std::string(k) + "=" + it->second + "\r\n";
+  body.reserve(320);
+  auto line = [&](std::string_view k, std::string_view v) { body.append(k).append(1, '=').append(v).append("\r\n"); };
+  // ykval's order: h and t first, then the rest; clients parse by key. The signature covers
+  // every field but h.
+  if (!answer.key.empty()) {
+    line("h", otp::YkvalSignature(fields, answer.key));
+  } else if (auto it = fields.find("h"); it != fields.end()) {
+    line("h", it->second);
   }
+  if (auto it = fields.find("t"); it != fields.end()) line("t", it->second);
   for (const auto& [k, v] : fields) {
-    if (k == "h" || k == "t") continue;
-    body += k + "=" + v + "\r\n";
+    if (k != "h" && k != "t") line(k, v);
   }
-  return body + "\r\n";
+  body.append("\r\n");
+  return body;
 }
 
 // --- lockout -------------------------------------------------------------------------------
