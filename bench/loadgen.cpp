@@ -408,10 +408,25 @@ class TotpVerify final : public Session {
       // passed into the next step since `now` was read.
       const int64_t step = std::max(u.last_step + 1, now);
       if (step > now + 1) continue;  // this user has used every step the window allows
+      const int64_t previous = u.last_step;
       u.last_step = step;
       authd::Json j;
-      return Exchange(fd, buf, Post("/v1/totp/verify", authd::DumpJson({{"username", u.name}, {"code", Code(u, step)}})), j,
-                      close_after);
+      const int st = Exchange(fd, buf, Post("/v1/totp/verify", authd::DumpJson({{"username", u.name}, {"code", Code(u, step)}})),
+                              j, close_after);
+      if (st > 0 && st != 200) {
+        // Said for the first few failures: what the server answered and which steps were in play.
+        static std::atomic<int> said{0};
+        if (said++ < 5) {
+          const std::string sent = Code(u, step);
+          std::fprintf(stderr,
+                       "loadgen: totp-verify got HTTP %d (%s) for step %lld (the generator's step %lld, the user's "
+                       "last %lld, the step now %lld); the code %s is also the code of the step before: %s, after: %s\n",
+                       st, j.is_object() ? j.value("code", "").c_str() : "", static_cast<long long>(step),
+                       static_cast<long long>(now), static_cast<long long>(previous), static_cast<long long>(Step()),
+                       sent.c_str(), Code(u, step - 1) == sent ? "yes" : "no", Code(u, step + 1) == sent ? "yes" : "no");
+        }
+      }
+      return st;
     }
     // Every user's codes are used up (enrol more with --users): counted as an error, without
     // spinning through the rest of the run.

@@ -100,6 +100,39 @@ TEST_F(OtpServiceTest, T08_ClockSteppedBackDoesNotRevivePastSteps) {
   EXPECT_TRUE(alarm);
 }
 
+TEST_F(OtpServiceTest, ACodeSharedWithTheUsedStepIsAcceptedForTheCurrentOneOnce) {
+  // A credential with RFC 6238's SHA-1 secret, whose steps 59061240 and 59061241 share a code;
+  // the earlier one was used. At step 59061241 that code is the current step's and logs in once.
+  const std::string rfc = "12345678901234567890";
+  const Bytes secret(rfc.begin(), rfc.end());
+  const int64_t s = 59061241;
+  clock_.AdvanceSeconds(s * 30 + 10 - clock_.NowSeconds());
+  Credential cred;
+  cred.id = "totp_shared";
+  cred.user_id = alice_.id;
+  cred.type = "totp";
+  cred.nickname = "TOTP";
+  cred.info = "{}";
+  cred.created_at = clock_.NowSeconds();
+  TotpCredential t;
+  t.id = cred.id;
+  t.user_id = alice_.id;
+  t.secret_sealed = keyring_->Seal(secret, "totp:" + cred.id);  // the credential's context
+  t.algorithm = "SHA1";
+  t.digits = 6;
+  t.period = 30;
+  t.last_step = s - 1;
+  ASSERT_TRUE(store_->Write([&](WriteTx& tx) -> Status {
+    AUTHD_RETURN_IF_ERROR(tx.InsertCredential(cred));
+    return tx.InsertTotpCredential(t);
+  }));
+  const std::string code = CodeAt(secret, 0);
+  ASSERT_EQ(code, "963181");
+  auto token = otp_->VerifyTotp("alice", code, "", Ctx());
+  EXPECT_TRUE(token) << (token ? "" : token.error().detail);
+  EXPECT_EQ(Verify(code), ErrorCode::kOtpReplayed);  // both steps are used now
+}
+
 TEST_F(OtpServiceTest, EnrolmentExpiresAndIsNotUsableBeforeConfirmation) {
   TotpEnrollmentRequest r;
   r.username = "alice";

@@ -92,6 +92,22 @@ TEST(Totp, T03_WindowAcceptsOneStepEitherSideOnly) {
   EXPECT_FALSE(MatchTotp(secret, p, "abcdef", now_step, 1));
 }
 
+TEST(Totp, ACodeTwoStepsShareIsTheUnusedStepsWhenOneIsUsed) {
+  // RFC 6238's SHA-1 secret gives steps 59061240 and 59061241 the same code (found by search).
+  const std::string rfc = "12345678901234567890";
+  const Bytes secret(rfc.begin(), rfc.end());
+  TotpParams p;
+  const int64_t s = 59061241;
+  const std::string code = Hotp(secret, static_cast<uint64_t>(s), p.alg, p.digits);
+  ASSERT_EQ(code, "963181");
+  ASSERT_EQ(Hotp(secret, static_cast<uint64_t>(s - 1), p.alg, p.digits), code);
+  EXPECT_EQ(MatchTotp(secret, p, code, s, 1), s - 1);         // nothing used: the earliest
+  EXPECT_EQ(MatchTotp(secret, p, code, s, 1, s - 2), s - 1);  // both unused: the earliest
+  EXPECT_EQ(MatchTotp(secret, p, code, s, 1, s - 1), s);      // the earlier used: the later
+  EXPECT_EQ(MatchTotp(secret, p, code, s, 1, s), s - 1);      // both used: the earliest (a replay)
+  EXPECT_EQ(MatchTotp(secret, p, code, s + 1, 1, s - 1), s);  // from the next step's window too
+}
+
 TEST(Totp, OtpauthUriCarriesEveryParameter) {
   TotpParams p{HashAlg::kSha256, 8, 60};
   const Bytes secret(20, 0xAB);

@@ -99,15 +99,17 @@ Status CheckCodeFormat(std::string_view code, int digits) {
 }
 
 std::optional<int64_t> MatchTotp(ByteView secret, const TotpParams& p, std::string_view code, int64_t now_step,
-                                 int window) {
-  std::optional<int64_t> found;
+                                 int window, int64_t after_step) {
+  std::optional<int64_t> first, fresh;
   for (int64_t step = now_step - window; step <= now_step + window; ++step) {
     if (step < 0) continue;
     const std::string candidate = Hotp(secret, static_cast<uint64_t>(step), p.alg, p.digits);
-    // Every candidate is compared in full; the first match wins, later ones are ignored.
-    if (SafeEquals(AsBytes(candidate), AsBytes(code)) && !found) found = step;
+    // Every candidate is compared in full, whatever matched before.
+    const bool equal = SafeEquals(AsBytes(candidate), AsBytes(code));
+    if (equal && !first) first = step;
+    if (equal && step > after_step && !fresh) fresh = step;
   }
-  return found;
+  return fresh ? fresh : first;
 }
 
 std::string OtpauthUri(std::string_view issuer, std::string_view account, ByteView secret, const TotpParams& p) {

@@ -327,8 +327,9 @@ Result<IssuedToken> OtpService::VerifyTotp(std::string_view username, std::strin
     if (otp::CheckCodeFormat(code, p.digits).ok() == false) continue;
     AUTHD_ASSIGN_OR_RETURN(SecretBytes secret, keyring_.Open(t.secret_sealed, TotpContext(t.id)));
     const int64_t here = otp::TimeStep(now, p.period);
-    auto s = otp::MatchTotp(secret.view(), p, code, here, options_.totp_window);
-    if (s && !matched) {
+    auto s = otp::MatchTotp(secret.view(), p, code, here, options_.totp_window, t.last_step);
+    // A fresh match (after its credential's last step) wins over a replayed one of another.
+    if (s && (!matched || (step <= matched->last_step && *s > t.last_step))) {
       matched = t;
       step = *s;
       now_step = here;

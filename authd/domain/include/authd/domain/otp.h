@@ -37,11 +37,14 @@ int64_t TimeStep(int64_t unix_time, int period);
 // scripts' digits).
 Status CheckCodeFormat(std::string_view code, int digits);
 
-// The time step in [now_step - window, now_step + window] whose code equals `code` (every
-// candidate is computed and compared in constant time, so the time taken does not say which one
-// matched), or nullopt.
+// The time step in [now_step - window, now_step + window] whose code equals `code`, or nullopt:
+// the earliest one after `after_step` (a credential's last accepted step) if there is one, else
+// the earliest (which the caller refuses as a replay). Two steps of a secret share a code about
+// once in a million pairs; such a code is the unused step's as much as the used one's. Every
+// candidate is computed and compared in constant time, so the time taken does not say which
+// one matched.
 std::optional<int64_t> MatchTotp(ByteView secret, const TotpParams& p, std::string_view code, int64_t now_step,
-                                 int window);
+                                 int window, int64_t after_step = -1);
 
 // otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=...&algorithm=...&digits=...&period=...
 std::string OtpauthUri(std::string_view issuer, std::string_view account, ByteView secret, const TotpParams& p);
