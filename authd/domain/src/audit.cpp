@@ -27,7 +27,7 @@ Bytes AuditLog::ChainMac(const AuditEvent& e) const {
 }
 
 Status AuditLog::Append(WriteTx& tx, const AuditContext& ctx, const AuditEntry& entry) const {
-  AUTHD_ASSIGN_OR_RETURN(auto last, tx.LastAudit());
+  AUTHD_ASSIGN_OR_RETURN(auto last, tx.LastAuditLink());
   AuditEvent e;
   e.seq = last ? last->seq + 1 : 1;
   e.prev_hash = last ? last->hash : Bytes(32, 0);

@@ -27,6 +27,7 @@
 namespace authd::store {
 namespace {
 
+using domain::AuditLink;
 using domain::AuditEvent;
 using domain::Client;
 using domain::Credential;
@@ -530,9 +531,9 @@ class SqliteTx final : public domain::WriteTx {
     q.Bind(1, since_ms).Bind(2, before_seq).Bind(3, limit);
     return All<AuditEvent>(q, ReadAudit);
   }
-  Result<std::optional<AuditEvent>> LastAudit() override {
-    AUTHD_PREPARE(q, "SELECT " AUDIT_COLS " FROM audit ORDER BY seq DESC LIMIT 1");
-    return One<AuditEvent>(q, ReadAudit);
+  Result<std::optional<AuditLink>> LastAuditLink() override {
+    AUTHD_PREPARE(q, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    return One<AuditLink>(q, [](const Query& row) { return AuditLink{row.Int(0), row.Blob(1)}; });
   }
   Status ScanAudit(const std::function<bool(const AuditEvent&)>& fn) override {
     AUTHD_PREPARE(q, "SELECT " AUDIT_COLS " FROM audit ORDER BY seq");

@@ -98,6 +98,12 @@ struct AuditEvent {
   Bytes hash;
 };
 
+// What the next audit event links to: the newest event's sequence number and chain hash.
+struct AuditLink {
+  int64_t seq = 0;
+  Bytes hash;
+};
+
 // A WebAuthn ceremony in flight, sealed into its handle (ceremony_handle.h).
 struct Ceremony {
   Bytes id;  // random; recorded as used when the ceremony finishes

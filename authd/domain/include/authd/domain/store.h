@@ -35,7 +35,7 @@ class ReadTx {
 
   // Newest first: events with at_ms >= since_ms and seq < before_seq (0: no bound).
   virtual Result<std::vector<AuditEvent>> ListAudit(int64_t since_ms, int64_t before_seq, int limit) = 0;
-  virtual Result<std::optional<AuditEvent>> LastAudit() = 0;
+  virtual Result<std::optional<AuditLink>> LastAuditLink() = 0;  // none while the log is empty
   // Oldest first; stops early when `fn` returns false.
   virtual Status ScanAudit(const std::function<bool(const AuditEvent&)>& fn) = 0;
 
