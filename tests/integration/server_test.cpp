@@ -69,11 +69,7 @@ TEST_F(ServerTest, RunsOnTheAllocatorItWasBuiltWith) {
   ASSERT_FALSE(ready.empty()) << server_.log();
   auto parsed = ParseJsonStrict(ready);
   ASSERT_TRUE(parsed) << ready;
-#ifdef AUTHD_TEST_TCMALLOC
-  EXPECT_EQ((*parsed).value("allocator", ""), "libtcmalloc_minimal.so.4") << ready;
-#else
-  EXPECT_EQ((*parsed).value("allocator", ""), "libc.so.6") << ready;
-#endif
+  EXPECT_EQ((*parsed).value("allocator", "").rfind(AUTHD_TEST_ALLOCATOR, 0), 0u) << ready;
 }
 
 TEST_F(ServerTest, MetricsExposeRequestsLatencyAndAuthentications) {
