@@ -410,14 +410,14 @@ class TotpVerify final : public Session {
       if (step > now + 1) continue;  // this user has used every step the window allows
       const int64_t previous = u.last_step;
       u.last_step = step;
+      const std::string sent = Code(u, step);
       authd::Json j;
-      const int st = Exchange(fd, buf, Post("/v1/totp/verify", authd::DumpJson({{"username", u.name}, {"code", Code(u, step)}})),
-                              j, close_after);
+      const int st =
+          Exchange(fd, buf, Post("/v1/totp/verify", authd::DumpJson({{"username", u.name}, {"code", sent}})), j, close_after);
       if (st > 0 && st != 200) {
         // Said for the first few failures: what the server answered and which steps were in play.
         static std::atomic<int> said{0};
         if (said++ < 5) {
-          const std::string sent = Code(u, step);
           std::fprintf(stderr,
                        "loadgen: totp-verify got HTTP %d (%s) for step %lld (the generator's step %lld, the user's "
                        "last %lld, the step now %lld); the code %s is also the code of the step before: %s, after: %s\n",
