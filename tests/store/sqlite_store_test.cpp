@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -217,6 +220,100 @@ TEST(SqliteStore, ConcurrentWritesShareCommitsAndFailAlone) {
   const domain::StoreStats after = store.Stats();
   EXPECT_EQ(after.writes - before.writes, kThreads * kPerThread);
   EXPECT_LT(after.commits - before.commits, after.writes - before.writes) << "no two writes ever shared a commit";
+}
+
+// A deferred write returns at once; its `then` runs on the writer thread once the write is
+// committed (another connection sees it from there), in order with the other writes, and may
+// itself write (at once, in a transaction of its own) and read.
+TEST(SqliteStore, DeferredWritesAnswerAfterTheirCommitOnTheWriterThread) {
+  testing::TempDir dir;
+  const std::string path = dir.File("a.db");
+  auto s = OpenSqliteStore(path);
+  ASSERT_TRUE(s);
+  auto& store = **s;
+  constexpr int kWrites = 50;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, refused = 0, unseen = 0, on_caller = 0, nested_ok = 0;
+  const auto caller = std::this_thread::get_id();
+  for (int i = 0; i < kWrites; ++i) {
+    const std::string name = "d" + std::to_string(i);
+    const bool fail = i % 5 == 4;
+    store.WriteThen(
+        [name, fail](WriteTx& tx) -> Status {
+          AUTHD_RETURN_IF_ERROR(tx.InsertUser(NewUser(name)));
+          if (fail) return Err(ErrorCode::kSignatureInvalid, "refused after its insert");
+          return Ok();
+        },
+        [&, name, fail, path](Status st) {
+          // Committed before this runs: a connection of another store finds it (or not, if refused).
+          const std::string count = Pragma(path, ("SELECT count(*) FROM users WHERE username = '" + name + "'").c_str());
+          Status nested = store.Write([&](WriteTx& tx) { return tx.InsertUser(NewUser("after-" + name)); });
+          std::lock_guard lock(mu);
+          if (std::this_thread::get_id() == caller) on_caller++;
+          if (fail ? st.code() == ErrorCode::kSignatureInvalid : static_cast<bool>(st)) {
+            (fail ? refused : answered)++;
+          }
+          if (count != (fail ? "0" : "1")) unseen++;
+          if (nested) nested_ok++;
+          cv.notify_all();
+        },
+        /*defer=*/true);
+  }
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return answered + refused == kWrites; }))
+        << answered << " answered, " << refused << " refused";
+  }
+  EXPECT_EQ(answered, kWrites - kWrites / 5);
+  EXPECT_EQ(refused, kWrites / 5);
+  EXPECT_EQ(unseen, 0) << "a deferred write was answered before its commit";
+  EXPECT_EQ(on_caller, 0) << "a deferred answer ran on the caller's thread";
+  EXPECT_EQ(nested_ok, kWrites);
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM users"), std::to_string(kWrites - kWrites / 5 + kWrites));
+  // Without `defer`, the answer has come when WriteThen returns, on the caller's thread.
+  bool inline_done = false;
+  store.WriteThen([](WriteTx& tx) { return tx.InsertUser(NewUser("inline")); },
+                  [&](Status st) { inline_done = st && std::this_thread::get_id() == caller; }, false);
+  EXPECT_TRUE(inline_done);
+}
+
+// Closing a store runs every deferred write still queued and gives it its answer first.
+TEST(SqliteStore, ClosingAStoreAnswersItsQueuedDeferredWrites) {
+  testing::TempDir dir;
+  const std::string path = dir.File("a.db");
+  std::atomic<int> answered{0};
+  {
+    auto s = OpenSqliteStore(path);
+    ASSERT_TRUE(s);
+    for (int i = 0; i < 20; ++i) {
+      (*s)->WriteThen([i](WriteTx& tx) { return tx.InsertUser(NewUser("q" + std::to_string(i))); },
+                      [&](Status st) { if (st) answered++; }, true);
+    }
+  }
+  EXPECT_EQ(answered.load(), 20);
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM users"), "20");
+}
+
+// A write function that throws is refused alone; the writer goes on.
+TEST(SqliteStore, AWriteThatThrowsIsRefusedAloneAndTheWriterGoesOn) {
+  testing::TempDir dir;
+  auto s = OpenSqliteStore(dir.File("a.db"));
+  ASSERT_TRUE(s);
+  Status thrown = (*s)->Write([](WriteTx& tx) -> Status {
+    AUTHD_RETURN_IF_ERROR(tx.InsertUser(NewUser("thrower")));
+    throw std::runtime_error("a bug");
+  });
+  EXPECT_EQ(thrown.code(), ErrorCode::kInternal);
+  ASSERT_TRUE((*s)->Write([](WriteTx& tx) { return tx.InsertUser(NewUser("next")); }));
+  std::optional<User> gone, next;
+  ASSERT_TRUE((*s)->Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(gone, tx.FindUserByName("thrower"));
+    AUTHD_ASSIGN_OR_RETURN(next, tx.FindUserByName("next"));
+    return Ok();
+  }));
+  EXPECT_FALSE(gone);
+  EXPECT_TRUE(next);
 }
 
 // A write that conflicts (a duplicate) inside a shared transaction is refused alone.

@@ -936,6 +936,7 @@ class SqliteStore final : public domain::Store {
       AUTHD_RETURN_IF_ERROR(r->Exec("PRAGMA query_only=ON; PRAGMA mmap_size=268435456;"));
       idle_readers_.push_back(std::move(r));
     }
+    writer_thread_ = std::thread([this] { WriterLoop(); });
     if (check_later) {
       AUTHD_ASSIGN_OR_RETURN(checker_, OpenConnection(path_, opt_, &health_, false));
       AUTHD_RETURN_IF_ERROR(checker_->Exec("PRAGMA query_only=ON;"));
@@ -952,6 +953,14 @@ class SqliteStore final : public domain::Store {
   }
 
   ~SqliteStore() override {
+    if (writer_thread_.joinable()) {
+      {
+        std::lock_guard lock(queue_mu_);
+        closing_ = true;
+      }
+      queue_cv_.notify_one();
+      writer_thread_.join();  // after every queued write has run
+    }
     if (check_thread_.joinable()) {
       stopping_ = true;
       sqlite3_interrupt(checker_->raw());
@@ -983,59 +992,40 @@ class SqliteStore final : public domain::Store {
     return s;
   }
 
-  // Group commit. Each caller queues its write and waits; the caller at the head of the queue
-  // runs every queued write (up to kMaxBatch) in one transaction, each inside its own savepoint so
-  // that a write whose function fails is rolled back alone, commits once (one fsync for the whole
-  // batch), and only then hands each caller its own result. Nobody is answered before the commit
-  // that holds their write is on disk (SECURITY.md P1); a failed commit fails every write in it.
+  // Group commit. Each write is queued for the store's writer thread, which runs every queued
+  // write (up to kMaxBatch) in one transaction, each inside its own savepoint so that a write
+  // whose function fails is rolled back alone, commits once (one fsync for the whole batch), and
+  // only then gives each write its result: a waiting caller is woken, a deferred write's `then`
+  // runs on the writer thread. Nobody is answered before the commit that holds their write is on
+  // disk (SECURITY.md P1); a failed commit fails every write in it.
   Status Write(const std::function<Status(domain::WriteTx&)>& fn) override {
-    if (health_.corrupt) return Err(ErrorCode::kStorageCorrupt, "the database is damaged; writes are refused");
-    if (health_.io_failed) return Err(ErrorCode::kStorageUnavailable, "the database could not be written; restart authd");
-    PendingWrite self(&fn);
-    bool leads_now = false;
-    {
-      std::lock_guard lock(queue_mu_);
-      queue_.push_back(&self);
-      leads_now = queue_.size() == 1;  // nobody is committing: this caller leads at once
+    if (auto refused = Refused()) return *refused;
+    PendingWrite self;
+    self.fn = &fn;
+    if (OnWriterThread()) {
+      RunAlone(self);
+      return std::move(self.result);
     }
-    if (!leads_now) {
-      std::unique_lock mine(self.mu);
-      self.cv.wait(mine, [&] { return self.done || self.leads; });
-      if (self.done) return std::move(self.result);
-    }
-    std::vector<PendingWrite*> batch;
-    {
-      std::lock_guard lock(queue_mu_);
-      const size_t n = std::min(queue_.size(), kMaxBatch);
-      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-    }
-    RunBatch(batch);
-    changes_->Settled();
-    PendingWrite* next = nullptr;
-    {
-      std::lock_guard lock(queue_mu_);
-      for (size_t i = 0; i < batch.size(); ++i) queue_.pop_front();
-      writes_ += static_cast<int64_t>(batch.size());
-      ++commits_;
-      if (!queue_.empty()) next = queue_.front();
-    }
-    // Each caller is woken alone, under its own lock, when it has something to do: it is next to
-    // lead (told first, so the next batch starts while this one's callers are woken), or its write
-    // is committed. A woken caller takes only its own lock, never the queue's, so it does not
-    // wake only to sleep again behind this thread. Notified under that lock: the caller can
-    // return (and its PendingWrite end) only once this thread has let go of it.
-    if (next) {
-      std::lock_guard theirs(next->mu);
-      next->leads = true;
-      next->cv.notify_one();
-    }
-    for (PendingWrite* w : batch) {
-      if (w == &self) continue;
-      std::lock_guard theirs(w->mu);
-      w->done = true;
-      w->cv.notify_one();
-    }
+    Enqueue(&self);
+    std::unique_lock mine(self.mu);
+    self.cv.wait(mine, [&] { return self.done; });
     return std::move(self.result);
+  }
+
+  void WriteThen(std::function<Status(domain::WriteTx&)> fn, std::function<void(Status)> then, bool defer) override {
+    if (!defer || OnWriterThread()) {
+      then(Write(fn));
+      return;
+    }
+    if (auto refused = Refused()) {
+      then(std::move(*refused));
+      return;
+    }
+    auto w = std::make_unique<PendingWrite>();
+    w->owned_fn = std::move(fn);
+    w->fn = &w->owned_fn;
+    w->then = std::move(then);
+    Enqueue(w.release());  // the writer thread deletes it once `then` has run
   }
 
   domain::StoreStats Stats() const override {
@@ -1101,14 +1091,84 @@ class SqliteStore final : public domain::Store {
   static constexpr size_t kMaxBatch = 64;
 
   struct PendingWrite {
-    explicit PendingWrite(const std::function<Status(domain::WriteTx&)>* f) : fn(f) {}
-    const std::function<Status(domain::WriteTx&)>* fn;
-    Status result = Ok();  // written by the leader before `done`
-    std::mutex mu;                // guards done, leads and cv: this caller's own
+    const std::function<Status(domain::WriteTx&)>* fn = nullptr;
+    std::function<Status(domain::WriteTx&)> owned_fn;  // a deferred write's own copy
+    std::function<void(Status)> then;                  // set for a deferred write
+    Status result = Ok();                              // written by the writer before `done`
+    std::mutex mu;                // guards done and cv: a waiting caller's own
     bool done = false;            // its write is committed (or failed) and `result` says which
-    bool leads = false;           // it is at the head of the queue and runs the next batch
     std::condition_variable cv;
   };
+
+  std::optional<Status> Refused() const {
+    if (health_.corrupt) return Status(Err(ErrorCode::kStorageCorrupt, "the database is damaged; writes are refused"));
+    if (health_.io_failed) return Status(Err(ErrorCode::kStorageUnavailable, "the database could not be written; restart authd"));
+    return std::nullopt;
+  }
+
+  bool OnWriterThread() const { return writer_thread_.get_id() == std::this_thread::get_id(); }
+
+  void Enqueue(PendingWrite* w) {
+    {
+      std::lock_guard lock(queue_mu_);
+      queue_.push_back(w);
+    }
+    queue_cv_.notify_one();  // no system call unless the writer sleeps
+  }
+
+  // A write made on the writer thread itself (by a deferred write's `then`): its own batch, now.
+  void RunAlone(PendingWrite& w) {
+    std::vector<PendingWrite*> one{&w};
+    RunBatch(one);
+    changes_->Settled();
+    std::lock_guard lock(queue_mu_);
+    ++writes_;
+    ++commits_;
+  }
+
+  // The writer thread: batches until the store closes and its queue is empty.
+  void WriterLoop() {
+    std::vector<PendingWrite*> batch;
+    std::vector<std::unique_ptr<PendingWrite>> deferred;
+    for (;;) {
+      {
+        std::unique_lock lock(queue_mu_);
+        queue_cv_.wait(lock, [&] { return !queue_.empty() || closing_; });
+        if (queue_.empty()) return;
+        const size_t n = std::min(queue_.size(), kMaxBatch);
+        batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      }
+      RunBatch(batch);
+      changes_->Settled();
+      {
+        std::lock_guard lock(queue_mu_);
+        writes_ += static_cast<int64_t>(batch.size());
+        ++commits_;
+      }
+      // Waiting callers first (a notify each, under the caller's own lock: the caller can
+      // return, and its PendingWrite end, only once this thread has let go of it, so nothing of
+      // a waiting caller's is touched after its notify), then the deferred writes' answers.
+      deferred.clear();
+      for (PendingWrite* w : batch) {
+        if (w->then) {
+          deferred.emplace_back(w);
+          continue;
+        }
+        std::lock_guard theirs(w->mu);
+        w->done = true;
+        w->cv.notify_one();
+      }
+      for (auto& w : deferred) {
+        try {
+          w->then(std::move(w->result));
+        } catch (const std::exception& e) {
+          Log(LogLevel::kError, "deferred_write_failed", {{"error", std::string(e.what()).substr(0, 200)}});
+        }
+      }
+      deferred.clear();
+    }
+  }
 
   void RunBatch(const std::vector<PendingWrite*>& batch) {
     Connection& db = *writer_;
@@ -1122,7 +1182,14 @@ class SqliteStore final : public domain::Store {
     for (size_t i = 0; i < batch.size(); ++i) {
       PendingWrite* w = batch[i];
       Status s = single ? Status(Ok()) : db.Run("SAVEPOINT w");
-      if (s) s = (*w->fn)(tx);
+      if (s) {
+        try {
+          s = (*w->fn)(tx);
+        } catch (const std::exception&) {
+          // Rolled back alone, like a write that failed; it must not end the batch for the rest.
+          s = Err(ErrorCode::kInternal, "the write failed");
+        }
+      }
       if (!s && sqlite3_get_autocommit(db.raw())) {
         // SQLite ended the whole transaction itself (an I/O error, a full disk): nothing of this
         // batch was committed, so every write in it fails with this error.
@@ -1227,7 +1294,10 @@ class SqliteStore final : public domain::Store {
   std::atomic<bool> stopping_{false};
   std::thread check_thread_;
   mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;  // the writer waits here for writes
   std::deque<PendingWrite*> queue_;
+  bool closing_ = false;  // under queue_mu_
+  std::thread writer_thread_;
   int64_t writes_ = 0;
   int64_t commits_ = 0;
   std::mutex readers_mu_;

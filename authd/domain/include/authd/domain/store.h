@@ -147,6 +147,16 @@ class Store {
   virtual ~Store() = default;
   virtual Status Read(const std::function<Status(ReadTx&)>& fn) = 0;
   virtual Status Write(const std::function<Status(WriteTx&)>& fn) = 0;
+  // Write, then `then` with its result, which sees the write committed (or refused). With
+  // `defer`, WriteThen may return at once: `fn` runs later in its batch, and `then` on the thread
+  // that committed it, right after the commit, so a request's answer can leave without its own
+  // thread waiting for the commit. A deferred `then` must capture what it needs by value, not
+  // block, and may use the store (a write it makes runs at once, in a transaction of its own).
+  // Without `defer`, or in a store that cannot defer, both have run when WriteThen returns.
+  virtual void WriteThen(std::function<Status(WriteTx&)> fn, std::function<void(Status)> then, bool defer) {
+    (void)defer;
+    then(Write(fn));
+  }
   // Cheap check that the store answers (readiness).
   virtual Status Ping() = 0;
   // A consistent copy of the whole store, taken online without blocking writers, as bytes that
