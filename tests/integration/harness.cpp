@@ -61,7 +61,12 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, st
 }  // namespace
 
 Json HttpResult::json() const {
-  auto j = ParseJsonStrict(body);
+  // Answers are parsed as a client would; a request's limits do not apply (an enrolment's QR
+  // code SVG can pass the 16 KiB a request's string may have, with the pattern of its secret).
+  JsonLimits answer;
+  answer.max_bytes = 4 << 20;
+  answer.max_string = 1 << 20;
+  auto j = ParseJsonStrict(body, answer);
   return j ? j.value() : Json();
 }
 
