@@ -2,6 +2,10 @@
 // Debian's oathtool, YubiKey OTPs made by libyubikey (standing in for the key's button), the
 // Yubico validation protocol driven by Debian's ykclient, lockout, unlock and rate limits.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <yubikey.h>
 
 #include <gtest/gtest.h>
@@ -331,6 +335,7 @@ TEST_F(RateLimit, H10_BurstFromOneAddressGets429WithRetryAfter) {
 
 class YubiOtpHttp : public OtpHttp {
  protected:
+  explicit YubiOtpHttp(std::map<std::string, std::string> env = {}) : OtpHttp(std::move(env)) {}
   void SetUp() override {
     OtpHttp::SetUp();
     HttpResult reg = server_.PostJson("/v1/admin/users/alice/yubiotp", key_.Registration(), enroller_);
@@ -444,6 +449,7 @@ TEST_F(YubiOtpHttp, RevokedKeysAreRefusedAndMayBeRegisteredAgainWhenReprogrammed
 
 class Ykval : public YubiOtpHttp {
  protected:
+  explicit Ykval(std::map<std::string, std::string> env = {}) : YubiOtpHttp(std::move(env)) {}
   void SetUp() override {
     YubiOtpHttp::SetUp();
     client_ = server_.Client("radius", {"--scope", "ykval"});
@@ -454,6 +460,11 @@ class Ykval : public YubiOtpHttp {
                       {}, "/tmp", 20);
   }
   std::map<std::string, std::string> Query(std::map<std::string, std::string> params, bool sign = true) {
+    HttpResult r = server_.Get("/wsapi/2.0/verify" + QueryString(std::move(params), sign));
+    EXPECT_EQ(r.status, 200);
+    return Fields(r.body);
+  }
+  std::string QueryString(std::map<std::string, std::string> params, bool sign = true) {
     if (sign) params["h"] = domain::otp::YkvalSignature(params, *Base64Decode(client_["ykval_key"].get<std::string>()));
     std::string q;
     for (const auto& [k, v] : params) {
@@ -469,14 +480,15 @@ class Ykval : public YubiOtpHttp {
       }
       q += (q.empty() ? "?" : "&") + k + "=" + enc;
     }
-    HttpResult r = server_.Get("/wsapi/2.0/verify" + q);
-    EXPECT_EQ(r.status, 200);
+    return q;
+  }
+  static std::map<std::string, std::string> Fields(const std::string& body) {
     std::map<std::string, std::string> out;
     size_t pos = 0;
-    while (pos < r.body.size()) {
-      size_t end = r.body.find("\r\n", pos);
-      if (end == std::string::npos) end = r.body.size();
-      std::string line = r.body.substr(pos, end - pos);
+    while (pos < body.size()) {
+      size_t end = body.find("\r\n", pos);
+      if (end == std::string::npos) end = body.size();
+      std::string line = body.substr(pos, end - pos);
       if (auto eq = line.find('='); eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
       pos = end + 2;
     }
@@ -527,6 +539,129 @@ TEST_F(Ykval, ResponsesAreSignedAndStatusesFollowTheProtocol) {
   bad.back() = bad.back() == 'c' ? 'b' : 'c';
   EXPECT_EQ(Query({{"id", Id()}, {"otp", bad}, {"nonce", nonce}})["status"], "BAD_OTP");
   EXPECT_EQ(Query({{"id", Id()}, {"otp", "' OR 1=1 --"}, {"nonce", nonce}})["status"], "BAD_OTP");
+}
+
+int ConnectTo(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval tv{20, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// Reads `count` answers off `fd` (Content-Length framed); fewer if the connection ends.
+std::vector<std::string> ReadAnswers(int fd, size_t count) {
+  std::vector<std::string> bodies;
+  std::string buf;
+  char chunk[16384];
+  while (bodies.size() < count) {
+    const size_t head_end = buf.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      const size_t cl = buf.find("Content-Length: ");
+      if (cl == std::string::npos || cl > head_end) break;
+      const size_t length = std::stoul(buf.substr(cl + 16));
+      if (buf.size() >= head_end + 4 + length) {
+        bodies.push_back(buf.substr(head_end + 4, length));
+        buf.erase(0, head_end + 4 + length);
+        continue;
+      }
+    }
+    const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) break;
+    buf.append(chunk, static_cast<size_t>(n));
+  }
+  return bodies;
+}
+
+// Requests sent back to back on one connection (HTTP/1.1 pipelining) are each answered once, in
+// the order they were sent, although their answers are made after their commits; a replay
+// among them is refused in its place.
+TEST_F(Ykval, PipelinedRequestsAreAnsweredInOrderOnce) {
+  constexpr int kRequests = 40, kReplayAt = 17;
+  std::string wire;
+  std::vector<std::string> nonces, otps, expected;
+  for (int i = 0; i < kRequests; ++i) {
+    const std::string otp = i == kReplayAt ? otps[3] : key_.Press();
+    const std::string nonce = "pipelinednonce" + std::to_string(1000 + i);
+    nonces.push_back(nonce);
+    otps.push_back(otp);
+    expected.push_back(i == kReplayAt ? "REPLAYED_OTP" : "OK");
+    wire += "GET /wsapi/2.0/verify" + QueryString({{"id", Id()}, {"otp", otp}, {"nonce", nonce}}) +
+            " HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+  const int fd = ConnectTo(server_.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(send(fd, wire.data(), wire.size(), MSG_NOSIGNAL), static_cast<ssize_t>(wire.size()));
+  shutdown(fd, SHUT_WR);  // the server closes once it has answered: nothing more may follow
+  std::vector<std::string> bodies = ReadAnswers(fd, kRequests + 1);
+  close(fd);
+  ASSERT_EQ(bodies.size(), static_cast<size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) {
+    auto f = Fields(bodies[static_cast<size_t>(i)]);
+    EXPECT_EQ(f["nonce"], nonces[static_cast<size_t>(i)]) << "answer " << i << " is not its request's";
+    EXPECT_EQ(f["otp"], otps[static_cast<size_t>(i)]);
+    EXPECT_EQ(f["status"], expected[static_cast<size_t>(i)]) << "answer " << i;
+  }
+}
+
+// A client that pipelines requests and never reads its answers holds up nobody else: the
+// store's writer, which sends deferred answers, never waits for a client, so the writes of other
+// clients go on while this one's answers back up, and it still gets every answer, in order, once
+// it reads.
+class YkvalUnlimited : public Ykval {
+ protected:
+  YkvalUnlimited() : Ykval({{"AUTHD_RATE_LIMIT", "0"}}) {}
+};
+
+TEST_F(YkvalUnlimited, AClientThatDoesNotReadItsAnswersHoldsUpNobody) {
+  const int fd = ConnectTo(server_.port());
+  ASSERT_GE(fd, 0);
+  int small = 16384;  // a small receive window, so that its answers back up early
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  constexpr int kRequests = 600;
+  std::string wire;
+  std::vector<std::string> nonces;
+  for (int i = 0; i < kRequests; ++i) {
+    if (i % 200 == 199) key_.Replug();  // the use counter is one byte
+    nonces.push_back("stalledclientnonce" + std::to_string(100000 + i));
+    wire += "GET /wsapi/2.0/verify" + QueryString({{"id", Id()}, {"otp", key_.Press()}, {"nonce", nonces.back()}}) +
+            " HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+  std::thread sender([&] {
+    (void)send(fd, wire.data(), wire.size(), MSG_NOSIGNAL);
+    shutdown(fd, SHUT_WR);
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Meanwhile another client's OTPs verify, each a durable write, and are answered promptly.
+  SoftYubiKey other;
+  other.public_id = "vvccccfhcbcc";
+  ASSERT_EQ(server_.PostJson("/v1/admin/users/alice/yubiotp", other.Registration(), enroller_).status, 201);
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(Query({{"id", Id()}, {"otp", other.Press()}, {"nonce", "othernonce" + std::to_string(100000 + i)}})["status"],
+              "OK");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  }
+  std::vector<std::string> bodies = ReadAnswers(fd, kRequests + 1);
+  sender.join();
+  close(fd);
+  ASSERT_EQ(bodies.size(), static_cast<size_t>(kRequests));
+  int wrong = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    auto f = Fields(bodies[static_cast<size_t>(i)]);
+    if (f["status"] != "OK" || f["nonce"] != nonces[static_cast<size_t>(i)]) {
+      if (wrong++ == 0) ADD_FAILURE() << "answer " << i << ": " << bodies[static_cast<size_t>(i)];
+    }
+  }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(server_.Get("/healthz").status, 200);
 }
 
 TEST_F(Ykval, ClientsWithoutTheScopeAreNotAllowed) {

@@ -263,6 +263,11 @@ Result<Credential> OtpService::ConfirmTotpEnrollment(std::string_view handle, st
 
 Result<IssuedToken> OtpService::VerifyTotp(std::string_view username, std::string_view code,
                                            std::string_view client_id, const AuditContext& ctx) {
+  return RunNow(core_.store(), PlanVerifyTotp(username, code, client_id, ctx));
+}
+
+Result<Plan<IssuedToken>> OtpService::PlanVerifyTotp(std::string_view username, std::string_view code,
+                                                     std::string_view client_id, const AuditContext& ctx) {
   const std::string action = "totp.verify";
   auto norm = NormalizeUsername(username);
   if (!norm) return Err(ErrorCode::kInvalidUsername, "username is not valid");
@@ -356,25 +361,39 @@ Result<IssuedToken> OtpService::VerifyTotp(std::string_view username, std::strin
     Refuse(ctx, action, target, minted.error(), detail);
     return minted.error();
   }
-  IssuedToken& token = minted.value();
-  Status s = core_.store().Write([&](WriteTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceTotpStep(matched->id, step));
+  // The write and its answer may run on the store's writer thread: they own what they use.
+  struct Success {
+    IssuedToken token;
+    std::string credential_id, user_id, target;
+    int64_t step = 0, now = 0;
+    bool clear_failures = false;
+    Json detail;
+    AuditContext ctx;
+  };
+  auto done = std::make_shared<Success>(Success{std::move(minted.value()), matched->id, user->id, target, step, now,
+                                                counter.has_value(), std::move(detail), ctx});
+  Plan<IssuedToken> plan;
+  plan.write = [this, done, replayed](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceTotpStep(done->credential_id, done->step));
     if (!advanced) return replayed;  // a concurrent request used this step first
     // A success clears the failures the check read; with none read, there is nothing to clear (a
     // failure counted since by a concurrent request stands).
-    if (counter) AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(user->id)));
-    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(matched->id, now));
-    AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, token));
-    AuditEntry a = MakeEntry(action, target, "success", "");
-    detail["jti"] = token.record.jti;
-    a.detail = detail;
-    return core_.audit().Append(tx, ctx, a);
-  });
-  if (!s) {
-    Refuse(ctx, action, target, s.error(), detail);
-    return s.error();
-  }
-  return token;
+    if (done->clear_failures) AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(done->user_id)));
+    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(done->credential_id, done->now));
+    AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, done->token));
+    AuditEntry a = MakeEntry("totp.verify", done->target, "success", "");
+    a.detail = done->detail;
+    a.detail["jti"] = done->token.record.jti;
+    return core_.audit().Append(tx, done->ctx, a);
+  };
+  plan.finish = [this, done](Status s) -> Result<IssuedToken> {
+    if (!s) {
+      Refuse(done->ctx, "totp.verify", done->target, s.error(), done->detail);
+      return s.error();
+    }
+    return std::move(done->token);
+  };
+  return plan;
 }
 
 // --- YubiKey OTP ---------------------------------------------------------------------------
@@ -531,41 +550,65 @@ Status OtpService::ClearFailuresRead(WriteTx& tx, const YubiCheck& c) {
 
 Result<IssuedToken> OtpService::VerifyYubiOtp(std::string_view otp_text, std::string_view client_id,
                                               const AuditContext& ctx) {
+  return RunNow(core_.store(), PlanVerifyYubiOtp(otp_text, client_id, ctx));
+}
+
+Result<Plan<IssuedToken>> OtpService::PlanVerifyYubiOtp(std::string_view otp_text, std::string_view client_id,
+                                                        const AuditContext& ctx) {
   const std::string action = "yubiotp.verify";
   if (!client_id.empty()) {
     if (auto c = CheckClientId(client_id); !c) return c.error();
   }
   AUTHD_ASSIGN_OR_RETURN(YubiCheck c, CheckYubiOtp(otp_text, "", ctx, action, client_id));
   const int64_t now = core_.clock().NowSeconds();
-  const std::string target = "yubikey:" + c.cred.public_id;
+  std::string target = "yubikey:" + c.cred.public_id;
   auto minted = core_.tokens().Mint(c.user, c.cred.id, client_id, {"otp"}, now);
   if (!minted) {
     Refuse(ctx, action, target, minted.error());
     return minted.error();
   }
-  IssuedToken& token = minted.value();
-  Status s = core_.store().Write([&](WriteTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(c.cred.public_id, c.token.use_counter,
-                                                                    c.token.session_counter, "", otp_text));
+  // The write and its answer may run on the store's writer thread: they own what they use.
+  struct Success {
+    YubiCheck check;
+    IssuedToken token;
+    std::string otp, target;
+    int64_t now = 0;
+    AuditContext ctx;
+  };
+  auto done = std::make_shared<Success>(
+      Success{std::move(c), std::move(minted.value()), std::string(otp_text), std::move(target), now, ctx});
+  Plan<IssuedToken> plan;
+  plan.write = [this, done](WriteTx& tx) -> Status {
+    const YubiCheck& k = done->check;
+    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(k.cred.public_id, k.token.use_counter,
+                                                                    k.token.session_counter, "", done->otp));
     if (!advanced) return Err(ErrorCode::kOtpReplayed, "this OTP was used already");
-    AUTHD_RETURN_IF_ERROR(ClearFailuresRead(tx, c));
-    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(c.cred.id, now));
-    AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, token));
-    AuditEntry a = MakeEntry(action, target, "success", "");
-    a.detail = {{"user", c.user.username}, {"credential", c.cred.id}, {"jti", token.record.jti}};
-    return core_.audit().Append(tx, ctx, a);
-  });
-  if (!s) {
-    Refuse(ctx, action, target, s.error());
-    return s.error();
-  }
-  return token;
+    AUTHD_RETURN_IF_ERROR(ClearFailuresRead(tx, k));
+    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(k.cred.id, done->now));
+    AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, done->token));
+    AuditEntry a = MakeEntry("yubiotp.verify", done->target, "success", "");
+    a.detail = {{"user", k.user.username}, {"credential", k.cred.id}, {"jti", done->token.record.jti}};
+    return core_.audit().Append(tx, done->ctx, a);
+  };
+  plan.finish = [this, done](Status s) -> Result<IssuedToken> {
+    if (!s) {
+      Refuse(done->ctx, "yubiotp.verify", done->target, s.error());
+      return s.error();
+    }
+    return std::move(done->token);
+  };
+  return plan;
 }
 
 // --- the Yubico validation protocol 2.0 ----------------------------------------------------
 
 YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, std::string_view source,
                               const AuditContext& ctx) {
+  return std::move(RunNow(core_.store(), PlanYkval(params, source, ctx)).value());  // its plans never fail
+}
+
+Plan<YkvalAnswer> OtpService::PlanYkval(const std::map<std::string, std::string>& params, std::string_view source,
+                                        const AuditContext& ctx) {
   const std::string action = "ykval.verify";
   YkvalAnswer out;
   auto get = [&](const char* k) -> std::string {
@@ -589,7 +632,7 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
       a.detail = {{"status", status}};
       core_.AuditRefusal(ctx, std::move(a));
     }
-    return out;
+    return Plan<YkvalAnswer>::Now(out);
   };
   // Y07: the request's shape.
   auto request = otp::ParseYkvalRequest(params);
@@ -627,36 +670,54 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
     switch (checked.code()) {
       case ErrorCode::kOtpReplayed:
         out.fields["status"] = replayed_request ? "REPLAYED_REQUEST" : "REPLAYED_OTP";
-        return out;  // audited by CheckYubiOtp
+        return Plan<YkvalAnswer>::Now(std::move(out));  // audited by CheckYubiOtp
       case ErrorCode::kStorageUnavailable:
-      case ErrorCode::kInternal: out.fields["status"] = "BACKEND_ERROR"; return out;
-      default: out.fields["status"] = "BAD_OTP"; return out;
+      case ErrorCode::kInternal: out.fields["status"] = "BACKEND_ERROR"; return Plan<YkvalAnswer>::Now(std::move(out));
+      default: out.fields["status"] = "BAD_OTP"; return Plan<YkvalAnswer>::Now(std::move(out));
     }
   }
-  const int64_t now = core_.clock().NowSeconds();
-  const std::string target = "yubikey:" + checked->cred.public_id;
-  Status s = core_.store().Write([&](WriteTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(checked->cred.public_id, checked->token.use_counter,
-                                                                    checked->token.session_counter, nonce, otp_text));
+  // The write and its answer may run on the store's writer thread: they own what they use.
+  struct Success {
+    YubiCheck check;
+    YkvalAnswer out;
+    std::string nonce, otp, target, client_id;
+    bool timestamp = false;
+    int64_t now = 0;
+    AuditContext ctx;
+  };
+  std::string target = "yubikey:" + checked->cred.public_id;
+  auto done = std::make_shared<Success>(Success{std::move(*checked), std::move(out), nonce, otp_text,
+                                                std::move(target), client->client_id,
+                                                request->timestamp, core_.clock().NowSeconds(), ctx});
+  Plan<YkvalAnswer> plan;
+  plan.write = [this, done](WriteTx& tx) -> Status {
+    const YubiCheck& k = done->check;
+    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(k.cred.public_id, k.token.use_counter,
+                                                                    k.token.session_counter, done->nonce, done->otp));
     if (!advanced) return Err(ErrorCode::kOtpReplayed, "this OTP was used already");
-    AUTHD_RETURN_IF_ERROR(ClearFailuresRead(tx, *checked));
-    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(checked->cred.id, now));
-    AuditEntry a = MakeEntry(action, target, "success", "");
-    a.detail = {{"user", checked->user.username}, {"credential", checked->cred.id}, {"client", client->client_id}};
-    return core_.audit().Append(tx, ctx, a);
-  });
-  if (!s) {
-    Refuse(ctx, action, target, s.error());
-    out.fields["status"] = s.code() == ErrorCode::kOtpReplayed ? "REPLAYED_OTP" : "BACKEND_ERROR";
-    return out;
-  }
-  out.fields["status"] = "OK";
-  if (request->timestamp) {
-    out.fields["timestamp"] = std::to_string(checked->token.timestamp);
-    out.fields["sessioncounter"] = std::to_string(checked->token.use_counter);
-    out.fields["sessionuse"] = std::to_string(checked->token.session_counter);
-  }
-  return out;
+    AUTHD_RETURN_IF_ERROR(ClearFailuresRead(tx, k));
+    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(k.cred.id, done->now));
+    AuditEntry a = MakeEntry("ykval.verify", done->target, "success", "");
+    a.detail = {{"user", k.user.username}, {"credential", k.cred.id}, {"client", done->client_id}};
+    return core_.audit().Append(tx, done->ctx, a);
+  };
+  plan.finish = [this, done](Status s) -> Result<YkvalAnswer> {
+    YkvalAnswer& reply = done->out;
+    if (!s) {
+      Refuse(done->ctx, "ykval.verify", done->target, s.error());
+      reply.fields["status"] = s.code() == ErrorCode::kOtpReplayed ? "REPLAYED_OTP" : "BACKEND_ERROR";
+      return std::move(reply);
+    }
+    reply.fields["status"] = "OK";
+    if (done->timestamp) {
+      const auto& t = done->check.token;
+      reply.fields["timestamp"] = std::to_string(t.timestamp);
+      reply.fields["sessioncounter"] = std::to_string(t.use_counter);
+      reply.fields["sessionuse"] = std::to_string(t.session_counter);
+    }
+    return std::move(reply);
+  };
+  return plan;
 }
 
 std::string OtpService::YkvalBody(const YkvalAnswer& answer) {

@@ -400,6 +400,12 @@ std::shared_ptr<const webauthn::CosePublicKey> WebAuthnService::ParsedKey(const 
 
 Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handle, const AuthenticationCredential& cred,
                                                           const AuditContext& ctx) {
+  return RunNow(core_.store(), PlanFinishAuthentication(handle, cred, ctx));
+}
+
+Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_view handle,
+                                                                    const AuthenticationCredential& cred,
+                                                                    const AuditContext& ctx) {
   const std::string action = "webauthn.authenticate";
   AUTHD_ASSIGN_OR_RETURN(Ceremony c, OpenLiveCeremony(handle, kAuthentication, ctx, action));
   std::optional<WebAuthnCredential> w;
@@ -478,22 +484,43 @@ Result<IssuedToken> WebAuthnService::FinishAuthentication(std::string_view handl
   if (verified->user_verified) amr.push_back("pin");
   auto minted = core_.tokens().Mint(*user, w->id, c.client_id, amr, now);
   if (!minted) return fail(minted.error());
-  IssuedToken& token = minted.value();
-  Status s = core_.store().Write([&](WriteTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(bool live, tx.UseCeremony(c.id, c.expires_at));
+  // The write and its answer may run on the store's writer thread: they own what they use.
+  struct Success {
+    IssuedToken token;
+    Ceremony ceremony;
+    Bytes raw_id;
+    std::string credential_id, target;
+    int64_t stored_count = 0, now = 0;
+    webauthn::AssertionOutcome verified;
+    AuditContext ctx;
+  };
+  auto done = std::make_shared<Success>(Success{std::move(minted.value()), std::move(c), w->raw_id, w->id,
+                                                std::move(target), w->sign_count, now, *verified, ctx});
+  Plan<IssuedToken> plan;
+  plan.write = [this, done](WriteTx& tx) -> Status {
+    const Ceremony& spent = done->ceremony;
+    const webauthn::AssertionOutcome& v = done->verified;
+    AUTHD_ASSIGN_OR_RETURN(bool live, tx.UseCeremony(spent.id, spent.expires_at));
     if (!live) return Err(ErrorCode::kChallengeUnknown, "the ceremony was used by another request");
     // §7.2 step 24: the counter advances only from the value this verification saw (P2).
-    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceWebAuthnCounter(w->raw_id, w->sign_count, verified->sign_count,
-                                                                    verified->backup_state, verified->user_verified));
+    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceWebAuthnCounter(done->raw_id, done->stored_count, v.sign_count,
+                                                                    v.backup_state, v.user_verified));
     if (!advanced) return Err(ErrorCode::kCounterRegression, "the key was used concurrently");
-    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(w->id, now));
-    AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, token));
-    AuditEntry e = MakeEntry(action, target, "success", "", true);
-    e.detail = {{"credential", w->id.substr(0, 64)}, {"jti", token.record.jti}, {"user_verified", verified->user_verified}};
-    return core_.audit().Append(tx, ctx, e);
-  });
-  if (!s) return fail(s.error());
-  return token;
+    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(done->credential_id, done->now));
+    AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, done->token));
+    AuditEntry e = MakeEntry("webauthn.authenticate", done->target, "success", "", true);
+    e.detail = {{"credential", done->credential_id.substr(0, 64)}, {"jti", done->token.record.jti},
+                {"user_verified", v.user_verified}};
+    return core_.audit().Append(tx, done->ctx, e);
+  };
+  plan.finish = [this, done](Status s) -> Result<IssuedToken> {
+    if (!s) {
+      Refuse(done->ctx, "webauthn.authenticate", done->target, s.error(), &done->ceremony);
+      return s.error();
+    }
+    return std::move(done->token);
+  };
+  return plan;
 }
 
 }  // namespace authd::domain

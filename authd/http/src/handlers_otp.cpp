@@ -45,8 +45,8 @@ void RegisterOtpRoutes(Router& router, Api& api) {
     AUTHD_ASSIGN_OR_RETURN(std::string username, RequiredString(body, "username", 256));
     AUTHD_ASSIGN_OR_RETURN(std::string code, RequiredString(body, "code", 64));
     AUTHD_ASSIGN_OR_RETURN(std::string client_id, OptionalString(body, "client_id", "", 128));
-    AUTHD_ASSIGN_OR_RETURN(auto token, api.otp->VerifyTotp(username, code, client_id, req.Audit("anonymous")));
-    return Response::RawJson(200, TokenResponseBody(token, api.core.options().tokens.ttl_seconds));
+    return Finish(api, req, "totp", api.otp->PlanVerifyTotp(username, code, client_id, req.Audit("anonymous")),
+                  TokenResponder(api));
   }));
 
   // --- YubiKey OTP ---
@@ -54,8 +54,8 @@ void RegisterOtpRoutes(Router& router, Api& api) {
     AUTHD_ASSIGN_OR_RETURN(Json body, JsonBody(req));
     AUTHD_ASSIGN_OR_RETURN(std::string otp, RequiredString(body, "otp", 64));
     AUTHD_ASSIGN_OR_RETURN(std::string client_id, OptionalString(body, "client_id", "", 128));
-    AUTHD_ASSIGN_OR_RETURN(auto token, api.otp->VerifyYubiOtp(otp, client_id, req.Audit("anonymous")));
-    return Response::RawJson(200, TokenResponseBody(token, api.core.options().tokens.ttl_seconds));
+    return Finish(api, req, "yubiotp", api.otp->PlanVerifyYubiOtp(otp, client_id, req.Audit("anonymous")),
+                  TokenResponder(api));
   }));
 
   // The Yubico validation protocol answers 200 with its own status words, always as text.
@@ -65,10 +65,13 @@ void RegisterOtpRoutes(Router& router, Api& api) {
       if (k.size() > 32 || v.size() > 256) continue;
       if (!params.emplace(k, v).second) params[k] = "";  // a repeated parameter counts as missing
     }
-    domain::YkvalAnswer answer = api.otp->Ykval(params, req.remote_address, req.Audit("anonymous"));
-    const std::string status = answer.fields["status"];
-    api.metrics.ObserveAuthentication("ykval", status == "OK" ? "success" : status);
-    return Response::Text(200, domain::OtpService::YkvalBody(answer), "text/plain; charset=utf-8");
+    return Finish(api, req, nullptr,
+                  Result<domain::Plan<domain::YkvalAnswer>>(api.otp->PlanYkval(params, req.remote_address, req.Audit("anonymous"))),
+                  [&api](domain::YkvalAnswer& answer) {
+                    const std::string& status = answer.fields["status"];
+                    api.metrics.ObserveAuthentication("ykval", status == "OK" ? "success" : status);
+                    return Response::Text(200, domain::OtpService::YkvalBody(answer), "text/plain; charset=utf-8");
+                  });
   }, /*observe=*/false));
 
   // --- admin ---

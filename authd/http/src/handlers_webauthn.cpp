@@ -131,8 +131,8 @@ void RegisterWebAuthnRoutes(Router& router, Api& api) {
         cred.appid_extension_used = appid->get<bool>();
       }
     }
-    AUTHD_ASSIGN_OR_RETURN(auto token, api.webauthn->FinishAuthentication(handle, cred, req.Audit()));
-    return Response::RawJson(200, TokenResponseBody(token, api.core.options().tokens.ttl_seconds));
+    return Finish(api, req, "webauthn", api.webauthn->PlanFinishAuthentication(handle, cred, req.Audit()),
+                  TokenResponder(api));
   }));
 }
 

@@ -56,6 +56,12 @@ Response Response::RawJson(int status, std::string body) {
   return r;
 }
 
+Response Response::Deferred() {
+  Response r;
+  r.deferred = true;
+  return r;
+}
+
 Response Response::NoContent() {
   Response r;
   r.status = 204;

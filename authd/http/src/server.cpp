@@ -15,11 +15,15 @@
 #include <Poco/ThreadPool.h>
 #include <Poco/Timespan.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -189,6 +193,8 @@ class Session final : public Poco::Net::HTTPServerSession {
   size_t end_ = 0;  // end of what was read
 };
 
+class PendingAnswer;
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -307,46 +313,12 @@ struct HttpServer::Impl {
   }
 
   // One request whose head (the bytes up to its empty line) has been read from `session`; its
-  // body, if any, follows there.
-  // `remote` is the peer's address, read once per connection. Returns whether the connection
-  // may carry another request (`may_keep_alive` and what the request and the response allow).
-  bool Handle(Session& session, std::string_view head, const std::string& remote,
-              bool may_keep_alive, DeadlineReaper::Slot& slot, Poco::Net::StreamSocket& socket) {
-    InFlight guard(in_flight);
-    const auto start = std::chrono::steady_clock::now();
-    // The head has arrived; the body must follow within the request deadline.
-    slot.Set(start + std::chrono::seconds(options.request_timeout_seconds));
-    Request req;
-    req.tls = tls;
-    req.remote_address = remote;
-    BodyFraming framing;
-    std::optional<Response> early = ParseHead(head, req, framing);
-    const std::string_view incoming_id = req.Header("x-request-id");
-    req.request_id = IsSafeRequestId(incoming_id) ? std::string(incoming_id) : NextRequestId();
-    if (!early) early = ReadBody(framing, session, socket, req.body);
-    slot.Pause();
-
-    Response resp;
-    if (early) {
-      resp = std::move(*early);
-      resp.close = true;
-      req.route = "rejected";
-    } else {
-      try {
-        resp = router.Dispatch(req);
-      } catch (const std::exception& e) {
-        Log(LogLevel::kError, "handler_exception", {{"route", req.route}, {"request_id", req.request_id}});
-        resp = Response::Problem(ErrorCode::kInternal, "the server failed; the request id is in the logs");
-      }
-    }
-    const bool keep_alive = may_keep_alive && framing.keep_alive && !resp.close;
-    // Counted before it is sent, so that a client that has its answer finds it in /metrics.
-    Observe(req, resp, start);
-    Write(req, resp, keep_alive, socket);
-    // The next request on this keep-alive connection: idle time plus the request deadline.
-    slot.Set(std::chrono::steady_clock::now() + kKeepAliveIdle + std::chrono::seconds(options.request_timeout_seconds));
-    return keep_alive;
-  }
+  // body, if any, follows there. `remote` is the peer's address, read once per connection;
+  // `pending`, on plain connections, takes answers the handler defers. Returns whether the
+  // connection may carry another request (`may_keep_alive` and what the request and the
+  // response allow).
+  bool Handle(Session& session, std::string_view head, const std::string& remote, bool may_keep_alive,
+              DeadlineReaper::Slot& slot, Poco::Net::StreamSocket& socket, PendingAnswer* pending);
 
   // A request head refused before it was parsed (past its size limit, or cut short by the
   // client's end of sending): a problem+json 400, and the connection closes.
@@ -388,8 +360,8 @@ struct HttpServer::Impl {
     return text;
   }
 
-  // Head and body leave in one send.
-  void Write(const Request& req, const Response& resp, bool keep_alive, Poco::Net::StreamSocket& socket) {
+  // Head and body, as they leave in one send.
+  std::string Wire(const Request& req, const Response& resp, bool keep_alive) {
     ResponseFrame frame;
     frame.request_id = req.request_id;
     frame.date = Date();
@@ -400,6 +372,10 @@ struct HttpServer::Impl {
     wire.reserve(640 + (frame.body ? resp.body.size() : 0));
     AppendResponseHead(resp, frame, wire);
     if (frame.body) wire += resp.body;
+    return wire;
+  }
+
+  static void SendAll(Poco::Net::StreamSocket& socket, std::string_view wire) {
     const char* p = wire.data();
     size_t left = wire.size();
     while (left > 0) {
@@ -409,7 +385,187 @@ struct HttpServer::Impl {
       left -= static_cast<size_t>(n);
     }
   }
+
+  void Write(const Request& req, const Response& resp, bool keep_alive, Poco::Net::StreamSocket& socket) {
+    SendAll(socket, Wire(req, resp, keep_alive));
+  }
 };
+
+namespace {
+
+// The answer of a plain connection's request whose handler deferred it (message.h, Deferral):
+// given by the store's writer thread right after the commit, while the connection's own thread
+// already waits for the next request. One per connection, one request at a time: the
+// connection's thread settles it before it answers another request and before it ends, so
+// answers leave in order. The writer never waits for a client: what the socket does not take at
+// once is left to the connection's thread, whose read is then ended so that it sends it.
+class PendingAnswer final : public Deferral {
+ public:
+  PendingAnswer(HttpServer::Impl& impl, Poco::Net::StreamSocket& socket) : impl_(impl), socket_(socket) {}
+
+  uint64_t Ticket() const override { return ticket_.load(std::memory_order_relaxed); }
+
+  // Before a request is dispatched.
+  void Begin() {
+    std::lock_guard lock(mu_);
+    ticket_.fetch_add(1, std::memory_order_relaxed);
+    state_ = State::kDispatching;
+    ready_.reset();
+  }
+
+  // After the handler returned Response::Deferred(): its answer if it came already (the
+  // connection's thread sends it); otherwise the writer will, and nullopt.
+  std::optional<Response> Handoff(const Request& req, bool keep_alive, std::chrono::steady_clock::time_point start) {
+    std::lock_guard lock(mu_);
+    if (ready_) {
+      state_ = State::kIdle;
+      std::optional<Response> r = std::move(ready_);
+      ready_.reset();
+      return r;
+    }
+    meta_.method = req.method;
+    meta_.route = req.route;
+    meta_.request_id = req.request_id;
+    meta_.remote_address = req.remote_address;
+    keep_alive_ = keep_alive;
+    start_ = start;
+    state_ = State::kAwaiting;
+    ++impl_.in_flight;
+    return std::nullopt;
+  }
+
+  // The handler failed after all: nothing it queued may answer a later request.
+  void Abandon() {
+    std::lock_guard lock(mu_);
+    ticket_.fetch_add(1, std::memory_order_relaxed);
+    state_ = State::kIdle;
+    ready_.reset();
+  }
+
+  void Reply(uint64_t ticket, Response resp) override {
+    std::lock_guard lock(mu_);
+    if (ticket != ticket_.load(std::memory_order_relaxed)) return;
+    if (state_ == State::kDispatching) {
+      ready_ = std::move(resp);
+      return;
+    }
+    if (state_ != State::kAwaiting) return;
+    impl_.Observe(meta_, resp, start_);
+    std::string wire = impl_.Wire(meta_, resp, keep_alive_);
+    const size_t sent = SendNow(wire);
+    if (sent < wire.size()) {
+      rest_.assign(wire, sent, std::string::npos);
+      ::shutdown(socket_.impl()->sockfd(), SHUT_RD);
+    }
+    state_ = State::kIdle;
+    --impl_.in_flight;
+    cv_.notify_all();
+  }
+
+  // Waits until a deferred answer has left, sending what the writer left of it. Returns false
+  // when part of it had to be left (the connection then ends after it).
+  bool Settle() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return state_ != State::kAwaiting; });
+    if (rest_.empty()) return true;
+    std::string rest = std::move(rest_);
+    rest_.clear();
+    lock.unlock();
+    try {
+      HttpServer::Impl::SendAll(socket_, rest);
+    } catch (const Poco::Exception&) {
+    }
+    return false;
+  }
+
+ private:
+  enum class State { kIdle, kDispatching, kAwaiting };
+
+  // What the socket takes now, without waiting; a failed send counts as all sent (the client
+  // is gone, and the connection's own read will find out).
+  size_t SendNow(const std::string& wire) {
+    size_t done = 0;
+    while (done < wire.size()) {
+      const ssize_t n = ::send(socket_.impl()->sockfd(), wire.data() + done, wire.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return done;
+      return wire.size();
+    }
+    return done;
+  }
+
+  HttpServer::Impl& impl_;
+  Poco::Net::StreamSocket& socket_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> ticket_{0};  // changed under mu_
+  State state_ = State::kIdle;
+  std::optional<Response> ready_;   // an answer given while its handler still ran
+  Request meta_;                    // what the answer's frame and log line need of its request
+  bool keep_alive_ = true;
+  std::chrono::steady_clock::time_point start_;
+  std::string rest_;                // what the writer could not send without waiting
+};
+
+}  // namespace
+
+bool HttpServer::Impl::Handle(Session& session, std::string_view head, const std::string& remote,
+                              bool may_keep_alive, DeadlineReaper::Slot& slot, Poco::Net::StreamSocket& socket,
+                              PendingAnswer* pending) {
+  InFlight guard(in_flight);
+  const auto start = std::chrono::steady_clock::now();
+  // The head has arrived; the body must follow within the request deadline.
+  slot.Set(start + std::chrono::seconds(options.request_timeout_seconds));
+  Request req;
+  req.tls = tls;
+  req.remote_address = remote;
+  BodyFraming framing;
+  std::optional<Response> early = ParseHead(head, req, framing);
+  const std::string_view incoming_id = req.Header("x-request-id");
+  req.request_id = IsSafeRequestId(incoming_id) ? std::string(incoming_id) : NextRequestId();
+  if (!early) early = ReadBody(framing, session, socket, req.body);
+  slot.Pause();
+
+  Response resp;
+  if (early) {
+    resp = std::move(*early);
+    resp.close = true;
+    req.route = "rejected";
+  } else {
+    if (pending) {
+      pending->Begin();
+      req.deferral = pending;
+    }
+    try {
+      resp = router.Dispatch(req);
+    } catch (const std::exception& e) {
+      if (pending) pending->Abandon();
+      Log(LogLevel::kError, "handler_exception", {{"route", req.route}, {"request_id", req.request_id}});
+      resp = Response::Problem(ErrorCode::kInternal, "the server failed; the request id is in the logs");
+    }
+  }
+  if (resp.deferred) {
+    // A deferred answer never closes the connection itself.
+    const bool keep_alive = may_keep_alive && framing.keep_alive;
+    std::optional<Response> ready = pending ? pending->Handoff(req, keep_alive, start) : std::nullopt;
+    if (!ready && pending) {
+      slot.Set(std::chrono::steady_clock::now() + kKeepAliveIdle + std::chrono::seconds(options.request_timeout_seconds));
+      return keep_alive;
+    }
+    resp = ready ? std::move(*ready) : Response::Problem(ErrorCode::kInternal, "the answer was lost");
+  }
+  const bool keep_alive = may_keep_alive && framing.keep_alive && !resp.close;
+  // Counted before it is sent, so that a client that has its answer finds it in /metrics.
+  Observe(req, resp, start);
+  Write(req, resp, keep_alive, socket);
+  // The next request on this keep-alive connection: idle time plus the request deadline.
+  slot.Set(std::chrono::steady_clock::now() + kKeepAliveIdle + std::chrono::seconds(options.request_timeout_seconds));
+  return keep_alive;
+}
 
 namespace {
 
@@ -450,6 +606,9 @@ class Connection final : public Poco::Net::TCPServerConnection {
     const int max_requests = params_->getMaxKeepAliveRequests();
     int answered = 0;
     HeadReader reader;  // each request's head; its buffer is kept for the next
+    // Deferred answers on plain connections only: a TLS session is not written from two threads.
+    std::optional<PendingAnswer> pending;
+    if (!impl_.tls) pending.emplace(impl_, socket());
     for (bool first = true; !stopped_; first = false) {
       if (!first && !session.getKeepAlive()) break;
       if (impl_.tls && !session.HasBuffered() &&
@@ -460,17 +619,20 @@ class Connection final : public Poco::Net::TCPServerConnection {
         std::lock_guard lock(mu_);
         if (stopped_) break;
         const Session::HeadRead read = session.ReadHead(reader);
+        if (pending) pending->Settle();  // the previous answer leaves before anything else
         if (read == Session::HeadRead::kTooLarge) impl_.RefuseHead(socket(), "the request head is longer than 64 KiB");
         // The client stopped sending inside a head; it may still read the answer.
         if (read == Session::HeadRead::kCut) impl_.RefuseHead(socket(), "the request head ended before its empty line");
         if (read != Session::HeadRead::kOk) break;  // kClosed: the client closed between requests
         ++answered;
         const bool may_keep_alive = params_->getKeepAlive() && (max_requests <= 0 || answered < max_requests);
-        session.setKeepAlive(impl_.Handle(session, reader.head(), remote, may_keep_alive, *slot_, socket()));
+        session.setKeepAlive(impl_.Handle(session, reader.head(), remote, may_keep_alive, *slot_, socket(),
+                                          pending ? &*pending : nullptr));
       } catch (const Poco::Exception&) {
         break;  // a network failure or the reaper's shutdown: the connection is over
       }
     }
+    if (pending) pending->Settle();
   }
 
  private:

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "authd/domain/core.h"
+#include "authd/domain/plan.h"
 #include "authd/domain/keyring.h"
 #include "authd/domain/otp.h"
 
@@ -70,13 +71,21 @@ class OtpService {
   Result<Credential> ConfirmTotpEnrollment(std::string_view handle, std::string_view code, const AuditContext& ctx);
   Result<IssuedToken> VerifyTotp(std::string_view username, std::string_view code, std::string_view client_id,
                                  const AuditContext& ctx);
+  // VerifyTotp up to its write: refusals come back as errors, a match as the write that records
+  // it and the token that follows (plan.h).
+  Result<Plan<IssuedToken>> PlanVerifyTotp(std::string_view username, std::string_view code,
+                                           std::string_view client_id, const AuditContext& ctx);
 
   // --- YubiKey OTP ---
   Result<Credential> RegisterYubiOtp(const AuditContext& ctx, std::string_view username, const YubiOtpRegistration& req);
   Result<IssuedToken> VerifyYubiOtp(std::string_view otp, std::string_view client_id, const AuditContext& ctx);
+  Result<Plan<IssuedToken>> PlanVerifyYubiOtp(std::string_view otp, std::string_view client_id, const AuditContext& ctx);
   // GET /wsapi/2.0/verify: `params` as decoded from the query string, `source` the caller's address.
   YkvalAnswer Ykval(const std::map<std::string, std::string>& params, std::string_view source,
                     const AuditContext& ctx);
+  // Ykval up to its write; its finish never fails (every outcome is a status word).
+  Plan<YkvalAnswer> PlanYkval(const std::map<std::string, std::string>& params, std::string_view source,
+                              const AuditContext& ctx);
   // The response body: the fields plus h, one key=value per line (CRLF), as ykval sends it.
   static std::string YkvalBody(const YkvalAnswer& answer);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "authd/domain/core.h"
+#include "authd/domain/plan.h"
 #include "authd/webauthn/ceremony.h"
 
 namespace authd::domain {
@@ -87,6 +88,10 @@ class WebAuthnService {
   Result<CeremonyStarted> StartAuthentication(const AuthenticationRequest& req, const AuditContext& ctx);
   Result<IssuedToken> FinishAuthentication(std::string_view handle, const AuthenticationCredential& cred,
                                            const AuditContext& ctx);
+  // FinishAuthentication up to its write: refusals come back as errors, a verified assertion as
+  // the write that records the login and the token that follows (plan.h).
+  Result<Plan<IssuedToken>> PlanFinishAuthentication(std::string_view handle, const AuthenticationCredential& cred,
+                                                     const AuditContext& ctx);
 
   // Registers a key enrolled elsewhere (pam_u2f, an earlier U2F server) for `username`: it is
   // used through the appid extension with `appid` (§10.1.1). kCredentialExists, kNotFound,

@@ -50,10 +50,37 @@ Handler RateLimited(Api& api, const char* factor, F f, bool observe = true) {
       }
     }
     Result<Response> r = f(req);
-    if (factor && observe) api.metrics.ObserveAuthentication(factor, r ? "success" : std::string(ErrorCodeName(r.code())));
+    // A deferred answer is counted when it is made (Finish).
+    if (factor && observe && !(r && r->deferred)) {
+      api.metrics.ObserveAuthentication(factor, r ? "success" : std::string(ErrorCodeName(r.code())));
+    }
     if (!r) return Response::Problem(r.error());
     return std::move(r.value());
   };
+}
+
+// Ends a handler with a service's plan (domain/plan.h): its write runs, then `render` turns the
+// answer into the response (an error becomes problem+json). When the request has a Deferral the
+// handler returns Response::Deferred() at once and the answer is made and sent from the store's
+// writer thread right after the commit, counted under `factor` there; otherwise here, and
+// RateLimited counts it.
+template <class T, class R>
+Result<Response> Finish(Api& api, Request& req, const char* factor, Result<domain::Plan<T>> plan, R render) {
+  Deferral* later = req.deferral;
+  const uint64_t ticket = later ? later->Ticket() : 0;
+  if (!later) {
+    Result<T> r = domain::RunNow(api.core.store(), std::move(plan));
+    if (!r) return r.error();
+    return render(r.value());
+  }
+  domain::Carry<T>(
+      api.core.store(), std::move(plan),
+      [&api, factor, later, ticket, render](Result<T> r) {
+        if (factor) api.metrics.ObserveAuthentication(factor, r ? "success" : std::string(ErrorCodeName(r.code())));
+        later->Reply(ticket, r ? render(r.value()) : Response::Problem(r.error()));
+      },
+      true);
+  return Response::Deferred();
 }
 
 void RegisterPublicRoutes(Router& router, Api& api);
@@ -85,6 +112,12 @@ Result<std::pair<domain::Principal, domain::AuditContext>> AuthorizeAdmin(Api& a
 
 // API.md "The token response".
 std::string TokenResponseBody(const domain::IssuedToken& token, int64_t ttl);
+// The token response of a login route, as Finish's `render`.
+inline auto TokenResponder(Api& api) {
+  return [&api](const domain::IssuedToken& token) {
+    return Response::RawJson(200, TokenResponseBody(token, api.core.options().tokens.ttl_seconds));
+  };
+}
 // Parses RFC 3339 UTC ("2026-01-02T03:04:05Z") or Unix seconds; nullopt otherwise.
 std::optional<int64_t> ParseTime(std::string_view text);
 

@@ -2,6 +2,7 @@
 // size) and writes a Response; handlers see only these, so they are testable in process.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,6 +16,22 @@
 
 namespace authd::http {
 
+struct Response;
+
+// A request's answer given later, from another thread (the store's writer, right after the
+// commit that holds the request's write), so that the request's own thread need not wait for
+// the commit. The server sets one on a request when its connection can take such an answer.
+class Deferral {
+ public:
+  virtual ~Deferral() = default;
+  // Names the request being handled now; its answer is given with this ticket.
+  virtual uint64_t Ticket() const = 0;
+  // The answer of request `ticket`: called once, from any thread, while its handler runs or after
+  // it returned Response::Deferred(). An answer for a request that is no longer waiting for one
+  // is dropped.
+  virtual void Reply(uint64_t ticket, Response resp) = 0;
+};
+
 struct Request {
   std::string method;
   std::string path;  // without the query string, percent-escapes intact
@@ -26,6 +43,7 @@ struct Request {
   bool tls = false;
   std::map<std::string, std::string> params;  // decoded path parameters, filled by the router
   std::string route;                          // the matched pattern, for metrics
+  Deferral* deferral = nullptr;               // set when the answer may come from another thread
 
   std::string_view Header(std::string_view name) const;
   std::string_view Param(const std::string& name) const;
@@ -43,11 +61,14 @@ struct Response {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;
+  bool deferred = false;  // the answer comes through the request's Deferral
 
   static Response Json(int status, const authd::Json& body);
   // A JSON body already written (JsonObjectWriter), with the same content type as Json.
   static Response RawJson(int status, std::string body);
   static Response NoContent();
+  // Returned by a handler that has handed its answer to the request's Deferral.
+  static Response Deferred();
   static Response Text(int status, std::string body, std::string content_type);
   // RFC 9457 problem details with our stable `code`.
   static Response Problem(const Error& error);

@@ -1,0 +1,65 @@
+#pragma once
+// What a service call leaves to do once its checks have passed: the durable write that records
+// it, and what follows the write (its answer, or the refusal when the write failed). A plan is
+// carried out on the caller's thread (RunNow) or, when the caller can answer from another thread,
+// handed to the store's writer (Carry): the answer is then made right after the commit, there.
+
+#include <functional>
+#include <utility>
+
+#include "authd/base/result.h"
+#include "authd/domain/store.h"
+
+namespace authd::domain {
+
+template <class T>
+struct Plan {
+  // Empty when nothing is to be written. It may run on the store's writer thread after the call
+  // returned: it captures what it needs by value.
+  std::function<Status(WriteTx&)> write;
+  // Given the write's result (Ok when there was none); runs once, after the commit.
+  std::function<Result<T>(Status)> finish;
+
+  // A plan whose answer is known already.
+  static Plan Now(T value) {
+    Plan p;
+    p.finish = [v = std::move(value)](Status) mutable -> Result<T> { return std::move(v); };
+    return p;
+  }
+};
+
+template <class T>
+Result<T> RunNow(Store& store, Plan<T> plan) {
+  if (!plan.write) return plan.finish(Ok());
+  return plan.finish(store.Write(plan.write));
+}
+
+template <class T>
+Result<T> RunNow(Store& store, Result<Plan<T>> plan) {
+  if (!plan) return plan.error();
+  return RunNow(store, std::move(plan.value()));
+}
+
+// `done` gets the answer: before Carry returns, or with `defer` on the store's writer thread
+// right after the commit that holds the write.
+template <class T>
+void Carry(Store& store, Plan<T> plan, std::function<void(Result<T>)> done, bool defer) {
+  if (!plan.write) {
+    done(plan.finish(Ok()));
+    return;
+  }
+  store.WriteThen(
+      std::move(plan.write),
+      [finish = std::move(plan.finish), done = std::move(done)](Status s) { done(finish(std::move(s))); }, defer);
+}
+
+template <class T>
+void Carry(Store& store, Result<Plan<T>> plan, std::function<void(Result<T>)> done, bool defer) {
+  if (!plan) {
+    done(plan.error());
+    return;
+  }
+  Carry(store, std::move(plan.value()), std::move(done), defer);
+}
+
+}  // namespace authd::domain
