@@ -2,8 +2,6 @@
 // Debian's oathtool, YubiKey OTPs made by libyubikey (standing in for the key's button), the
 // Yubico validation protocol driven by Debian's ykclient, lockout, unlock and rate limits.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <yubikey.h>
@@ -21,6 +19,7 @@
 #include "authd/base/encoding.h"
 #include "authd/domain/otp.h"
 #include "integration/harness.h"
+#include "util/loopback.h"
 
 namespace authd::testing {
 namespace {
@@ -541,44 +540,7 @@ TEST_F(Ykval, ResponsesAreSignedAndStatusesFollowTheProtocol) {
   EXPECT_EQ(Query({{"id", Id()}, {"otp", "' OR 1=1 --"}, {"nonce", nonce}})["status"], "BAD_OTP");
 }
 
-int ConnectTo(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval tv{20, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-// Reads `count` answers off `fd` (Content-Length framed); fewer if the connection ends.
-std::vector<std::string> ReadAnswers(int fd, size_t count) {
-  std::vector<std::string> bodies;
-  std::string buf;
-  char chunk[16384];
-  while (bodies.size() < count) {
-    const size_t head_end = buf.find("\r\n\r\n");
-    if (head_end != std::string::npos) {
-      const size_t cl = buf.find("Content-Length: ");
-      if (cl == std::string::npos || cl > head_end) break;
-      const size_t length = std::stoul(buf.substr(cl + 16));
-      if (buf.size() >= head_end + 4 + length) {
-        bodies.push_back(buf.substr(head_end + 4, length));
-        buf.erase(0, head_end + 4 + length);
-        continue;
-      }
-    }
-    const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) break;
-    buf.append(chunk, static_cast<size_t>(n));
-  }
-  return bodies;
-}
+int ConnectTo(uint16_t port) { return ConnectLoopback(port); }
 
 // Requests sent back to back on one connection (HTTP/1.1 pipelining) are each answered once, in
 // the order they were sent, although their answers are made after their commits; a replay
@@ -621,10 +583,8 @@ class YkvalUnlimited : public Ykval {
 };
 
 TEST_F(YkvalUnlimited, AClientThatDoesNotReadItsAnswersHoldsUpNobody) {
-  const int fd = ConnectTo(server_.port());
+  const int fd = ConnectLoopback(server_.port(), 16384);  // a small window: its answers back up early
   ASSERT_GE(fd, 0);
-  int small = 16384;  // a small receive window, so that its answers back up early
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   constexpr int kRequests = 600;
   std::string wire;
   std::vector<std::string> nonces;

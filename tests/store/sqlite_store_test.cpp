@@ -36,6 +36,13 @@ std::string Pragma(const std::string& path, const char* pragma) {
   return out;
 }
 
+// A store on `path`; null (and the test failed) if it does not open.
+std::unique_ptr<domain::Store> MustOpen(const std::string& path) {
+  auto s = OpenSqliteStore(path);
+  EXPECT_TRUE(s) << (s ? "" : s.error().detail);
+  return s ? std::move(s.value()) : nullptr;
+}
+
 User NewUser(const std::string& name) {
   User u;
   u.id = "id-" + name;
@@ -178,14 +185,22 @@ TEST(SqliteStore, CommittedWritesAreVisibleToAnotherConnection) {
   EXPECT_EQ(found->id, "id-alice");
 }
 
-// Group commit: concurrent writes share commits, yet each one succeeds or fails on its own; a
-// write whose function fails leaves nothing behind even when it shared a transaction.
-TEST(SqliteStore, ConcurrentWritesShareCommitsAndFailAlone) {
+// A store on a fresh file, kept open for the test.
+class GroupCommit : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    owned_ = MustOpen(path);
+    ASSERT_TRUE(owned_);
+  }
   testing::TempDir dir;
   const std::string path = dir.File("a.db");
-  auto s = OpenSqliteStore(path);
-  ASSERT_TRUE(s);
-  auto& store = **s;
+  std::unique_ptr<domain::Store> owned_;
+};
+
+// Group commit: concurrent writes share commits, yet each one succeeds or fails on its own; a
+// write whose function fails leaves nothing behind even when it shared a transaction.
+TEST_F(GroupCommit, ConcurrentWritesShareCommitsAndFailAlone) {
+  auto& store = *owned_;
   const domain::StoreStats before = store.Stats();
   constexpr int kThreads = 8, kPerThread = 40;
   std::atomic<int> ok{0}, failed{0}, wrong{0};
@@ -225,12 +240,8 @@ TEST(SqliteStore, ConcurrentWritesShareCommitsAndFailAlone) {
 // A deferred write returns at once; its `then` runs on the writer thread once the write is
 // committed (another connection sees it from there), in order with the other writes, and may
 // itself write (at once, in a transaction of its own) and read.
-TEST(SqliteStore, DeferredWritesAnswerAfterTheirCommitOnTheWriterThread) {
-  testing::TempDir dir;
-  const std::string path = dir.File("a.db");
-  auto s = OpenSqliteStore(path);
-  ASSERT_TRUE(s);
-  auto& store = **s;
+TEST_F(GroupCommit, DeferredWritesAnswerAfterTheirCommitOnTheWriterThread) {
+  auto& store = *owned_;
   constexpr int kWrites = 50;
   std::mutex mu;
   std::condition_variable cv;
@@ -245,7 +256,7 @@ TEST(SqliteStore, DeferredWritesAnswerAfterTheirCommitOnTheWriterThread) {
           if (fail) return Err(ErrorCode::kSignatureInvalid, "refused after its insert");
           return Ok();
         },
-        [&, name, fail, path](Status st) {
+        [&, name, fail](Status st) {
           // Committed before this runs: a connection of another store finds it (or not, if refused).
           const std::string count = Pragma(path, ("SELECT count(*) FROM users WHERE username = '" + name + "'").c_str());
           Status nested = store.Write([&](WriteTx& tx) { return tx.InsertUser(NewUser("after-" + name)); });
