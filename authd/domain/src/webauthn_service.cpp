@@ -162,6 +162,13 @@ Result<CeremonyStarted> WebAuthnService::StartRegistration(const std::optional<P
 Result<RegistrationResult> WebAuthnService::FinishRegistration(std::string_view handle,
                                                                const RegistrationCredential& cred,
                                                                std::string nickname, const AuditContext& ctx) {
+  return RunNow(core_.store(), PlanFinishRegistration(handle, cred, std::move(nickname), ctx));
+}
+
+Result<Plan<RegistrationResult>> WebAuthnService::PlanFinishRegistration(std::string_view handle,
+                                                                         const RegistrationCredential& cred,
+                                                                         std::string nickname,
+                                                                         const AuditContext& ctx) {
   const std::string action = "webauthn.register";
   if (nickname.size() > 64) return Err(ErrorCode::kInvalidArgument, "nickname is too long");
   AUTHD_ASSIGN_OR_RETURN(Ceremony c, OpenLiveCeremony(handle, kRegistration, ctx, action));
@@ -234,27 +241,45 @@ Result<RegistrationResult> WebAuthnService::FinishRegistration(std::string_view 
                {"discoverable", w.discoverable}};
   r.info = DumpJson(info);
 
-  Status s = core_.store().Write([&](WriteTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(bool live, tx.UseCeremony(c.id, c.expires_at));
+  // The write and its answer may run on the store's writer thread: they own what they use.
+  struct Success {
+    RegistrationResult out;
+    Ceremony ceremony;
+    std::string user_id, target;
+    int64_t now = 0;
+    AuditContext ctx;
+  };
+  auto done = std::make_shared<Success>(Success{std::move(out), std::move(c), user->id, std::move(target), now, ctx});
+  Plan<RegistrationResult> plan;
+  plan.write = [this, done](WriteTx& tx) -> Status {
+    const Ceremony& ceremony = done->ceremony;
+    const WebAuthnCredential& key = done->out.credential;
+    AUTHD_ASSIGN_OR_RETURN(bool live, tx.UseCeremony(ceremony.id, ceremony.expires_at));
     if (!live) return Err(ErrorCode::kChallengeUnknown, "the ceremony was used by another request");
-    if (!c.enrollment_code_hash.empty()) {
+    if (!ceremony.enrollment_code_hash.empty()) {
       // An enrolment code is consumed only by a successful registration (API.md).
-      AUTHD_ASSIGN_OR_RETURN(bool consumed, tx.ConsumeEnrollmentCode(c.enrollment_code_hash, user->id, now));
+      AUTHD_ASSIGN_OR_RETURN(bool consumed, tx.ConsumeEnrollmentCode(ceremony.enrollment_code_hash, done->user_id, done->now));
       if (!consumed) return Err(ErrorCode::kInvalidEnrollmentCode, "the enrolment code was used or expired meanwhile");
     }
     // §7.1 step 26: a credential id registered to anyone is refused.
-    AUTHD_ASSIGN_OR_RETURN(auto clash, tx.FindWebAuthnCredential(w.raw_id));
+    AUTHD_ASSIGN_OR_RETURN(auto clash, tx.FindWebAuthnCredential(key.raw_id));
     if (clash) return Err(ErrorCode::kCredentialExists, "this key is registered already");
     // §7.1 step 29: the record, durably, in this one transaction.
-    AUTHD_RETURN_IF_ERROR(tx.InsertCredential(r));
-    AUTHD_RETURN_IF_ERROR(tx.InsertWebAuthnCredential(w));
-    AuditEntry e = MakeEntry(action, target, "success", "", true);
-    e.detail = {{"credential", w.id.substr(0, 64)}, {"fmt", w.fmt}, {"attestation_type", w.attestation_type},
-                {"by", c.actor}};
-    return core_.audit().Append(tx, ctx, e);
-  });
-  if (!s) return fail(s.error());
-  return out;
+    AUTHD_RETURN_IF_ERROR(tx.InsertCredential(done->out.record));
+    AUTHD_RETURN_IF_ERROR(tx.InsertWebAuthnCredential(key));
+    AuditEntry e = MakeEntry("webauthn.register", done->target, "success", "", true);
+    e.detail = {{"credential", key.id.substr(0, 64)}, {"fmt", key.fmt}, {"attestation_type", key.attestation_type},
+                {"by", ceremony.actor}};
+    return core_.audit().Append(tx, done->ctx, e);
+  };
+  plan.finish = [this, done](Status s) -> Result<RegistrationResult> {
+    if (!s) {
+      Refuse(done->ctx, "webauthn.register", done->target, s.error(), &done->ceremony);
+      return s.error();
+    }
+    return std::move(done->out);
+  };
+  return plan;
 }
 
 Result<WebAuthnCredential> WebAuthnService::ImportCredential(std::string_view username, const Bytes& raw_id,

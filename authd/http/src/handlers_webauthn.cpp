@@ -86,21 +86,24 @@ void RegisterWebAuthnRoutes(Router& router, Api& api) {
         if (auto rk = props->find("rk"); rk != props->end() && rk->is_boolean()) cred.discoverable = rk->get<bool>();
       }
     }
-    AUTHD_ASSIGN_OR_RETURN(auto done, api.webauthn->FinishRegistration(handle, cred, nickname, req.Audit()));
-    const auto& w = done.credential;
-    return Response::Json(201, {{"credential",
-                                 {{"id", w.id},
-                                  {"type", "webauthn"},
-                                  {"aaguid", FormatUuid(w.aaguid)},
-                                  {"fmt", w.fmt},
-                                  {"attestation_type", w.attestation_type},
-                                  {"alg", w.alg},
-                                  {"transports", w.transports},
-                                  {"backup_eligible", w.backup_eligible},
-                                  {"backup_state", w.backup_state},
-                                  {"discoverable", w.discoverable},
-                                  {"nickname", done.record.nickname},
-                                  {"created_at", Rfc3339(done.record.created_at)}}}});
+    auto render = [](const domain::RegistrationResult& done) {
+      const auto& w = done.credential;
+      return Response::Json(201, {{"credential",
+                                   {{"id", w.id},
+                                    {"type", "webauthn"},
+                                    {"aaguid", FormatUuid(w.aaguid)},
+                                    {"fmt", w.fmt},
+                                    {"attestation_type", w.attestation_type},
+                                    {"alg", w.alg},
+                                    {"transports", w.transports},
+                                    {"backup_eligible", w.backup_eligible},
+                                    {"backup_state", w.backup_state},
+                                    {"discoverable", w.discoverable},
+                                    {"nickname", done.record.nickname},
+                                    {"created_at", Rfc3339(done.record.created_at)}}}});
+    };
+    return Finish(api, req, "webauthn_registration",
+                  api.webauthn->PlanFinishRegistration(handle, cred, nickname, req.Audit()), render);
   }));
 
   router.Add("POST", "/v1/webauthn/authentication/options", RateLimited(api, nullptr, [&api](Request& req) -> Result<Response> {

@@ -83,6 +83,10 @@ class WebAuthnService {
                                             const AuditContext& ctx);
   Result<RegistrationResult> FinishRegistration(std::string_view handle, const RegistrationCredential& cred,
                                                 std::string nickname, const AuditContext& ctx);
+  // FinishRegistration up to its write: refusals come back as errors, a verified attestation as
+  // the write that stores the key and the result that follows (plan.h).
+  Result<Plan<RegistrationResult>> PlanFinishRegistration(std::string_view handle, const RegistrationCredential& cred,
+                                                          std::string nickname, const AuditContext& ctx);
 
   // The same answer shape for unknown users (with stable made-up credential ids).
   Result<CeremonyStarted> StartAuthentication(const AuthenticationRequest& req, const AuditContext& ctx);
