@@ -380,6 +380,22 @@ TEST_F(YubiOtpHttp, OtpsLogInOnceAndOnlyForward) {
   EXPECT_EQ(Verify(key_.Press(true)).status, 200);
 }
 
+// An answer sent after its commit (by the store's writer thread) is counted before it leaves,
+// like any other: the client that has it finds it in /metrics, with the outcome.
+TEST_F(YubiOtpHttp, AnswersSentAfterTheCommitAreCountedBeforeTheyLeave) {
+  const std::string otp = key_.Press();
+  ASSERT_EQ(Verify(otp).status, 200);
+  EXPECT_EQ(Verify(otp).status, 422);
+  HttpResult m = server_.Get("/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("authd_http_requests_total{method=\"POST\",route=\"/v1/yubiotp/verify\",status=\"200\"} 1"),
+            std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("authd_authentications_total{factor=\"yubiotp\",result=\"success\"} 1"), std::string::npos);
+  EXPECT_NE(m.body.find("authd_authentications_total{factor=\"yubiotp\",result=\"otp_replayed\"} 1"),
+            std::string::npos);
+}
+
 TEST_F(YubiOtpHttp, ConcurrentDuplicatesOfOneOtpYieldExactlyOneToken) {
   const std::string otp = key_.Press();
   EXPECT_EQ(ConcurrentSuccesses([&] { return Verify(otp); }, 8), 1);
