@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "authd/domain/plan.h"
 #include "authd/store/change_generation.h"
 #include "authd/store/migrations.h"
 #include "util/temp_dir.h"
@@ -287,6 +288,30 @@ TEST_F(GroupCommit, DeferredWritesAnswerAfterTheirCommitOnTheWriterThread) {
   store.WriteThen([](WriteTx& tx) { return tx.InsertUser(NewUser("inline")); },
                   [&](Status st) { inline_done = st && std::this_thread::get_id() == caller; }, false);
   EXPECT_TRUE(inline_done);
+}
+
+// A plan whose answer cannot be made (its finish throws) still answers its caller, with an
+// internal error, and the writer goes on.
+TEST_F(GroupCommit, APlanWhoseFinishFailsStillAnswersItsCaller) {
+  auto& store = *owned_;
+  domain::Plan<int> plan;
+  plan.write = [](WriteTx& tx) { return tx.InsertUser(NewUser("planned")); };
+  plan.finish = [](Status) -> Result<int> { throw std::runtime_error("a bug"); };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<int>> got;
+  domain::Carry<int>(store, std::move(plan), [&](Result<int> r) {
+    std::lock_guard lock(mu);
+    got = std::move(r);
+    cv.notify_all();
+  }, true);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return got.has_value(); }));
+  }
+  EXPECT_EQ(got->code(), ErrorCode::kInternal);
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM users WHERE username = 'planned'"), "1");
+  EXPECT_TRUE(store.Write([](WriteTx& tx) { return tx.InsertUser(NewUser("after")); }));
 }
 
 // Closing a store runs every deferred write still queued and gives it its answer first.

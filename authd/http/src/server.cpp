@@ -450,12 +450,17 @@ class PendingAnswer final : public Deferral {
       return;
     }
     if (state_ != State::kAwaiting) return;
-    impl_.Observe(meta_, resp, start_);
-    std::string wire = impl_.Wire(meta_, resp, keep_alive_);
-    const size_t sent = SendNow(wire);
-    if (sent < wire.size()) {
-      rest_.assign(wire, sent, std::string::npos);
-      ::shutdown(socket_.impl()->sockfd(), SHUT_RD);
+    try {
+      impl_.Observe(meta_, resp, start_);
+      std::string wire = impl_.Wire(meta_, resp, keep_alive_);
+      const size_t sent = SendNow(wire);
+      if (sent < wire.size()) {
+        rest_.assign(wire, sent, std::string::npos);
+        ::shutdown(socket_.impl()->sockfd(), SHUT_RD);
+      }
+    } catch (const std::exception&) {
+      // Out of memory: the connection ends, its thread is not left waiting.
+      ::shutdown(socket_.impl()->sockfd(), SHUT_RDWR);
     }
     state_ = State::kIdle;
     --impl_.in_flight;

@@ -4,6 +4,7 @@
 // carried out on the caller's thread (RunNow) or, when the caller can answer from another thread,
 // handed to the store's writer (Carry): the answer is then made right after the commit, there.
 
+#include <exception>
 #include <functional>
 #include <utility>
 
@@ -50,7 +51,16 @@ void Carry(Store& store, Plan<T> plan, std::function<void(Result<T>)> done, bool
   }
   store.WriteThen(
       std::move(plan.write),
-      [finish = std::move(plan.finish), done = std::move(done)](Status s) { done(finish(std::move(s))); }, defer);
+      [finish = std::move(plan.finish), done = std::move(done)](Status s) {
+        // `done` is called whatever happens: a caller waiting for its answer must get one.
+        Result<T> r = Err(ErrorCode::kInternal, "the answer could not be made");
+        try {
+          r = finish(std::move(s));
+        } catch (const std::exception&) {
+        }
+        done(std::move(r));
+      },
+      defer);
 }
 
 template <class T>

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "authd/base/log.h"
 #include "authd/domain/core.h"
 #include "authd/domain/otp_service.h"
 #include "authd/domain/views.h"
@@ -76,8 +77,15 @@ Result<Response> Finish(Api& api, Request& req, const char* factor, Result<domai
   domain::Carry<T>(
       api.core.store(), std::move(plan),
       [&api, factor, later, ticket, render](Result<T> r) {
-        if (factor) api.metrics.ObserveAuthentication(factor, r ? "success" : std::string(ErrorCodeName(r.code())));
-        later->Reply(ticket, r ? render(r.value()) : Response::Problem(r.error()));
+        // The request is answered whatever happens here, or its connection would wait for good.
+        Response resp = Response::Problem(ErrorCode::kInternal, "the server failed; the request id is in the logs");
+        try {
+          if (factor) api.metrics.ObserveAuthentication(factor, r ? "success" : std::string(ErrorCodeName(r.code())));
+          resp = r ? render(r.value()) : Response::Problem(r.error());
+        } catch (const std::exception&) {
+          Log(LogLevel::kError, "handler_exception", {{"where", "deferred answer"}});
+        }
+        later->Reply(ticket, std::move(resp));
       },
       true);
   return Response::Deferred();
