@@ -362,16 +362,15 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyTotp(std::string_view username, 
     return minted.error();
   }
   // The write and its answer may run on the store's writer thread: they own what they use.
-  struct Success {
+  struct Success : PlanCall {
     IssuedToken token;
-    std::string credential_id, user_id, target;
-    int64_t step = 0, now = 0;
+    std::string credential_id, user_id;
+    int64_t step = 0;
     bool clear_failures = false;
     Json detail;
-    AuditContext ctx;
   };
-  auto done = std::make_shared<Success>(Success{std::move(minted.value()), matched->id, user->id, target, step, now,
-                                                counter.has_value(), std::move(detail), ctx});
+  auto done = std::make_shared<Success>(Success{{target, now, ctx}, std::move(minted.value()), matched->id, user->id,
+                                                step, counter.has_value(), std::move(detail)});
   Plan<IssuedToken> plan;
   plan.write = [this, done, replayed](WriteTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceTotpStep(done->credential_id, done->step));
@@ -386,13 +385,9 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyTotp(std::string_view username, 
     a.detail["jti"] = done->token.record.jti;
     return core_.audit().Append(tx, done->ctx, a);
   };
-  plan.finish = [this, done](Status s) -> Result<IssuedToken> {
-    if (!s) {
-      Refuse(done->ctx, "totp.verify", done->target, s.error(), done->detail);
-      return s.error();
-    }
-    return std::move(done->token);
-  };
+  plan.finish = AnswerOrRefuse(done, &Success::token, [this](const Success& d, const Error& e) {
+    Refuse(d.ctx, "totp.verify", d.target, e, d.detail);
+  });
   return plan;
 }
 
@@ -568,15 +563,13 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyYubiOtp(std::string_view otp_tex
     return minted.error();
   }
   // The write and its answer may run on the store's writer thread: they own what they use.
-  struct Success {
+  struct Success : PlanCall {
     YubiCheck check;
     IssuedToken token;
-    std::string otp, target;
-    int64_t now = 0;
-    AuditContext ctx;
+    std::string otp;
   };
   auto done = std::make_shared<Success>(
-      Success{std::move(c), std::move(minted.value()), std::string(otp_text), std::move(target), now, ctx});
+      Success{{std::move(target), now, ctx}, std::move(c), std::move(minted.value()), std::string(otp_text)});
   Plan<IssuedToken> plan;
   plan.write = [this, done](WriteTx& tx) -> Status {
     const YubiCheck& k = done->check;
@@ -590,13 +583,9 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyYubiOtp(std::string_view otp_tex
     a.detail = {{"user", k.user.username}, {"credential", k.cred.id}, {"jti", done->token.record.jti}};
     return core_.audit().Append(tx, done->ctx, a);
   };
-  plan.finish = [this, done](Status s) -> Result<IssuedToken> {
-    if (!s) {
-      Refuse(done->ctx, "yubiotp.verify", done->target, s.error());
-      return s.error();
-    }
-    return std::move(done->token);
-  };
+  plan.finish = AnswerOrRefuse(done, &Success::token, [this](const Success& d, const Error& e) {
+    Refuse(d.ctx, "yubiotp.verify", d.target, e);
+  });
   return plan;
 }
 
@@ -677,18 +666,16 @@ Plan<YkvalAnswer> OtpService::PlanYkval(const std::map<std::string, std::string>
     }
   }
   // The write and its answer may run on the store's writer thread: they own what they use.
-  struct Success {
+  struct Success : PlanCall {
     YubiCheck check;
     YkvalAnswer out;
-    std::string nonce, otp, target, client_id;
+    std::string nonce, otp, client_id;
     bool timestamp = false;
-    int64_t now = 0;
-    AuditContext ctx;
   };
   std::string target = "yubikey:" + checked->cred.public_id;
-  auto done = std::make_shared<Success>(Success{std::move(*checked), std::move(out), nonce, otp_text,
-                                                std::move(target), client->client_id,
-                                                request->timestamp, core_.clock().NowSeconds(), ctx});
+  auto done = std::make_shared<Success>(Success{{std::move(target), core_.clock().NowSeconds(), ctx},
+                                                std::move(*checked), std::move(out), nonce, otp_text,
+                                                client->client_id, request->timestamp});
   Plan<YkvalAnswer> plan;
   plan.write = [this, done](WriteTx& tx) -> Status {
     const YubiCheck& k = done->check;

@@ -242,14 +242,12 @@ Result<Plan<RegistrationResult>> WebAuthnService::PlanFinishRegistration(std::st
   r.info = DumpJson(info);
 
   // The write and its answer may run on the store's writer thread: they own what they use.
-  struct Success {
+  struct Success : PlanCall {
     RegistrationResult out;
     Ceremony ceremony;
-    std::string user_id, target;
-    int64_t now = 0;
-    AuditContext ctx;
+    std::string user_id;
   };
-  auto done = std::make_shared<Success>(Success{std::move(out), std::move(c), user->id, std::move(target), now, ctx});
+  auto done = std::make_shared<Success>(Success{{std::move(target), now, ctx}, std::move(out), std::move(c), user->id});
   Plan<RegistrationResult> plan;
   plan.write = [this, done](WriteTx& tx) -> Status {
     const Ceremony& ceremony = done->ceremony;
@@ -272,13 +270,9 @@ Result<Plan<RegistrationResult>> WebAuthnService::PlanFinishRegistration(std::st
                 {"by", ceremony.actor}};
     return core_.audit().Append(tx, done->ctx, e);
   };
-  plan.finish = [this, done](Status s) -> Result<RegistrationResult> {
-    if (!s) {
-      Refuse(done->ctx, "webauthn.register", done->target, s.error(), &done->ceremony);
-      return s.error();
-    }
-    return std::move(done->out);
-  };
+  plan.finish = AnswerOrRefuse(done, &Success::out, [this](const Success& d, const Error& e) {
+    Refuse(d.ctx, "webauthn.register", d.target, e, &d.ceremony);
+  });
   return plan;
 }
 
@@ -510,17 +504,16 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
   auto minted = core_.tokens().Mint(*user, w->id, c.client_id, amr, now);
   if (!minted) return fail(minted.error());
   // The write and its answer may run on the store's writer thread: they own what they use.
-  struct Success {
+  struct Success : PlanCall {
     IssuedToken token;
     Ceremony ceremony;
     Bytes raw_id;
-    std::string credential_id, target;
-    int64_t stored_count = 0, now = 0;
+    std::string credential_id;
+    int64_t stored_count = 0;
     webauthn::AssertionOutcome verified;
-    AuditContext ctx;
   };
-  auto done = std::make_shared<Success>(Success{std::move(minted.value()), std::move(c), w->raw_id, w->id,
-                                                std::move(target), w->sign_count, now, *verified, ctx});
+  auto done = std::make_shared<Success>(Success{{std::move(target), now, ctx}, std::move(minted.value()), std::move(c),
+                                                w->raw_id, w->id, w->sign_count, *verified});
   Plan<IssuedToken> plan;
   plan.write = [this, done](WriteTx& tx) -> Status {
     const Ceremony& spent = done->ceremony;
@@ -538,13 +531,9 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
                 {"user_verified", v.user_verified}};
     return core_.audit().Append(tx, done->ctx, e);
   };
-  plan.finish = [this, done](Status s) -> Result<IssuedToken> {
-    if (!s) {
-      Refuse(done->ctx, "webauthn.authenticate", done->target, s.error(), &done->ceremony);
-      return s.error();
-    }
-    return std::move(done->token);
-  };
+  plan.finish = AnswerOrRefuse(done, &Success::token, [this](const Success& d, const Error& e) {
+    Refuse(d.ctx, "webauthn.authenticate", d.target, e, &d.ceremony);
+  });
   return plan;
 }
 

@@ -6,9 +6,12 @@
 
 #include <exception>
 #include <functional>
+#include <memory>
+#include <string>
 #include <utility>
 
 #include "authd/base/result.h"
+#include "authd/domain/audit.h"
 #include "authd/domain/store.h"
 
 namespace authd::domain {
@@ -28,6 +31,27 @@ struct Plan {
     return p;
   }
 };
+
+// What a plan's write and answer keep of the call that made it (they may outlive it): its audit
+// target and context and its time. A service's own state for a plan derives from it.
+struct PlanCall {
+  std::string target;
+  int64_t now = 0;
+  AuditContext ctx;
+};
+
+// A plan's finish: when the write failed, `refuse(*state, error)` audits the refusal and the
+// error is the answer; otherwise the answer is the state's member `answer`, moved out.
+template <class T, class S, class R>
+std::function<Result<T>(Status)> AnswerOrRefuse(std::shared_ptr<S> state, T S::*answer, R refuse) {
+  return [state, answer, refuse](Status s) -> Result<T> {
+    if (!s) {
+      refuse(*state, s.error());
+      return s.error();
+    }
+    return std::move((*state).*answer);
+  };
+}
 
 template <class T>
 Result<T> RunNow(Store& store, Plan<T> plan) {
