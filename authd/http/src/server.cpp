@@ -467,12 +467,12 @@ class PendingAnswer final : public Deferral {
     cv_.notify_all();
   }
 
-  // Waits until a deferred answer has left, sending what the writer left of it. Returns false
-  // when part of it had to be left (the connection then ends after it).
-  bool Settle() {
+  // Waits until a deferred answer has left, sending what the writer left of it (the
+  // connection then ends after it: the writer ended its read).
+  void Settle() {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return state_ != State::kAwaiting; });
-    if (rest_.empty()) return true;
+    if (rest_.empty()) return;
     std::string rest = std::move(rest_);
     rest_.clear();
     lock.unlock();
@@ -480,7 +480,6 @@ class PendingAnswer final : public Deferral {
       HttpServer::Impl::SendAll(socket_, rest);
     } catch (const Poco::Exception&) {
     }
-    return false;
   }
 
  private:

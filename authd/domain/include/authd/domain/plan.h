@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -77,12 +78,13 @@ void Carry(Store& store, Plan<T> plan, std::function<void(Result<T>)> done, bool
       std::move(plan.write),
       [finish = std::move(plan.finish), done = std::move(done)](Status s) {
         // `done` is called whatever happens: a caller waiting for its answer must get one.
-        Result<T> r = Err(ErrorCode::kInternal, "the answer could not be made");
+        std::optional<Result<T>> r;
         try {
-          r = finish(std::move(s));
+          r.emplace(finish(std::move(s)));
         } catch (const std::exception&) {
+          r.emplace(Err(ErrorCode::kInternal, "the answer could not be made"));
         }
-        done(std::move(r));
+        done(std::move(*r));
       },
       defer);
 }

@@ -1,6 +1,7 @@
 // The API.md routes. Handlers parse, call authd::domain::Core, and render; they never decide.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,14 +79,15 @@ Result<Response> Finish(Api& api, Request& req, const char* factor, Result<domai
       api.core.store(), std::move(plan),
       [&api, factor, later, ticket, render](Result<T> r) {
         // The request is answered whatever happens here, or its connection would wait for good.
-        Response resp = Response::Problem(ErrorCode::kInternal, "the server failed; the request id is in the logs");
+        std::optional<Response> resp;
         try {
           if (factor) api.metrics.ObserveAuthentication(factor, r ? "success" : std::string(ErrorCodeName(r.code())));
-          resp = r ? render(r.value()) : Response::Problem(r.error());
+          resp.emplace(r ? render(r.value()) : Response::Problem(r.error()));
         } catch (const std::exception&) {
           Log(LogLevel::kError, "handler_exception", {{"where", "deferred answer"}});
+          resp.emplace(Response::Problem(ErrorCode::kInternal, "the server failed; the request id is in the logs"));
         }
-        later->Reply(ticket, std::move(resp));
+        later->Reply(ticket, std::move(*resp));
       },
       true);
   return Response::Deferred();
