@@ -420,12 +420,18 @@ void RegisterStationCommands(CLI::App& app, Context& ctx) {
       std::string aes = authd::HexEncode(secrets.aes_key.view());
       std::string uid = authd::HexEncode(secrets.private_id);
       HttpAnswer reg = Post(*s, "/v1/admin/users/" + *username + "/yubiotp",
-                            {{"public_id", secrets.public_id}, {"private_id", uid}, {"aes_key", aes}}, bearer);
+                            {{"public_id", secrets.public_id}, {"private_id", uid}, {"aes_key", aes},
+                             {"replace", *force}},
+                            bearer);
       OPENSSL_cleanse(aes.data(), aes.size());
       OPENSSL_cleanse(uid.data(), uid.size());
       if (reg.status != 201) {
-        Refused(reg, "slot " + std::to_string(*slot) + " was programmed, but authd did not register the key (run "
-                     "again with --force to reprogram it)");
+        const std::string next = reg.body.value("code", "") == "credential_exists"
+                                     ? "revoke that registration (authctl credential revoke), then run again with "
+                                       "--force, or use --random-public-id"
+                                     : "run again with --force to reprogram it";
+        Refused(reg, "slot " + std::to_string(*slot) + " was programmed, but authd did not register the key (" +
+                         next + ")");
       }
       std::printf("Registered YubiKey %s for %s (slot %d). Touch it to type a one-time password.\n",
                   secrets.public_id.c_str(), username->c_str(), *slot);

@@ -460,6 +460,70 @@ TEST_F(YubiOtpHttp, RevokedKeysAreRefusedAndMayBeRegisteredAgainWhenReprogrammed
   EXPECT_EQ(Verify(reprogrammed.Press()).status, 200);
 }
 
+TEST_F(YubiOtpHttp, AReprogrammedKeyReplacesItsOwnersLiveRegistrationOnlyWhenAsked) {
+  HttpResult first = Verify(key_.Press());
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string old_token = first.json()["access_token"];
+  SoftYubiKey reprogrammed;
+  reprogrammed.public_id = key_.public_id;
+  Json reg = reprogrammed.Registration();
+  // Without replace, a live registration of the public id refuses, and so does a replace that is
+  // not a boolean; another user's live registration refuses even with replace.
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/alice/yubiotp", reg, enroller_).json()["code"], "credential_exists");
+  reg["replace"] = "yes";
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/alice/yubiotp", reg, enroller_).status, 400);
+  ASSERT_EQ(server_.Authctl({"user", "add", "bob"}).exit_code, 0);
+  reg["replace"] = true;
+  HttpResult other = server_.PostJson("/v1/admin/users/bob/yubiotp", reg, enroller_);
+  EXPECT_EQ(other.json()["code"], "credential_exists");
+  EXPECT_NE(other.json()["detail"].get<std::string>().find("another user"), std::string::npos) << other.body;
+  EXPECT_EQ(Verify(key_.Press()).status, 200);  // nothing changed
+
+  HttpResult replaced = server_.PostJson("/v1/admin/users/alice/yubiotp", reg, enroller_);
+  ASSERT_EQ(replaced.status, 201) << replaced.body;
+  const std::string new_id = replaced.json()["credential"]["id"];
+  EXPECT_NE(new_id, credential_id_);
+  // The old secret and the tokens it won are dead; the new secret logs in.
+  EXPECT_EQ(Verify(key_.Press()).json()["code"], "otp_invalid");
+  HttpResult ok = Verify(reprogrammed.Press());
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.json()["credential_id"], new_id);
+  Json app = server_.Client("app", {"--scope", "introspect"});
+  auto active = [&](const std::string& token) {
+    return server_.Request("POST", "/v1/tokens/introspect", "token=" + token,
+                           {{"Content-Type", "application/x-www-form-urlencoded"},
+                            {"Authorization", BasicAuth(app["client_id"], app["client_secret"])}})
+        .json()["active"];
+  };
+  EXPECT_EQ(active(old_token), false);
+  EXPECT_EQ(active(ok.json()["access_token"]), true);
+  const std::string auditor = server_.TokenFor("aud", {"auditor"});
+  const Json user = server_.Get("/v1/admin/users/alice", {{"Authorization", "Bearer " + auditor}}).json();
+  int live = 0;
+  for (const auto& c : user["user"]["credentials"]) {
+    if (c["type"] != "yubiotp") continue;
+    if (c["id"] == credential_id_) {
+      EXPECT_EQ(c["status"], "revoked");
+    }
+    if (c["status"] == "active") ++live;
+  }
+  EXPECT_EQ(live, 1) << user.dump();
+  // Both halves are audited: the revocation (reason "replaced") and the registration naming it.
+  const Json audit = server_.Get("/v1/admin/audit?limit=20", {{"Authorization", "Bearer " + auditor}}).json();
+  bool revoke_seen = false, register_seen = false;
+  for (const auto& e : audit["events"]) {
+    if (e["action"] == "credential.revoke" && e["target"] == "credential:" + credential_id_) {
+      revoke_seen = e["reason"] == "replaced";
+    }
+    if (e["action"] == "yubiotp.register" && e.contains("detail") &&
+        e["detail"].value("replaced", "") == credential_id_) {
+      register_seen = true;
+    }
+  }
+  EXPECT_TRUE(revoke_seen) << audit.dump();
+  EXPECT_TRUE(register_seen) << audit.dump();
+}
+
 // --- the Yubico validation protocol, through Debian's ykclient and by hand ---
 
 class Ykval : public YubiOtpHttp {

@@ -181,15 +181,26 @@ TEST_F(Station, YubikeyProgramRegistersTheKeyAndItsOtpsLogIn) {
   EXPECT_EQ(server_.PostJson("/v1/yubiotp/verify", {{"otp", Touch(file, 1)}}).status, 200);
 
   // The slot is taken now: reprogramming needs --force, and then the key is registered anew
-  // under the same public id, which authd refuses (the old registration must be revoked first).
+  // under the same public id, replacing its old registration (whose secret the key no longer has).
   CommandResult again = Run({"yubikey", "program", "alice", "--slot", "1", "--device", "soft:yk.json", "--server",
                              server_url_});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
+  const std::string before_otp = Touch(file, 2);
   CommandResult forced = Run({"yubikey", "program", "alice", "--slot", "1", "--force", "--device", "soft:yk.json",
                               "--server", server_url_});
-  EXPECT_EQ(forced.exit_code, 1);
-  EXPECT_NE(forced.err.find("credential_exists"), std::string::npos) << forced.err;
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_NE(forced.out.find("Registered YubiKey vvcc"), std::string::npos) << forced.out;
+  EXPECT_EQ(server_.PostJson("/v1/yubiotp/verify", {{"otp", before_otp}}).json()["code"], "otp_invalid");
+  HttpResult after = server_.PostJson("/v1/yubiotp/verify", {{"otp", Touch(file, 0)}});
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_NE(after.json()["credential_id"], ok.json()["credential_id"]);
+  // The same key for another user: the public id is alice's live one, so authd refuses, and says so.
+  ASSERT_EQ(Run({"user", "add", "carol"}).exit_code, 0);
+  CommandResult taken = Run({"yubikey", "program", "carol", "--slot", "1", "--force", "--device", "soft:yk.json",
+                             "--server", server_url_});
+  EXPECT_EQ(taken.exit_code, 1);
+  EXPECT_NE(taken.err.find("another user"), std::string::npos) << taken.err;
   // Challenge-response programs slot 2 without registering anything.
   CommandResult cr = Run({"yubikey", "program", "alice", "--slot", "2", "--challenge-response", "--device",
                           "soft:yk.json", "--server", server_url_});

@@ -146,6 +146,14 @@ Result<std::string> RequiredString(const Json& obj, std::string_view key, size_t
   return OptionalString(obj, key, {}, max_len);
 }
 
+Result<bool> OptionalBool(const Json& obj, std::string_view key, bool fallback) {
+  if (!obj.is_object()) return Err(ErrorCode::kBadRequest, "expected a JSON object");
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) return Err(ErrorCode::kBadRequest, std::string(key) + " must be true or false");
+  return it->get<bool>();
+}
+
 Result<int64_t> OptionalInt(const Json& obj, std::string_view key, int64_t fallback, int64_t min,
                             int64_t max) {
   if (!obj.is_object()) return Err(ErrorCode::kBadRequest, "expected a JSON object");

@@ -417,10 +417,26 @@ Result<Credential> OtpService::RegisterYubiOtp(const AuditContext& ctx, std::str
     // A public id belongs to one live key. A revoked key's id may be registered again (the key
     // was reprogrammed); its old record stays, revoked, in the credential history.
     AUTHD_ASSIGN_OR_RETURN(auto existing, tx.FindYubiOtpCredential(req.public_id));
+    Json replaced;
     if (existing) {
       AUTHD_ASSIGN_OR_RETURN(auto old, tx.FindCredential(existing->id));
       if (old && old->status == kStatusActive) {
-        return Err(ErrorCode::kCredentialExists, "this YubiKey is registered already; revoke that registration first");
+        if (old->user_id != user.id) {
+          return Err(ErrorCode::kCredentialExists,
+                     "this YubiKey's public id is registered to another user; revoke that registration first");
+        }
+        if (!req.replace) {
+          return Err(ErrorCode::kCredentialExists,
+                     "this YubiKey is registered already; revoke that registration first (or replace it)");
+        }
+        // Reprogrammed: the old secret is gone from the key, so its registration and tokens go too.
+        AUTHD_RETURN_IF_ERROR(tx.SetCredentialStatus(user.id, old->id, kStatusRevoked));
+        AUTHD_ASSIGN_OR_RETURN(int64_t revoked, tx.RevokeTokensOfCredential(user.id, old->id, now));
+        AuditEntry r = MakeEntry("credential.revoke", "credential:" + old->id, "success", "replaced");
+        r.attempt = false;
+        r.detail = {{"user", user.username}, {"tokens_revoked", revoked}};
+        AUTHD_RETURN_IF_ERROR(core_.audit().Append(tx, ctx, r));
+        replaced = old->id;
       }
       AUTHD_RETURN_IF_ERROR(tx.DeleteYubiOtpCredential(req.public_id));
     }
@@ -440,6 +456,7 @@ Result<Credential> OtpService::RegisterYubiOtp(const AuditContext& ctx, std::str
     AuditEntry a = MakeEntry("yubiotp.register", "user:" + user.username, "success", "");
     a.attempt = false;
     a.detail = {{"credential", cred.id}, {"public_id", req.public_id}};
+    if (!replaced.is_null()) a.detail["replaced"] = replaced;
     return core_.audit().Append(tx, ctx, a);
   });
   OPENSSL_cleanse(secret.data(), secret.size());

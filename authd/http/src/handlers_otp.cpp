@@ -84,6 +84,7 @@ void RegisterOtpRoutes(Router& router, Api& api) {
       AUTHD_ASSIGN_OR_RETURN(y.private_id, RequiredString(body, "private_id", 12));
       AUTHD_ASSIGN_OR_RETURN(y.aes_key, RequiredString(body, "aes_key", 32));
       AUTHD_ASSIGN_OR_RETURN(y.nickname, OptionalString(body, "nickname", "", 64));
+      AUTHD_ASSIGN_OR_RETURN(y.replace, OptionalBool(body, "replace", false));
       AUTHD_ASSIGN_OR_RETURN(domain::Credential cred, api.otp->RegisterYubiOtp(admin.second, req.Param("username"), y));
       return Response::Json(201, {{"credential", CredentialJson(cred)}});
     }();

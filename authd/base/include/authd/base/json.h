@@ -31,6 +31,7 @@ Result<std::string> OptionalString(const Json& obj, std::string_view key, std::s
                                    size_t max_len = 1024);
 Result<int64_t> OptionalInt(const Json& obj, std::string_view key, int64_t fallback, int64_t min,
                             int64_t max);
+Result<bool> OptionalBool(const Json& obj, std::string_view key, bool fallback);
 
 // Serialises without throwing: invalid UTF-8 inside strings is replaced (U+FFFD).
 std::string DumpJson(const Json& j);

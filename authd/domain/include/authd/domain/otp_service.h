@@ -50,6 +50,10 @@ struct YubiOtpRegistration {
   std::string private_id;  // 12 hex digits
   std::string aes_key;     // 32 hex digits
   std::string nickname;
+  // The key was reprogrammed: a live registration of the same public id for the same user is
+  // revoked in the same transaction (with its tokens). Another user's live registration still
+  // refuses.
+  bool replace = false;
 };
 
 // The Yubico protocol's answer: status word and the pairs to sign and send.
