@@ -19,7 +19,9 @@ AUTHD_BUILD_TARGETS="authd authctl loadgen" bash scripts/build.sh >/dev/null
 dir=$(mktemp -d)
 source scripts/bench-lib.sh
 port=$(free_port)
-export AUTHD_DB=$dir/authd.db AUTHD_LISTEN=127.0.0.1:$port AUTHD_LOG_LEVEL=error AUTHD_RATE_LIMIT=0 AUTHD_TOKEN_TTL=3600
+# webauthn-register adds keys to its users run after run: room for them all.
+export AUTHD_DB=$dir/authd.db AUTHD_LISTEN=127.0.0.1:$port AUTHD_LOG_LEVEL=error AUTHD_RATE_LIMIT=0 AUTHD_TOKEN_TTL=3600 \
+  AUTHD_MAX_CREDENTIALS_PER_USER=1000
 authctl=build/bin/authctl
 $authctl user add bench --role admin >/dev/null
 token=$($authctl token issue bench)

@@ -19,6 +19,7 @@ using webauthn::testing::TestAuthenticator;
 
 class WebAuthnHttp : public ::testing::Test {
  protected:
+  explicit WebAuthnHttp(std::map<std::string, std::string> env = {}) : server_(std::move(env)) {}
   void SetUp() override {
     ASSERT_TRUE(server_.Start()) << server_.log();
     admin_ = server_.TokenFor("root", {"admin"});
@@ -143,6 +144,57 @@ TEST_F(WebAuthnHttp, WR17_AKeyRegisteredToSomeoneElseIsAConflict) {
   HttpResult clash = server_.PostJson("/v1/webauthn/registration/verify", RegistrationJson(opts.json(), key_.NewRegistration()));
   EXPECT_EQ(clash.status, 409);
   EXPECT_EQ(clash.json()["code"], "credential_exists");
+}
+
+class CappedWebAuthnHttp : public WebAuthnHttp {
+ protected:
+  CappedWebAuthnHttp() : WebAuthnHttp({{"AUTHD_MAX_CREDENTIALS_PER_USER", "2"}}) {}
+  HttpResult Options() {
+    return server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}}, admin_);
+  }
+  HttpResult Finish(const HttpResult& opts, TestAuthenticator& key) {
+    return server_.PostJson("/v1/webauthn/registration/verify",
+                            RegistrationVerifyBody(opts.json(), key, key.NewRegistration()), admin_);
+  }
+};
+
+TEST_F(CappedWebAuthnHttp, AUserHoldsAtMostTheConfiguredNumberOfCredentials) {
+  ASSERT_EQ(Enrol(Code("alice")).status, 201);
+  TestAuthenticator second, third;
+  // Two ceremonies start while there is room for one more; the second to finish is refused by
+  // its transaction, and stores nothing.
+  HttpResult opts2 = Options(), opts3 = Options();
+  ASSERT_EQ(opts2.status, 200) << opts2.body;
+  ASSERT_EQ(opts3.status, 200) << opts3.body;
+  ASSERT_EQ(Finish(opts2, second).status, 201);
+  HttpResult over = Finish(opts3, third);
+  EXPECT_EQ(over.status, 409) << over.body;
+  EXPECT_EQ(over.json()["code"], "too_many_credentials");
+  // Full: every way of adding a credential says so before a key or app is involved.
+  HttpResult full = Options();
+  EXPECT_EQ(full.status, 409);
+  EXPECT_EQ(full.json()["code"], "too_many_credentials");
+  EXPECT_NE(full.json()["detail"].get<std::string>().find("revoke one"), std::string::npos) << full.body;
+  EXPECT_EQ(server_.PostJson("/v1/totp/enrollment", {{"username", "alice"}}, admin_).json()["code"],
+            "too_many_credentials");
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/alice/yubiotp",
+                             {{"public_id", "vvccccfhcbcb"}, {"private_id", "0102030405a6"},
+                              {"aes_key", "00112233445566778899aabbccddeeff"}},
+                             admin_)
+                .json()["code"],
+            "too_many_credentials");
+  const Json before = server_.Get("/v1/admin/users/alice", {{"Authorization", "Bearer " + admin_}}).json();
+  ASSERT_EQ(before["user"]["credentials"].size(), 2u) << before.dump();
+  // A revoked credential makes room again.
+  const std::string first_id = before["user"]["credentials"][0]["id"];
+  ASSERT_EQ(server_.Request("DELETE", "/v1/admin/users/alice/credentials/" + first_id, "",
+                            {{"Authorization", "Bearer " + admin_}})
+                .status,
+            204);
+  HttpResult again = Options();
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(Finish(again, third).status, 201);
+  EXPECT_EQ(Options().json()["code"], "too_many_credentials");
 }
 
 TEST_F(WebAuthnHttp, RegistrationNeedsTokenOrCode) {

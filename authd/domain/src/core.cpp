@@ -55,6 +55,14 @@ Result<User> Core::LoadUser(ReadTx& tx, std::string_view username) {
   return std::move(*user);
 }
 
+Status Core::CheckRoomForCredential(ReadTx& tx, std::string_view user_id) const {
+  AUTHD_ASSIGN_OR_RETURN(auto held, tx.ListCredentials(user_id));
+  const auto live = std::count_if(held.begin(), held.end(), [](const Credential& c) { return c.status != kStatusRevoked; });
+  if (live < options_.max_credentials_per_user) return Ok();
+  return Err(ErrorCode::kTooManyCredentials, "the user holds " + std::to_string(live) +
+                                                 " credentials, the most allowed; revoke one before adding another");
+}
+
 // --- callers -------------------------------------------------------------------------------
 
 Result<Principal> Core::AuthenticateBearer(std::string_view authorization, const AuditContext& ctx) {

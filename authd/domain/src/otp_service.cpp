@@ -121,9 +121,11 @@ Result<TotpEnrollmentStarted> OtpService::StartTotpEnrollment(const std::optiona
   std::optional<User> user;
   std::optional<EnrollmentCode> code;
   Bytes code_hash;
+  Status room = Ok();
   if (!req.enrollment_code.empty()) code_hash = HashEnrollmentCode(req.enrollment_code.substr(0, 128));
   AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserByName(*username));
+    if (user) room = core_.CheckRoomForCredential(tx, user->id);
     if (!code_hash.empty()) {
       AUTHD_ASSIGN_OR_RETURN(code, tx.FindLiveEnrollmentCode(code_hash, now));
     }
@@ -148,6 +150,8 @@ Result<TotpEnrollmentStarted> OtpService::StartTotpEnrollment(const std::optiona
   } else {
     return Err(ErrorCode::kInvalidToken, "authenticate with a Bearer token or send an enrollment_code");
   }
+  // Told before the QR code is shown; the confirmation's transaction checks again.
+  if (!room) return room.error();
 
   // 160 bits for SHA-1 (RFC 4226 §4 R6), the hash's output length for the others.
   const size_t secret_len = params.alg == otp::HashAlg::kSha512 ? 64 : params.alg == otp::HashAlg::kSha256 ? 32 : 20;
@@ -240,6 +244,7 @@ Result<Credential> OtpService::ConfirmTotpEnrollment(std::string_view handle, st
       AUTHD_ASSIGN_OR_RETURN(bool used, tx.ConsumeEnrollmentCode(e->enrollment_code_hash, user->id, now));
       if (!used) return Err(ErrorCode::kInvalidEnrollmentCode, "the enrolment code was used or expired meanwhile");
     }
+    AUTHD_RETURN_IF_ERROR(core_.CheckRoomForCredential(tx, user->id));
     AUTHD_RETURN_IF_ERROR(tx.InsertCredential(cred));
     TotpCredential t;
     t.id = cred.id;
@@ -440,6 +445,7 @@ Result<Credential> OtpService::RegisterYubiOtp(const AuditContext& ctx, std::str
       }
       AUTHD_RETURN_IF_ERROR(tx.DeleteYubiOtpCredential(req.public_id));
     }
+    AUTHD_RETURN_IF_ERROR(core_.CheckRoomForCredential(tx, user.id));
     cred.id = "yubiotp_" + req.public_id + "_" + RandomId(6);
     cred.user_id = user.id;
     cred.type = "yubiotp";

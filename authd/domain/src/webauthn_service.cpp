@@ -81,12 +81,14 @@ Result<CeremonyStarted> WebAuthnService::StartRegistration(const std::optional<P
   std::optional<EnrollmentCode> code;
   std::vector<WebAuthnCredential> existing;
   Bytes code_hash;
+  Status room = Ok();
   if (username) {
     if (!req.enrollment_code.empty()) code_hash = HashEnrollmentCode(req.enrollment_code);
     AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
       AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserByName(*username));
       if (user) {
         AUTHD_ASSIGN_OR_RETURN(existing, tx.ListWebAuthnCredentials(user->id));
+        room = core_.CheckRoomForCredential(tx, user->id);
       }
       if (!code_hash.empty()) {
         AUTHD_ASSIGN_OR_RETURN(code, tx.FindLiveEnrollmentCode(code_hash, now));
@@ -114,6 +116,8 @@ Result<CeremonyStarted> WebAuthnService::StartRegistration(const std::optional<P
   } else {
     return Err(ErrorCode::kInvalidToken, "authenticate with a Bearer token or send an enrollment_code");
   }
+  // Told before the key is touched; the registration's transaction checks again.
+  if (!room) return room.error();
 
   Ceremony c;
   c.id = NewCeremonyId();
@@ -262,6 +266,7 @@ Result<Plan<RegistrationResult>> WebAuthnService::PlanFinishRegistration(std::st
     // §7.1 step 26: a credential id registered to anyone is refused.
     AUTHD_ASSIGN_OR_RETURN(auto clash, tx.FindWebAuthnCredential(key.raw_id));
     if (clash) return Err(ErrorCode::kCredentialExists, "this key is registered already");
+    AUTHD_RETURN_IF_ERROR(core_.CheckRoomForCredential(tx, done->user_id));
     // §7.1 step 29: the record, durably, in this one transaction.
     AUTHD_RETURN_IF_ERROR(tx.InsertCredential(done->out.record));
     AUTHD_RETURN_IF_ERROR(tx.InsertWebAuthnCredential(key));
@@ -308,6 +313,7 @@ Result<WebAuthnCredential> WebAuthnService::ImportCredential(std::string_view us
     w.user_id = r.user_id = user->id;
     AUTHD_ASSIGN_OR_RETURN(auto clash, tx.FindWebAuthnCredential(w.raw_id));
     if (clash) return Err(ErrorCode::kCredentialExists, "this key is registered already");
+    AUTHD_RETURN_IF_ERROR(core_.CheckRoomForCredential(tx, user->id));
     AUTHD_RETURN_IF_ERROR(tx.InsertCredential(r));
     AUTHD_RETURN_IF_ERROR(tx.InsertWebAuthnCredential(w));
     AuditEntry e = MakeEntry("webauthn.import", "user:" + user->username, "success", "", false);

@@ -127,6 +127,11 @@ const std::vector<Entry>& Entries() {
          AUTHD_ASSIGN_OR_RETURN(c.enrollment_code_ttl, ParseInt(k, v, 60, 30 * 24 * 3600));
          return Ok();
        }},
+      {{"max_credentials_per_user", "keys, TOTP apps and YubiKeys one user may hold, revoked ones aside (default 32)"},
+       [](Config& c, std::string_view k, const std::string& v) -> Status {
+         AUTHD_ASSIGN_OR_RETURN(c.max_credentials_per_user, ParseInt(k, v, 1, 1000));
+         return Ok();
+       }},
       {{"token_alg", "ES256 (default) or EdDSA"},
        [](Config& c, std::string_view k, const std::string& v) -> Status {
          if (v != "ES256" && v != "EdDSA") return Bad(k, "must be ES256 or EdDSA");

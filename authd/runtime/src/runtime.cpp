@@ -60,6 +60,7 @@ domain::CoreOptions CoreOptionsFrom(const Config& c) {
   o.tokens.ttl_seconds = c.token_ttl;
   o.tokens.alg = c.token_alg == "EdDSA" ? JwsAlg::kEdDSA : JwsAlg::kES256;
   o.enrollment_code_ttl = c.enrollment_code_ttl;
+  o.max_credentials_per_user = c.max_credentials_per_user;
   o.pseudonymize_audit = c.audit_pseudonymize;
   return o;
 }

@@ -30,6 +30,7 @@ namespace authd {
   X(kUserExists, "user_exists", 409, "User already exists")                             \
   X(kCredentialExists, "credential_exists", 409, "Credential already registered")       \
   X(kConflict, "conflict", 409, "Conflict")                                             \
+  X(kTooManyCredentials, "too_many_credentials", 409, "Too many credentials")           \
   X(kBodyTooLarge, "body_too_large", 413, "Request body too large")                     \
   X(kUnsupportedMediaType, "unsupported_media_type", 415, "Unsupported content type")   \
   X(kTypeMismatch, "type_mismatch", 422, "Client data type mismatch")                   \

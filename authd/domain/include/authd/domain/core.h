@@ -21,6 +21,8 @@ struct CoreOptions {
   int64_t enrollment_code_ttl = 24 * 3600;
   int64_t max_enrollment_code_ttl = 30 * 24 * 3600;
   bool pseudonymize_audit = false;
+  // Credentials (keys, TOTP apps, YubiKeys) a user may hold at once; revoked ones do not count.
+  int64_t max_credentials_per_user = 32;
 };
 
 // The caller of an admin operation: a user authenticated by a Bearer token, or the operator at
@@ -138,6 +140,9 @@ class Core {
   // For the factor services: the user by (normalised) username, kNotFound otherwise; and an
   // audit line for a refusal, written in its own transaction.
   Result<User> LoadUser(ReadTx& tx, std::string_view username);
+  // kTooManyCredentials when the user holds max_credentials_per_user credentials that are not
+  // revoked: checked before a ceremony starts and again in the transaction that stores one.
+  Status CheckRoomForCredential(ReadTx& tx, std::string_view user_id) const;
   void AuditRefusal(const AuditContext& ctx, AuditEntry entry);
 
  private:

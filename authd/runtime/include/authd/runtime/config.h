@@ -25,6 +25,7 @@ struct Config {
   int64_t token_ttl = 300;
   int64_t ceremony_ttl = 300;
   int64_t enrollment_code_ttl = 24 * 3600;
+  int64_t max_credentials_per_user = 32;
   std::string token_alg = "ES256";
   std::string tls_cert;
   std::string tls_key;
