@@ -330,6 +330,40 @@ TEST_F(RateLimit, H10_BurstFromOneAddressGets429WithRetryAfter) {
   EXPECT_EQ(server_.Get("/v1/admin/users", {{"Authorization", "Bearer " + enroller_}}).status, 403);
 }
 
+class CappedOtpHttp : public OtpHttp {
+ protected:
+  CappedOtpHttp() : OtpHttp({{"AUTHD_MAX_CREDENTIALS_PER_USER", "2"}}) {}
+  HttpResult Start() { return server_.PostJson("/v1/totp/enrollment", {{"username", "alice"}}, enroller_); }
+  HttpResult Confirm(const HttpResult& start) {
+    return server_.PostJson("/v1/totp/enrollment/confirm",
+                            {{"enrollment", start.json()["enrollment"]},
+                             {"code", Oathtool(start.json()["secret"], std::time(nullptr))}});
+  }
+};
+
+TEST_F(CappedOtpHttp, UnconfirmedEnrolmentsTakeRoomUntilConfirmed) {
+  HttpResult first = Start(), second = Start();
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(second.status, 200) << second.body;
+  // Two enrolments wait for their codes: no room for a third, nor for any other credential.
+  HttpResult third = Start();
+  EXPECT_EQ(third.status, 409);
+  EXPECT_EQ(third.json()["code"], "too_many_credentials");
+  EXPECT_NE(third.json()["detail"].get<std::string>().find("2 unconfirmed TOTP enrolments"), std::string::npos)
+      << third.body;
+  EXPECT_EQ(server_.PostJson("/v1/admin/users/alice/yubiotp", SoftYubiKey().Registration(), enroller_).json()["code"],
+            "too_many_credentials");
+  EXPECT_EQ(server_.PostJson("/v1/webauthn/registration/options", {{"username", "alice"}}, enroller_).json()["code"],
+            "too_many_credentials");
+  // Confirming turns an enrolment's room into the credential's.
+  ASSERT_EQ(Confirm(first).status, 201);
+  EXPECT_EQ(Start().json()["code"], "too_many_credentials");
+  ASSERT_EQ(Confirm(second).status, 201);
+  HttpResult full = Start();
+  EXPECT_EQ(full.json()["code"], "too_many_credentials");
+  EXPECT_NE(full.json()["detail"].get<std::string>().find("holds 2 credentials"), std::string::npos) << full.body;
+}
+
 // --- YubiKey OTP ---
 
 class YubiOtpHttp : public OtpHttp {

@@ -57,10 +57,14 @@ Result<User> Core::LoadUser(ReadTx& tx, std::string_view username) {
 
 Status Core::CheckRoomForCredential(ReadTx& tx, std::string_view user_id) const {
   AUTHD_ASSIGN_OR_RETURN(auto held, tx.ListCredentials(user_id));
-  const auto live = std::count_if(held.begin(), held.end(), [](const Credential& c) { return c.status != kStatusRevoked; });
-  if (live < options_.max_credentials_per_user) return Ok();
-  return Err(ErrorCode::kTooManyCredentials, "the user holds " + std::to_string(live) +
-                                                 " credentials, the most allowed; revoke one before adding another");
+  const int64_t live = std::count_if(held.begin(), held.end(), [](const Credential& c) { return c.status != kStatusRevoked; });
+  // An unconfirmed TOTP enrolment takes its room until it is confirmed or expires.
+  AUTHD_ASSIGN_OR_RETURN(int64_t pending, tx.CountTotpEnrollments(user_id, clock_.NowSeconds()));
+  if (live + pending < options_.max_credentials_per_user) return Ok();
+  std::string detail = "the user holds " + std::to_string(live) + " credentials";
+  if (pending > 0) detail += " and " + std::to_string(pending) + " unconfirmed TOTP enrolments";
+  return Err(ErrorCode::kTooManyCredentials,
+             detail + ", the most allowed; revoke one (or let an enrolment expire) before adding another");
 }
 
 // --- callers -------------------------------------------------------------------------------

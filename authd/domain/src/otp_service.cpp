@@ -171,6 +171,7 @@ Result<TotpEnrollmentStarted> OtpService::StartTotpEnrollment(const std::optiona
   e.expires_at = now + options_.enrollment_ttl;
   AUTHD_RETURN_IF_ERROR(core_.store().Write([&](WriteTx& tx) -> Status {
     (void)tx.DeleteTotpEnrollmentsExpiredBefore(now - 60);
+    AUTHD_RETURN_IF_ERROR(core_.CheckRoomForCredential(tx, e.user_id));
     AUTHD_RETURN_IF_ERROR(tx.InsertTotpEnrollment(e));
     AuditEntry a = MakeEntry("totp.enroll.start", target, "success", "");
     a.attempt = false;

@@ -141,7 +141,8 @@ class Core {
   // audit line for a refusal, written in its own transaction.
   Result<User> LoadUser(ReadTx& tx, std::string_view username);
   // kTooManyCredentials when the user holds max_credentials_per_user credentials that are not
-  // revoked: checked before a ceremony starts and again in the transaction that stores one.
+  // revoked, unconfirmed TOTP enrolments counted: checked before a ceremony starts and again in
+  // the transaction that stores one.
   Status CheckRoomForCredential(ReadTx& tx, std::string_view user_id) const;
   void AuditRefusal(const AuditContext& ctx, AuditEntry entry);
 
