@@ -56,10 +56,9 @@ Result<User> Core::LoadUser(ReadTx& tx, std::string_view username) {
 }
 
 Status Core::CheckRoomForCredential(ReadTx& tx, std::string_view user_id) const {
-  AUTHD_ASSIGN_OR_RETURN(auto held, tx.ListCredentials(user_id));
-  const int64_t live = std::count_if(held.begin(), held.end(), [](const Credential& c) { return c.status != kStatusRevoked; });
   // An unconfirmed TOTP enrolment takes its room until it is confirmed or expires.
-  AUTHD_ASSIGN_OR_RETURN(int64_t pending, tx.CountTotpEnrollments(user_id, clock_.NowSeconds()));
+  AUTHD_ASSIGN_OR_RETURN(auto held, tx.CountHeldCredentials(user_id, clock_.NowSeconds()));
+  const int64_t live = held.live, pending = held.pending;
   if (live + pending < options_.max_credentials_per_user) return Ok();
   std::string detail = "the user holds " + std::to_string(live) + " credentials";
   if (pending > 0) detail += " and " + std::to_string(pending) + " unconfirmed TOTP enrolments";
@@ -289,13 +288,18 @@ Status Core::RevokeCredential(const AuditContext& ctx, std::string_view username
   if (credential_id.empty() || credential_id.size() > 1400) return Err(ErrorCode::kNotFound, "no such credential");
   return store_.Write([&](WriteTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(User user, LoadUser(tx, username));
-    AUTHD_ASSIGN_OR_RETURN(bool found, tx.SetCredentialStatus(user.id, credential_id, kStatusRevoked));
-    if (!found) return Err(ErrorCode::kNotFound, "no such credential");
-    AUTHD_ASSIGN_OR_RETURN(int64_t n, tx.RevokeTokensOfCredential(user.id, credential_id, clock_.NowSeconds()));
-    AuditEntry e = Entry("credential.revoke", "credential:" + std::string(credential_id));
-    e.detail = {{"user", user.username}, {"tokens_revoked", n}};
-    return audit_.Append(tx, ctx, e);
+    return RevokeCredentialIn(tx, ctx, user, credential_id);
   });
+}
+
+Status Core::RevokeCredentialIn(WriteTx& tx, const AuditContext& ctx, const User& user, std::string_view credential_id,
+                                std::string reason) {
+  AUTHD_ASSIGN_OR_RETURN(bool found, tx.SetCredentialStatus(user.id, credential_id, kStatusRevoked));
+  if (!found) return Err(ErrorCode::kNotFound, "no such credential");
+  AUTHD_ASSIGN_OR_RETURN(int64_t n, tx.RevokeTokensOfCredential(user.id, credential_id, clock_.NowSeconds()));
+  AuditEntry e = Entry("credential.revoke", "credential:" + std::string(credential_id), "success", std::move(reason));
+  e.detail = {{"user", user.username}, {"tokens_revoked", n}};
+  return audit_.Append(tx, ctx, e);
 }
 
 Result<int64_t> Core::RevokeUserTokens(const AuditContext& ctx, std::string_view username) {

@@ -436,12 +436,7 @@ Result<Credential> OtpService::RegisterYubiOtp(const AuditContext& ctx, std::str
                      "this YubiKey is registered already; revoke that registration first (or replace it)");
         }
         // Reprogrammed: the old secret is gone from the key, so its registration and tokens go too.
-        AUTHD_RETURN_IF_ERROR(tx.SetCredentialStatus(user.id, old->id, kStatusRevoked));
-        AUTHD_ASSIGN_OR_RETURN(int64_t revoked, tx.RevokeTokensOfCredential(user.id, old->id, now));
-        AuditEntry r = MakeEntry("credential.revoke", "credential:" + old->id, "success", "replaced");
-        r.attempt = false;
-        r.detail = {{"user", user.username}, {"tokens_revoked", revoked}};
-        AUTHD_RETURN_IF_ERROR(core_.audit().Append(tx, ctx, r));
+        AUTHD_RETURN_IF_ERROR(core_.RevokeCredentialIn(tx, ctx, user, old->id, "replaced"));
         replaced = old->id;
       }
       AUTHD_RETURN_IF_ERROR(tx.DeleteYubiOtpCredential(req.public_id));

@@ -591,12 +591,14 @@ class SqliteTx final : public domain::WriteTx {
     q.Bind(1, id_hash);
     return One<domain::TotpEnrollment>(q, ReadTotpEnrollment);
   }
-  Result<int64_t> CountTotpEnrollments(std::string_view user_id, int64_t now) override {
-    AUTHD_PREPARE(q, "SELECT count(*) FROM totp_enrollments WHERE user_id = ?1 AND expires_at > ?2");
+  Result<HeldCredentials> CountHeldCredentials(std::string_view user_id, int64_t now) override {
+    AUTHD_PREPARE(q, "SELECT (SELECT count(*) FROM credentials WHERE user_id = ?1 AND status <> 'revoked'), "
+                     "(SELECT count(*) FROM totp_enrollments WHERE user_id = ?1 AND expires_at > ?2)");
     q.Bind(1, user_id);
     q.Bind(2, now);
     AUTHD_ASSIGN_OR_RETURN(bool row, q.Step());
-    return row ? q.Int(0) : int64_t{0};
+    if (!row) return HeldCredentials{};
+    return HeldCredentials{q.Int(0), q.Int(1)};
   }
 
   Result<std::optional<domain::YubiOtpCredential>> FindYubiOtpCredential(std::string_view public_id) override {

@@ -110,6 +110,10 @@ class Core {
   Status ConsumeEnrollmentCode(WriteTx& tx, const User& user, std::string_view code);
   // Marks the credential revoked and revokes every live token issued through it.
   Status RevokeCredential(const AuditContext& ctx, std::string_view username, std::string_view credential_id);
+  // The same inside the caller's transaction, audited with `reason`; kNotFound when the user has
+  // no such credential.
+  Status RevokeCredentialIn(WriteTx& tx, const AuditContext& ctx, const User& user, std::string_view credential_id,
+                            std::string reason = {});
   Result<int64_t> RevokeUserTokens(const AuditContext& ctx, std::string_view username);
   // Revokes one token by jti (admin). Returns false if no live token had that jti.
   Result<bool> RevokeTokenByJti(const AuditContext& ctx, std::string_view jti);

@@ -51,8 +51,12 @@ class ReadTx {
 
   virtual Result<std::vector<TotpCredential>> ListTotpCredentials(std::string_view user_id) = 0;
   virtual Result<std::optional<TotpEnrollment>> FindTotpEnrollment(ByteView id_hash) = 0;
-  // The user's unconfirmed TOTP enrolments that have not expired at `now`.
-  virtual Result<int64_t> CountTotpEnrollments(std::string_view user_id, int64_t now) = 0;
+  // What takes room among the user's credentials: those not revoked, and the unconfirmed TOTP
+  // enrolments that have not expired at `now`.
+  struct HeldCredentials {
+    int64_t live = 0, pending = 0;
+  };
+  virtual Result<HeldCredentials> CountHeldCredentials(std::string_view user_id, int64_t now) = 0;
   virtual Result<std::optional<YubiOtpCredential>> FindYubiOtpCredential(std::string_view public_id) = 0;
   virtual Result<std::optional<FailureCounter>> FindFailureCounter(std::string_view subject) = 0;
 };
