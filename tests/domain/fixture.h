@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 
 #include "authd/base/crypto.h"
@@ -12,12 +13,39 @@
 
 namespace authd::domain {
 
+// The real store, with the read transactions made through it counted (a service's reads are a
+// cost the tests hold it to).
+class CountingStore final : public Store {
+ public:
+  explicit CountingStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  Status Read(const std::function<Status(ReadTx&)>& fn) override {
+    ++reads_;
+    return inner_->Read(fn);
+  }
+  Status Write(const std::function<Status(WriteTx&)>& fn) override { return inner_->Write(fn); }
+  void WriteThen(std::function<Status(WriteTx&)> fn, std::function<void(Status)> then, bool defer) override {
+    inner_->WriteThen(std::move(fn), std::move(then), defer);
+  }
+  Status Ping() override { return inner_->Ping(); }
+  Result<Bytes> Snapshot() override { return inner_->Snapshot(); }
+  std::string Describe() const override { return inner_->Describe(); }
+  StoreStats Stats() const override { return inner_->Stats(); }
+  uint64_t CacheStamp() const override { return inner_->CacheStamp(); }
+  int64_t reads() const { return reads_.load(); }
+
+ private:
+  std::unique_ptr<Store> inner_;
+  std::atomic<int64_t> reads_{0};
+};
+
 class CoreFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     auto s = store::OpenSqliteStore(dir_.File("authd.db"));
     ASSERT_TRUE(s) << s.error().detail;
-    store_ = std::move(s.value());
+    auto counting = std::make_unique<CountingStore>(std::move(s.value()));
+    counting_ = counting.get();
+    store_ = std::move(counting);
     master_ = RandomSecret(kMasterKeySize);
     keyring_ = std::make_unique<Keyring>(master_);
     CoreOptions o;
@@ -47,6 +75,7 @@ class CoreFixture : public ::testing::Test {
   ManualClock clock_;
   SecretBytes master_;
   std::unique_ptr<Store> store_;
+  CountingStore* counting_ = nullptr;  // store_, its reads counted
   std::unique_ptr<Keyring> keyring_;
   std::unique_ptr<Core> core_;
 };

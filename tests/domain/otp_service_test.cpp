@@ -7,6 +7,7 @@
 
 #include "authd/base/encoding.h"
 #include "domain/fixture.h"
+#include "util/yubikey_otp.h"
 
 namespace authd::domain {
 namespace {
@@ -131,6 +132,39 @@ TEST_F(OtpServiceTest, ACodeSharedWithTheUsedStepIsAcceptedForTheCurrentOneOnce)
   auto token = otp_->VerifyTotp("alice", code, "", Ctx());
   EXPECT_TRUE(token) << (token ? "" : token.error().detail);
   EXPECT_EQ(Verify(code), ErrorCode::kOtpReplayed);  // both steps are used now
+}
+
+// A ykval call looks its client and the YubiKey up in one read transaction, and looks no key up
+// for a client that may not verify.
+TEST_F(OtpServiceTest, YkvalReadsItsClientAndTheKeyInOneTransaction) {
+  auto client = core_->CreateClient(Ctx(), {"legacy", {"ykval"}, {}});
+  ASSERT_TRUE(client) << client.error().detail;
+  const Bytes client_key = Base64Decode(client->ykval_key).value();
+  const Bytes aes = RandomBytes(16), uid = RandomBytes(6);
+  YubiOtpRegistration reg;
+  reg.public_id = "vvccccfhcbcb";
+  reg.private_id = HexEncode(uid);
+  reg.aes_key = HexEncode(aes);
+  ASSERT_TRUE(otp_->RegisterYubiOtp(Ctx(), "alice", reg));
+
+  int calls = 0;
+  auto call = [&](uint16_t counter, ByteView key) {
+    ++calls;
+    std::map<std::string, std::string> params = {
+        {"id", std::to_string(client->client.ykval_id)},
+        {"otp", reg.public_id + testing::GenerateWithLibyubikey(aes, uid, counter, 0)},
+        {"nonce", "0123456789abcdef" + std::to_string(calls)}};
+    params["h"] = otp::YkvalSignature(params, key);
+    const int64_t before = counting_->reads();
+    YkvalAnswer answer = otp_->Ykval(params, "127.0.0.1", Ctx("ykval"));
+    return std::make_pair(answer.fields["status"], counting_->reads() - before);
+  };
+  EXPECT_EQ(call(1, client_key), std::make_pair(std::string("OK"), int64_t{1}));
+  EXPECT_EQ(call(2, client_key), std::make_pair(std::string("OK"), int64_t{1}));
+  EXPECT_EQ(call(2, client_key), std::make_pair(std::string("REPLAYED_OTP"), int64_t{1}));
+  EXPECT_EQ(call(3, RandomBytes(20)), std::make_pair(std::string("BAD_SIGNATURE"), int64_t{1}));
+  // The refused request did not use the OTP: it verifies afterwards.
+  EXPECT_EQ(call(3, client_key), std::make_pair(std::string("OK"), int64_t{1}));
 }
 
 TEST_F(OtpServiceTest, EnrolmentExpiresAndIsNotUsableBeforeConfirmation) {

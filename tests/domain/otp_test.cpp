@@ -12,6 +12,7 @@
 
 #include "authd/base/crypto.h"
 #include "authd/base/encoding.h"
+#include "util/yubikey_otp.h"
 
 namespace authd::domain::otp {
 namespace {
@@ -137,22 +138,7 @@ TEST(YubiOtp, Y06_FormatIsCheckedBeforeAnything) {
   }
 }
 
-// An OTP as the key's button makes it, through libyubikey.
-std::string GenerateWithLibyubikey(const Bytes& aes_key, const Bytes& uid, uint16_t ctr, uint8_t use) {
-  yubikey_token_st tok{};
-  std::memcpy(tok.uid, uid.data(), 6);
-  tok.ctr = ctr;
-  tok.tstpl = 0x1234;
-  tok.tstph = 0x56;
-  tok.use = use;
-  tok.rnd = 0xbeef;
-  // libyubikey leaves the CRC to the caller, as the key's firmware computes it; then it encrypts
-  // the token in place and modhex-encodes it.
-  tok.crc = static_cast<uint16_t>(~yubikey_crc16(reinterpret_cast<uint8_t*>(&tok), YUBIKEY_BLOCK_SIZE - 2));
-  char out[YUBIKEY_OTP_SIZE + 1] = {};
-  yubikey_generate(&tok, aes_key.data(), out);
-  return std::string(out, YUBIKEY_OTP_SIZE);
-}
+using testing::GenerateWithLibyubikey;
 
 TEST(YubiOtp, DecryptsWhatLibyubikeyGenerates) {
   const Bytes key = RandomBytes(16), uid = RandomBytes(6);

@@ -46,6 +46,26 @@ struct OtpService::YubiCheck {
   bool user_failures = false;  // ... or against its owner
 };
 
+// The key, its owner, its credential record and the failures counted against each.
+struct OtpService::YubiState {
+  std::string public_id;  // what was looked up
+  std::optional<YubiOtpCredential> key;
+  std::optional<User> user;
+  std::optional<Credential> record;
+  std::optional<FailureCounter> key_counter, user_counter;
+};
+
+Status OtpService::ReadYubiState(ReadTx& tx, std::string_view public_id, YubiState& out) {
+  out.public_id = std::string(public_id);
+  AUTHD_ASSIGN_OR_RETURN(out.key, tx.FindYubiOtpCredential(public_id));
+  if (!out.key) return Ok();
+  AUTHD_ASSIGN_OR_RETURN(out.user, tx.FindUserById(out.key->user_id));
+  AUTHD_ASSIGN_OR_RETURN(out.record, tx.FindCredential(out.key->id));
+  AUTHD_ASSIGN_OR_RETURN(out.key_counter, tx.FindFailureCounter(CredentialSubject(out.key->id)));
+  AUTHD_ASSIGN_OR_RETURN(out.user_counter, tx.FindFailureCounter(UserSubject(out.key->user_id)));
+  return Ok();
+}
+
 OtpService::OtpService(Core& core, const Keyring& keyring, OtpOptions options)
     : core_(core), keyring_(keyring), options_(std::move(options)) {}
 
@@ -469,7 +489,8 @@ Result<Credential> OtpService::RegisterYubiOtp(const AuditContext& ctx, std::str
 
 Result<OtpService::YubiCheck> OtpService::CheckYubiOtp(std::string_view otp_text, std::string_view nonce,
                                                        const AuditContext& ctx, const std::string& action,
-                                                       std::string_view client_id, bool* replayed_request) {
+                                                       std::string_view client_id, bool* replayed_request,
+                                                       YubiState* state) {
   // Y06: the format first; nothing is looked up for a malformed OTP.
   auto parts = otp::SplitYubiOtp(otp_text);
   if (!parts) {
@@ -479,20 +500,16 @@ Result<OtpService::YubiCheck> OtpService::CheckYubiOtp(std::string_view otp_text
   const std::string target = "yubikey:" + parts->public_id;
   const int64_t now = core_.clock().NowSeconds();
   YubiCheck out;
-  std::optional<YubiOtpCredential> y;
-  std::optional<User> user;
-  std::optional<Credential> record;
-  std::optional<FailureCounter> key_counter, user_counter;
-  AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(y, tx.FindYubiOtpCredential(parts->public_id));
-    if (y) {
-      AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserById(y->user_id));
-      AUTHD_ASSIGN_OR_RETURN(record, tx.FindCredential(y->id));
-      AUTHD_ASSIGN_OR_RETURN(key_counter, tx.FindFailureCounter(CredentialSubject(y->id)));
-      AUTHD_ASSIGN_OR_RETURN(user_counter, tx.FindFailureCounter(UserSubject(y->user_id)));
-    }
-    return Ok();
-  }));
+  YubiState read;
+  if (!state || state->public_id != parts->public_id) {
+    AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) { return ReadYubiState(tx, parts->public_id, read); }));
+    state = &read;
+  }
+  std::optional<YubiOtpCredential>& y = state->key;
+  std::optional<User>& user = state->user;
+  const std::optional<Credential>& record = state->record;
+  const std::optional<FailureCounter>& key_counter = state->key_counter;
+  const std::optional<FailureCounter>& user_counter = state->user_counter;
   const Error invalid = Err(ErrorCode::kOtpInvalid, "the OTP is not valid");
   if (!y || !user || !record) {
     Refuse(ctx, action, target, invalid, {{"known", false}});
@@ -615,6 +632,28 @@ YkvalAnswer OtpService::Ykval(const std::map<std::string, std::string>& params, 
   return std::move(RunNow(core_.store(), PlanYkval(params, source, ctx)).value());  // its plans never fail
 }
 
+std::optional<OtpService::YkvalRefusal> OtpService::JudgeYkvalClient(const Client& client,
+                                                                    const std::map<std::string, std::string>& params,
+                                                                    const otp::YkvalRequest& request,
+                                                                    std::string_view source, Bytes& key) const {
+  auto opened = keyring_.Open(client.ykval_key_sealed, "client.ykval_key:" + client.client_id);
+  if (!opened) return YkvalRefusal{"BACKEND_ERROR", ""};
+  key = Bytes(opened->view().begin(), opened->view().end());
+  // Y08: the request's signature, when the client signs (and always, when required).
+  const std::string& h = request.h;
+  if (!h.empty() || options_.ykval_require_signature) {
+    const std::string expected = otp::YkvalSignature(params, key);
+    if (h.empty() || !SafeEquals(AsBytes(expected), AsBytes(h))) return YkvalRefusal{"BAD_SIGNATURE", ""};
+  }
+  if (client.status != kStatusActive) return YkvalRefusal{"OPERATION_NOT_ALLOWED", "client_disabled"};
+  auto allow = IpAllowList::Parse(client.allowed_ips);
+  if (!allow || !allow->Allows(source)) return YkvalRefusal{"OPERATION_NOT_ALLOWED", "address_not_allowed"};
+  if (std::find(client.scopes.begin(), client.scopes.end(), kScopeYkval) == client.scopes.end()) {
+    return YkvalRefusal{"OPERATION_NOT_ALLOWED", "insufficient_scope"};
+  }
+  return std::nullopt;
+}
+
 Plan<YkvalAnswer> OtpService::PlanYkval(const std::map<std::string, std::string>& params, std::string_view source,
                                         const AuditContext& ctx) {
   const std::string action = "ykval.verify";
@@ -648,32 +687,25 @@ Plan<YkvalAnswer> OtpService::PlanYkval(const std::map<std::string, std::string>
     out.fields.erase("nonce");
     return answer("MISSING_PARAMETER");
   }
+  // The client, and when it may verify, the YubiKey's state: one read transaction.
   std::optional<Client> client;
+  std::optional<YkvalRefusal> refusal;
+  YubiState state;
+  const auto parts = otp::SplitYubiOtp(otp_text);
   Status read = core_.store().Read([&](ReadTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(client, tx.FindClientByYkvalId(request->id));
+    if (!client) return Ok();
+    refusal = JudgeYkvalClient(*client, params, *request, source, out.key);
+    if (!refusal && parts) AUTHD_RETURN_IF_ERROR(ReadYubiState(tx, parts->public_id, state));
     return Ok();
   });
   if (!read) return answer("BACKEND_ERROR");
   if (!client) return answer("NO_SUCH_CLIENT");
-  auto key = keyring_.Open(client->ykval_key_sealed, "client.ykval_key:" + client->client_id);
-  if (!key) return answer("BACKEND_ERROR");
-  out.key = Bytes(key->view().begin(), key->view().end());
-  // Y08: the request's signature, when the client signs (and always, when required).
-  const std::string& h = request->h;
-  if (!h.empty() || options_.ykval_require_signature) {
-    const std::string expected = otp::YkvalSignature(params, out.key);
-    if (h.empty() || !SafeEquals(AsBytes(expected), AsBytes(h))) return answer("BAD_SIGNATURE");
-  }
-  if (client->status != kStatusActive) return answer("OPERATION_NOT_ALLOWED", "client_disabled");
-  auto allow = IpAllowList::Parse(client->allowed_ips);
-  if (!allow || !allow->Allows(source)) return answer("OPERATION_NOT_ALLOWED", "address_not_allowed");
-  if (std::find(client->scopes.begin(), client->scopes.end(), kScopeYkval) == client->scopes.end()) {
-    return answer("OPERATION_NOT_ALLOWED", "insufficient_scope");
-  }
+  if (refusal) return answer(refusal->status, refusal->reason);
   if (request->sl) out.fields["sl"] = "100";  // one store shared by every node: always fully synced
 
   bool replayed_request = false;
-  auto checked = CheckYubiOtp(otp_text, nonce, ctx, action, client->client_id, &replayed_request);
+  auto checked = CheckYubiOtp(otp_text, nonce, ctx, action, client->client_id, &replayed_request, &state);
   if (!checked) {
     switch (checked.code()) {
       case ErrorCode::kOtpReplayed:

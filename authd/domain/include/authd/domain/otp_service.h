@@ -101,11 +101,24 @@ class OtpService {
 
  private:
   struct YubiCheck;
+  struct YubiState;
+  // What a YubiKey OTP's check reads of the store, in the caller's read transaction.
+  static Status ReadYubiState(ReadTx& tx, std::string_view public_id, YubiState& out);
   // `replayed_request` (ykval only) is set when the refusal is the very request answered before.
+  // `state`: what ReadYubiState read for the OTP's public id already (else it is read here).
   Result<YubiCheck> CheckYubiOtp(std::string_view otp, std::string_view nonce, const AuditContext& ctx,
                                  const std::string& action, std::string_view client_id,
-                                 bool* replayed_request = nullptr);
+                                 bool* replayed_request = nullptr, YubiState* state = nullptr);
   static Status ClearFailuresRead(WriteTx& tx, const YubiCheck& check);
+  // Why a ykval client may not verify this request (its status and the audited reason), or
+  // nullopt when it may; `key` gets the client's opened key, which signs the answer.
+  struct YkvalRefusal {
+    const char* status;
+    const char* reason;
+  };
+  std::optional<YkvalRefusal> JudgeYkvalClient(const Client& client, const std::map<std::string, std::string>& params,
+                                               const otp::YkvalRequest& request, std::string_view source,
+                                               Bytes& key) const;
   Result<otp::TotpParams> ParamsFor(const TotpEnrollmentRequest& req) const;
   int64_t LockUntil(int64_t failures, int64_t now) const;
   Status RecordFailure(WriteTx& tx, std::string_view subject, std::string_view user_id, int64_t now) const;
