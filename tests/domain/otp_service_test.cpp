@@ -167,6 +167,30 @@ TEST_F(OtpServiceTest, YkvalReadsItsClientAndTheKeyInOneTransaction) {
   EXPECT_EQ(call(3, client_key), std::make_pair(std::string("OK"), int64_t{1}));
 }
 
+// An OTP verification that names its client finds the client among the records kept for
+// introspection: once the client is kept, the verification reads the store once.
+TEST_F(OtpServiceTest, AVerificationNamingAKeptClientReadsOnce) {
+  auto client = core_->CreateClient(Ctx(), {"wiki", {"introspect"}, {}});
+  ASSERT_TRUE(client) << client.error().detail;
+  const std::string id = client->client.client_id;
+  const Bytes secret = Enrol();
+  auto verify = [&](int64_t offset) {
+    const int64_t before = counting_->reads();
+    auto r = otp_->VerifyTotp("alice", CodeAt(secret, offset), id, Ctx("anonymous"));
+    EXPECT_TRUE(r) << r.error().detail;
+    if (r) {
+      EXPECT_EQ(r->record.client_id, id);
+    }
+    return counting_->reads() - before;
+  };
+  clock_.AdvanceSeconds(60);
+  EXPECT_EQ(verify(0), 2);   // the client read and kept, then the user's TOTP records
+  EXPECT_EQ(verify(30), 1);  // the next step's code, inside the window
+  // An unknown client is still refused, before any code is checked.
+  EXPECT_EQ(otp_->VerifyTotp("alice", CodeAt(secret, -30), "c_unknown", Ctx("anonymous")).code(),
+            ErrorCode::kInvalidArgument);
+}
+
 TEST_F(OtpServiceTest, EnrolmentExpiresAndIsNotUsableBeforeConfirmation) {
   TotpEnrollmentRequest r;
   r.username = "alice";

@@ -435,6 +435,20 @@ Result<Introspection> Core::IntrospectAs(std::string_view client_id, std::string
   return Judge(*client, std::move(rec));
 }
 
+Result<std::optional<Client>> Core::FindClientKept(std::string_view client_id) {
+  // As IntrospectAs: the generation taken before the read, the record kept only if it still holds.
+  const uint64_t stamp = store_.CacheStamp();
+  const int64_t now = clock_.NowSeconds();
+  if (auto kept = client_cache_.Find(client_id, stamp, now)) return kept;
+  std::optional<Client> client;
+  AUTHD_RETURN_IF_ERROR(store_.Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(client, tx.FindClient(client_id));
+    return Ok();
+  }));
+  if (client && stamp != 0 && store_.CacheStamp() == stamp) client_cache_.Put(client_id, *client, stamp, now);
+  return client;
+}
+
 Status Core::RevokeByClient(const Client& caller, std::string_view token, const AuditContext& ctx) {
   return store_.Write([&](WriteTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(auto rec, tokens_.Find(tx, token));

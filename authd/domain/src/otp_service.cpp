@@ -101,11 +101,7 @@ Result<int64_t> OtpService::LockedFor(std::string_view subject) {
 }
 
 Result<Client> OtpService::CheckClientId(std::string_view client_id) {
-  std::optional<Client> client;
-  AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(client, tx.FindClient(client_id.substr(0, 128)));
-    return Ok();
-  }));
+  AUTHD_ASSIGN_OR_RETURN(std::optional<Client> client, core_.FindClientKept(client_id.substr(0, 128)));
   if (!client || client->status != kStatusActive) return Err(ErrorCode::kInvalidArgument, "client_id is not a known client");
   return std::move(*client);
 }

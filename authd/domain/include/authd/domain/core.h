@@ -123,6 +123,10 @@ class Core {
   // --- API clients ---------------------------------------------------------------------
   Result<ClientSecrets> CreateClient(const AuditContext& ctx, NewClient in);
 
+  // The client with this id (at most 128 characters), from the records kept for introspection
+  // while they are current (RecordCache), else read and kept; nullopt for an unknown client.
+  Result<std::optional<Client>> FindClientKept(std::string_view client_id);
+
   // --- downstream apps -----------------------------------------------------------------
   // For a client already authenticated.
   Result<Introspection> Introspect(const Client& caller, std::string_view token);
