@@ -469,30 +469,40 @@ TEST(SqliteStore, UnwritableLocationIsAClearError) {
   EXPECT_NE(s.error().detail.find("/nonexistent-dir/sub/a.db"), std::string::npos);
 }
 
+// Makes a database at schema `version` (the migrations up to it, as an older authd left it),
+// then runs `sql` in it; whether that worked.
+::testing::AssertionResult CreateAtVersion(const std::string& path, int version, const std::string& sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return ::testing::AssertionFailure() << "cannot open " << path;
+  std::string all =
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);";
+  for (const auto& m : SqliteMigrations()) {
+    if (m.version > version) break;
+    all += m.sql;
+    all += ";INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", '" + m.name + "', 1);";
+  }
+  all += sql;
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, all.c_str(), nullptr, nullptr, &err);
+  std::string message = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(db);
+  if (rc != SQLITE_OK) return ::testing::AssertionFailure() << message;
+  return ::testing::AssertionSuccess();
+}
+
 // A database at schema version 4 (tokens with random jtis, used ceremonies keyed by id) keeps
 // its live tokens and used ceremony ids through version 5, and they are purged as new ones are.
 TEST(SqliteStore, VersionFiveKeepsOlderTokensFindableAndPurgeable) {
   testing::TempDir dir;
   std::string path = dir.File("a.db");
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    std::string sql =
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);";
-    for (const auto& m : SqliteMigrations()) {
-      if (m.version > 4) break;
-      sql += m.sql;
-      sql += ";INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", '" + m.name + "', 1);";
-    }
-    sql += "INSERT INTO tokens (jti, token_hash, user_id, username, credential_id, audience, client_id, amr, roles, "
-           "issued_at, expires_at, auth_time) VALUES "
-           "('legacyJtiOf22Character', x'01', 'u1', 'alice', 'c1', 'aud', '', 'hwk', '', 100, 400, 100), "
-           "('-egacyJtiOf22Character', x'02', 'u1', 'alice', 'c1', 'aud', '', 'hwk', '', 100, 9999999999, 100);"
-           "INSERT INTO used_ceremonies (id, expires_at) VALUES (x'0102', 500);";
-    char* err = nullptr;
-    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-    sqlite3_close(db);
-  }
+  ASSERT_TRUE(CreateAtVersion(
+      path, 4,
+      "INSERT INTO tokens (jti, token_hash, user_id, username, credential_id, audience, client_id, amr, roles, "
+      "issued_at, expires_at, auth_time) VALUES "
+      "('legacyJtiOf22Character', x'01', 'u1', 'alice', 'c1', 'aud', '', 'hwk', '', 100, 400, 100), "
+      "('-egacyJtiOf22Character', x'02', 'u1', 'alice', 'c1', 'aud', '', 'hwk', '', 100, 9999999999, 100);"
+      "INSERT INTO used_ceremonies (id, expires_at) VALUES (x'0102', 500);"));
   auto s = OpenSqliteStore(path);
   ASSERT_TRUE(s) << s.error().detail;
   EXPECT_EQ(Pragma(path, "SELECT value FROM meta WHERE key = 'schema'"), std::to_string(SqliteMigrations().back().version));
@@ -539,6 +549,72 @@ TEST(SqliteStore, VersionFiveKeepsOlderTokensFindableAndPurgeable) {
     EXPECT_TRUE(now && now->revoked_at == 200);
     return Ok();
   }));
+}
+
+// Schema 7: a verification writes the credential's last use into its factor's row, which it
+// updates anyway, and not into its credentials row; reads give the later of the two, so times
+// from before the upgrade stay, and a YubiKey whose row is freed for a new registration keeps its
+// last use in the credentials row it leaves as history.
+TEST(SqliteStore, LastUseIsWrittenWithTheFactorsOwnUpdate) {
+  testing::TempDir dir;
+  std::string path = dir.File("a.db");
+  ASSERT_TRUE(CreateAtVersion(
+      path, 6,
+      "INSERT INTO users (id, username, display_name, status, roles, created_at, updated_at) "
+      "VALUES ('u1', 'alice', 'Alice', 'active', '', 1, 1);"
+      "INSERT INTO credentials (id, user_id, type, nickname, status, info, created_at, last_used_at) VALUES "
+      "('w1', 'u1', 'webauthn', '', 'active', '{}', 1, 50), ('t1', 'u1', 'totp', '', 'active', '{}', 2, 50), "
+      "('y1', 'u1', 'yubiotp', '', 'active', '{}', 3, 50), ('t2', 'u1', 'totp', '', 'active', '{}', 4, 0);"
+      "INSERT INTO webauthn_credentials (raw_id, id, user_id, public_key, alg, sign_count, uv_initialized, "
+      "backup_eligible, backup_state, transports, aaguid, fmt, attestation_type) "
+      "VALUES (x'77', 'w1', 'u1', x'00', -7, 5, 0, 0, 0, '', x'00', 'none', 'none');"
+      "INSERT INTO totp_credentials (id, user_id, secret_sealed, algorithm, digits, period, last_step) VALUES "
+      "('t1', 'u1', x'00', 'SHA1', 6, 30, 10), ('t2', 'u1', x'00', 'SHA1', 6, 30, -1);"
+      "INSERT INTO yubiotp_credentials (public_id, id, user_id, secret_sealed) VALUES ('cccccccccccb', 'y1', 'u1', x'00');"));
+  auto s = MustOpen(path);
+  ASSERT_TRUE(s);
+  auto last_use = [&](const char* id) -> int64_t {
+    int64_t at = -1;
+    EXPECT_TRUE(s->Read([&](ReadTx& tx) -> Status {
+      AUTHD_ASSIGN_OR_RETURN(auto c, tx.FindCredential(id));
+      if (c) at = c->last_used_at;
+      AUTHD_ASSIGN_OR_RETURN(auto all, tx.ListCredentials("u1"));
+      for (const auto& one : all) {
+        if (one.id == id) {
+          EXPECT_EQ(one.last_used_at, at) << id;
+        }
+      }
+      return Ok();
+    }));
+    return at;
+  };
+  EXPECT_EQ(last_use("w1"), 50);
+  EXPECT_EQ(last_use("t1"), 50);
+  EXPECT_EQ(last_use("y1"), 50);
+  EXPECT_EQ(last_use("t2"), 0);
+
+  ASSERT_TRUE(s->Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(bool w, tx.AdvanceWebAuthnCounter(Bytes{0x77}, 5, 6, false, false, 70));
+    AUTHD_ASSIGN_OR_RETURN(bool t, tx.AdvanceTotpStep("t1", 11, 71));
+    AUTHD_ASSIGN_OR_RETURN(bool t2, tx.AdvanceTotpStep("t2", 3, 73));
+    AUTHD_ASSIGN_OR_RETURN(bool y, tx.AdvanceYubiOtpCounters("cccccccccccb", 1, 0, "", "otp", 72));
+    EXPECT_TRUE(w && t && t2 && y);
+    // A refused advance records no use.
+    AUTHD_ASSIGN_OR_RETURN(bool again, tx.AdvanceTotpStep("t1", 11, 99));
+    EXPECT_FALSE(again);
+    return Ok();
+  }));
+  EXPECT_EQ(last_use("w1"), 70);
+  EXPECT_EQ(last_use("t1"), 71);
+  EXPECT_EQ(last_use("y1"), 72);
+  EXPECT_EQ(last_use("t2"), 73);
+  // None of those uses wrote the credentials rows.
+  EXPECT_EQ(Pragma(path, "SELECT group_concat(last_used_at) FROM credentials"), "50,50,50,0");
+
+  ASSERT_TRUE(s->Write([&](WriteTx& tx) { return tx.DeleteYubiOtpCredential("cccccccccccb"); }));
+  EXPECT_EQ(last_use("y1"), 72);
+  EXPECT_EQ(Pragma(path, "SELECT last_used_at FROM credentials WHERE id = 'y1'"), "72");
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM yubiotp_credentials"), "0");
 }
 
 domain::TokenRecord NewToken(const std::string& jti) {

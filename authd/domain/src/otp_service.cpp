@@ -395,12 +395,11 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyTotp(std::string_view username, 
                                                 step, counter.has_value(), std::move(detail)});
   Plan<IssuedToken> plan;
   plan.write = [this, done, replayed](WriteTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceTotpStep(done->credential_id, done->step));
+    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceTotpStep(done->credential_id, done->step, done->now));
     if (!advanced) return replayed;  // a concurrent request used this step first
     // A success clears the failures the check read; with none read, there is nothing to clear (a
     // failure counted since by a concurrent request stands).
     if (done->clear_failures) AUTHD_RETURN_IF_ERROR(tx.ClearFailures(UserSubject(done->user_id)));
-    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(done->credential_id, done->now));
     AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, done->token));
     AuditEntry a = MakeEntry("totp.verify", done->target, "success", "");
     a.detail = done->detail;
@@ -606,10 +605,10 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyYubiOtp(std::string_view otp_tex
   plan.write = [this, done](WriteTx& tx) -> Status {
     const YubiCheck& k = done->check;
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(k.cred.public_id, k.token.use_counter,
-                                                                    k.token.session_counter, "", done->otp));
+                                                                    k.token.session_counter, "", done->otp,
+                                                                    done->now));
     if (!advanced) return Err(ErrorCode::kOtpReplayed, "this OTP was used already");
     AUTHD_RETURN_IF_ERROR(ClearFailuresRead(tx, k));
-    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(k.cred.id, done->now));
     AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, done->token));
     AuditEntry a = MakeEntry("yubiotp.verify", done->target, "success", "");
     a.detail = {{"user", k.user.username}, {"credential", k.cred.id}, {"jti", done->token.record.jti}};
@@ -727,10 +726,10 @@ Plan<YkvalAnswer> OtpService::PlanYkval(const std::map<std::string, std::string>
   plan.write = [this, done](WriteTx& tx) -> Status {
     const YubiCheck& k = done->check;
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(k.cred.public_id, k.token.use_counter,
-                                                                    k.token.session_counter, done->nonce, done->otp));
+                                                                    k.token.session_counter, done->nonce, done->otp,
+                                                                    done->now));
     if (!advanced) return Err(ErrorCode::kOtpReplayed, "this OTP was used already");
     AUTHD_RETURN_IF_ERROR(ClearFailuresRead(tx, k));
-    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(k.cred.id, done->now));
     AuditEntry a = MakeEntry("ykval.verify", done->target, "success", "");
     a.detail = {{"user", k.user.username}, {"credential", k.cred.id}, {"client", done->client_id}};
     return core_.audit().Append(tx, done->ctx, a);

@@ -528,9 +528,8 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
     if (!live) return Err(ErrorCode::kChallengeUnknown, "the ceremony was used by another request");
     // §7.2 step 24: the counter advances only from the value this verification saw (P2).
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceWebAuthnCounter(done->raw_id, done->stored_count, v.sign_count,
-                                                                    v.backup_state, v.user_verified));
+                                                                    v.backup_state, v.user_verified, done->now));
     if (!advanced) return Err(ErrorCode::kCounterRegression, "the key was used concurrently");
-    AUTHD_RETURN_IF_ERROR(tx.TouchCredential(done->credential_id, done->now));
     AUTHD_RETURN_IF_ERROR(TokenService::Record(tx, done->token));
     AuditEntry e = MakeEntry("webauthn.authenticate", done->target, "success", "", true);
     e.detail = {{"credential", done->credential_id.substr(0, 64)}, {"jti", done->token.record.jti},

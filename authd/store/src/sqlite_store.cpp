@@ -351,6 +351,15 @@ AuditEvent ReadAudit(const Query& q) {
 #define CLIENT_COLS \
   "client_id, name, secret_hash, ykval_id, ykval_key_sealed, scopes, allowed_ips, status, created_at"
 #define CRED_COLS "id, user_id, type, nickname, status, info, created_at, last_used_at"
+// A credential read: its last use is the later of its own column (times from before schema 7,
+// and YubiKeys whose factor row was freed) and its factor row's, which verifications write.
+#define CRED_READ                                                                                          \
+  "SELECT c.id, c.user_id, c.type, c.nickname, c.status, c.info, c.created_at, "                         \
+  "max(c.last_used_at, coalesce(CASE c.type "                                                            \
+  "WHEN 'webauthn' THEN (SELECT f.last_used_at FROM webauthn_credentials f WHERE f.id = c.id) "          \
+  "WHEN 'totp' THEN (SELECT f.last_used_at FROM totp_credentials f WHERE f.id = c.id) "                  \
+  "WHEN 'yubiotp' THEN (SELECT f.last_used_at FROM yubiotp_credentials f WHERE f.id = c.id) END, 0)) "   \
+  "FROM credentials c "
 #define WEBAUTHN_COLS \
   "raw_id, id, user_id, public_key, alg, sign_count, uv_initialized, backup_eligible, backup_state, transports, " \
   "aaguid, fmt, attestation_type, discoverable, appid, clone_suspected"
@@ -480,7 +489,7 @@ class SqliteTx final : public domain::WriteTx {
 
   Result<std::vector<Credential>> ListCredentials(std::string_view user_id) override {
     // Sorted here, as SortedById says why.
-    AUTHD_PREPARE(q, "SELECT " CRED_COLS " FROM credentials WHERE user_id = ?1");
+    AUTHD_PREPARE(q, CRED_READ "WHERE c.user_id = ?1");
     q.Bind(1, user_id);
     AUTHD_ASSIGN_OR_RETURN(auto rows, All<Credential>(q, ReadCredential));
     std::sort(rows.begin(), rows.end(),
@@ -488,7 +497,7 @@ class SqliteTx final : public domain::WriteTx {
     return rows;
   }
   Result<std::optional<Credential>> FindCredential(std::string_view id) override {
-    AUTHD_PREPARE(q, "SELECT " CRED_COLS " FROM credentials WHERE id = ?1");
+    AUTHD_PREPARE(q, CRED_READ "WHERE c.id = ?1");
     q.Bind(1, id);
     return One<Credential>(q, ReadCredential);
   }
@@ -647,9 +656,9 @@ class SqliteTx final : public domain::WriteTx {
         .Bind(6, c.period).Bind(7, c.last_step);
     return q.Run();
   }
-  Result<bool> AdvanceTotpStep(std::string_view id, int64_t step) override {
-    AUTHD_PREPARE(q, "UPDATE totp_credentials SET last_step = ?2 WHERE id = ?1 AND last_step < ?2");
-    q.Bind(1, id).Bind(2, step);
+  Result<bool> AdvanceTotpStep(std::string_view id, int64_t step, int64_t used_at) override {
+    AUTHD_PREPARE(q, "UPDATE totp_credentials SET last_step = ?2, last_used_at = ?3 WHERE id = ?1 AND last_step < ?2");
+    q.Bind(1, id).Bind(2, step).Bind(3, used_at);
     AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
     return n == 1;
   }
@@ -662,16 +671,24 @@ class SqliteTx final : public domain::WriteTx {
     return s;
   }
   Status DeleteYubiOtpCredential(std::string_view public_id) override {
+    // The credentials row stays as history and keeps the key's last use (schema 7).
+    {
+      AUTHD_PREPARE(keep, "UPDATE credentials SET last_used_at = max(last_used_at, "
+                          "(SELECT f.last_used_at FROM yubiotp_credentials f WHERE f.public_id = ?1)) "
+                          "WHERE id = (SELECT f.id FROM yubiotp_credentials f WHERE f.public_id = ?1)");
+      keep.Bind(1, public_id);
+      AUTHD_RETURN_IF_ERROR(keep.Run());
+    }
     AUTHD_PREPARE(q, "DELETE FROM yubiotp_credentials WHERE public_id = ?1");
     q.Bind(1, public_id);
     return q.Run();
   }
   Result<bool> AdvanceYubiOtpCounters(std::string_view public_id, int64_t use_counter, int64_t session_counter,
-                                      std::string_view nonce, std::string_view otp) override {
+                                      std::string_view nonce, std::string_view otp, int64_t used_at) override {
     AUTHD_PREPARE(q, "UPDATE yubiotp_credentials SET use_counter = ?2, session_counter = ?3, last_nonce = ?4, "
-                     "last_otp = ?5 WHERE public_id = ?1 AND "
+                     "last_otp = ?5, last_used_at = ?6 WHERE public_id = ?1 AND "
                      "(use_counter < ?2 OR (use_counter = ?2 AND session_counter < ?3))");
-    q.Bind(1, public_id).Bind(2, use_counter).Bind(3, session_counter).Bind(4, nonce).Bind(5, otp);
+    q.Bind(1, public_id).Bind(2, use_counter).Bind(3, session_counter).Bind(4, nonce).Bind(5, otp).Bind(6, used_at);
     AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
     return n == 1;
   }
@@ -725,22 +742,17 @@ class SqliteTx final : public domain::WriteTx {
     return s;
   }
   Result<bool> AdvanceWebAuthnCounter(ByteView raw_id, int64_t expected_count, int64_t new_count, bool backup_state,
-                                      bool uv_initialized) override {
+                                      bool uv_initialized, int64_t used_at) override {
     AUTHD_PREPARE(q, "UPDATE webauthn_credentials SET sign_count = ?3, backup_state = ?4, "
-                     "uv_initialized = MAX(uv_initialized, ?5) WHERE raw_id = ?1 AND sign_count = ?2");
+                     "uv_initialized = MAX(uv_initialized, ?5), last_used_at = ?6 WHERE raw_id = ?1 AND sign_count = ?2");
     q.Bind(1, raw_id).Bind(2, expected_count).Bind(3, new_count).Bind(4, int64_t{backup_state})
-        .Bind(5, int64_t{uv_initialized});
+        .Bind(5, int64_t{uv_initialized}).Bind(6, used_at);
     AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
     return n == 1;
   }
   Status MarkCloneSuspected(ByteView raw_id) override {
     AUTHD_PREPARE(q, "UPDATE webauthn_credentials SET clone_suspected = 1 WHERE raw_id = ?1");
     q.Bind(1, raw_id);
-    return q.Run();
-  }
-  Status TouchCredential(std::string_view id, int64_t at) override {
-    AUTHD_PREPARE(q, "UPDATE credentials SET last_used_at = ?2 WHERE id = ?1");
-    q.Bind(1, id).Bind(2, at);
     return q.Run();
   }
   Status InsertUser(const User& u) override {

@@ -102,28 +102,29 @@ class WriteTx : public ReadTx {
   // kCredentialExists when the raw id is registered already (to anyone).
   virtual Status InsertWebAuthnCredential(const WebAuthnCredential& credential) = 0;
   // Compare-and-set of the signature counter (§7.2 step 24): updates only if the stored count
-  // is still `expected_count`. Returns whether it did.
+  // is still `expected_count`, and then records `used_at` as the credential's last use. Returns
+  // whether it did. (Each factor's Advance records the last use in the row it updates anyway.)
   virtual Result<bool> AdvanceWebAuthnCounter(ByteView raw_id, int64_t expected_count, int64_t new_count,
-                                              bool backup_state, bool uv_initialized) = 0;
+                                              bool backup_state, bool uv_initialized, int64_t used_at) = 0;
   virtual Status MarkCloneSuspected(ByteView raw_id) = 0;
-  virtual Status TouchCredential(std::string_view id, int64_t at) = 0;
 
   virtual Status InsertTotpEnrollment(const TotpEnrollment& enrollment) = 0;
   // Deletes it; returns whether it was there (of two concurrent callers only one sees true).
   virtual Result<bool> TakeTotpEnrollment(ByteView id_hash) = 0;
   virtual Result<int64_t> DeleteTotpEnrollmentsExpiredBefore(int64_t before) = 0;
   virtual Status InsertTotpCredential(const TotpCredential& credential) = 0;
-  // Compare-and-set: moves last_step to `step` only if it is still below it (T01/T02).
-  virtual Result<bool> AdvanceTotpStep(std::string_view id, int64_t step) = 0;
+  // Compare-and-set: moves last_step to `step` only if it is still below it (T01/T02), and then
+  // records `used_at` as the credential's last use.
+  virtual Result<bool> AdvanceTotpStep(std::string_view id, int64_t step, int64_t used_at) = 0;
 
   // kCredentialExists when the public id is registered already.
   virtual Status InsertYubiOtpCredential(const YubiOtpCredential& credential) = 0;
   // Frees a revoked key's public id for a new registration (its credentials row stays as history).
   virtual Status DeleteYubiOtpCredential(std::string_view public_id) = 0;
   // Compare-and-set: stores the counters (and the request's nonce and OTP) only if they are
-  // strictly after the stored ones, lexicographically (Y01/Y03).
+  // strictly after the stored ones, lexicographically (Y01/Y03), with `used_at` as the key's last use.
   virtual Result<bool> AdvanceYubiOtpCounters(std::string_view public_id, int64_t use_counter, int64_t session_counter,
-                                              std::string_view nonce, std::string_view otp) = 0;
+                                              std::string_view nonce, std::string_view otp, int64_t used_at) = 0;
 
   // Adds one consecutive failure atomically and returns the new count.
   virtual Result<int64_t> RecordFailure(std::string_view subject, std::string_view user_id, int64_t at) = 0;
