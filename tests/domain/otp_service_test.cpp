@@ -24,8 +24,8 @@ class OtpServiceTest : public CoreFixture {
     alice_ = MakeUser("alice");
   }
 
-  // Enrols and confirms TOTP for alice; returns the raw secret.
-  Bytes Enrol() {
+  // Enrols and confirms TOTP for alice; returns the raw secret (and the credential's id).
+  Bytes Enrol(std::string* id = nullptr) {
     TotpEnrollmentRequest r;
     r.username = "alice";
     auto started = otp_->StartTotpEnrollment(Operator(), r, Ctx());
@@ -35,6 +35,7 @@ class OtpServiceTest : public CoreFixture {
     Bytes secret = Base32Decode(b32).value();
     auto cred = otp_->ConfirmTotpEnrollment(started->handle, CodeAt(secret, 0), Ctx());
     EXPECT_TRUE(cred) << cred.error().detail;
+    if (id && cred) *id = cred->id;
     return secret;
   }
   std::string CodeAt(const Bytes& secret, int64_t offset_seconds) {
@@ -202,6 +203,22 @@ TEST_F(OtpServiceTest, EnrolmentExpiresAndIsNotUsableBeforeConfirmation) {
   EXPECT_EQ(Verify(CodeAt(secret, 0)), ErrorCode::kOtpInvalid);
   clock_.AdvanceSeconds(601);
   EXPECT_EQ(otp_->ConfirmTotpEnrollment(started->handle, CodeAt(secret, 0), Ctx()).code(), ErrorCode::kChallengeExpired);
+}
+
+// A revoked TOTP credential verifies nothing; the user's other, active one still does.
+TEST_F(OtpServiceTest, OnlyActiveTotpCredentialsVerify) {
+  std::string first_id, second_id;
+  Bytes first = Enrol(&first_id);
+  Bytes second = Enrol(&second_id);
+  ASSERT_NE(first_id, second_id);
+  clock_.AdvanceSeconds(60);
+  ASSERT_TRUE(core_->RevokeCredential(Ctx(), "alice", first_id));
+  EXPECT_EQ(Verify(CodeAt(first, 0)), ErrorCode::kOtpInvalid);
+  auto ok = otp_->VerifyTotp("alice", CodeAt(second, 0), "", Ctx());
+  ASSERT_TRUE(ok) << ok.error().detail;
+  clock_.AdvanceSeconds(30);
+  ASSERT_TRUE(core_->RevokeCredential(Ctx(), "alice", second_id));
+  EXPECT_EQ(Verify(CodeAt(second, 0)), ErrorCode::kOtpInvalid);
 }
 
 TEST_F(OtpServiceTest, SecretsAreSealedAtRest) {

@@ -51,7 +51,7 @@ struct OtpService::YubiState {
   std::string public_id;  // what was looked up
   std::optional<YubiOtpCredential> key;
   std::optional<User> user;
-  std::optional<Credential> record;
+  std::optional<std::string> status;  // of its credential record
   std::optional<FailureCounter> key_counter, user_counter;
 };
 
@@ -60,7 +60,7 @@ Status OtpService::ReadYubiState(ReadTx& tx, std::string_view public_id, YubiSta
   AUTHD_ASSIGN_OR_RETURN(out.key, tx.FindYubiOtpCredential(public_id));
   if (!out.key) return Ok();
   AUTHD_ASSIGN_OR_RETURN(out.user, tx.FindUserById(out.key->user_id));
-  AUTHD_ASSIGN_OR_RETURN(out.record, tx.FindCredential(out.key->id));
+  AUTHD_ASSIGN_OR_RETURN(out.status, tx.FindCredentialStatus(out.key->id));
   AUTHD_ASSIGN_OR_RETURN(out.key_counter, tx.FindFailureCounter(CredentialSubject(out.key->id)));
   AUTHD_ASSIGN_OR_RETURN(out.user_counter, tx.FindFailureCounter(UserSubject(out.key->user_id)));
   return Ok();
@@ -299,23 +299,16 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyTotp(std::string_view username, 
   const std::string target = "user:" + norm->substr(0, 64);
   const int64_t now = core_.clock().NowSeconds();
   std::optional<User> user;
-  std::vector<TotpCredential> creds;
-  std::vector<Credential> records;
+  std::vector<TotpCredential> creds;  // only confirmed credentials that are still active take part
   std::optional<FailureCounter> counter;
   AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserByName(*norm));
     if (user) {
-      AUTHD_ASSIGN_OR_RETURN(creds, tx.ListTotpCredentials(user->id));
-      AUTHD_ASSIGN_OR_RETURN(records, tx.ListCredentials(user->id));
+      AUTHD_ASSIGN_OR_RETURN(creds, tx.ListActiveTotpCredentials(user->id));
       AUTHD_ASSIGN_OR_RETURN(counter, tx.FindFailureCounter(UserSubject(user->id)));
     }
     return Ok();
   }));
-  // Only confirmed credentials that are still active take part.
-  std::erase_if(creds, [&](const TotpCredential& t) {
-    return std::none_of(records.begin(), records.end(),
-                        [&](const Credential& r) { return r.id == t.id && r.status == kStatusActive; });
-  });
   const Error invalid = Err(ErrorCode::kOtpInvalid, "the code is not valid");
   std::set<int64_t> digit_counts;
   for (const auto& t : creds) digit_counts.insert(t.digits);
@@ -502,17 +495,17 @@ Result<OtpService::YubiCheck> OtpService::CheckYubiOtp(std::string_view otp_text
   }
   std::optional<YubiOtpCredential>& y = state->key;
   std::optional<User>& user = state->user;
-  const std::optional<Credential>& record = state->record;
+  const std::optional<std::string>& status = state->status;
   const std::optional<FailureCounter>& key_counter = state->key_counter;
   const std::optional<FailureCounter>& user_counter = state->user_counter;
   const Error invalid = Err(ErrorCode::kOtpInvalid, "the OTP is not valid");
-  if (!y || !user || !record) {
+  if (!y || !user || !status) {
     Refuse(ctx, action, target, invalid, {{"known", false}});
     return invalid;
   }
   Json detail = {{"user", user->username}, {"credential", y->id}};
   if (!client_id.empty()) detail["client"] = client_id;
-  if (record->status != kStatusActive) {
+  if (*status != kStatusActive) {
     Error e = Err(ErrorCode::kCredentialRevoked, "this YubiKey was revoked");
     Refuse(ctx, action, target, e, detail);
     return e;

@@ -434,14 +434,14 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
   const std::string action = "webauthn.authenticate";
   AUTHD_ASSIGN_OR_RETURN(Ceremony c, OpenLiveCeremony(handle, kAuthentication, ctx, action));
   std::optional<WebAuthnCredential> w;
-  std::optional<Credential> record;
+  std::optional<std::string> status;  // of its credential record
   std::optional<User> user;
   bool used = false;
   AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(used, tx.CeremonyUsed(c.id, c.expires_at));
     AUTHD_ASSIGN_OR_RETURN(w, tx.FindWebAuthnCredential(cred.raw_id));
     if (w) {
-      AUTHD_ASSIGN_OR_RETURN(record, tx.FindCredential(w->id));
+      AUTHD_ASSIGN_OR_RETURN(status, tx.FindCredentialStatus(w->id));
       AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserById(w->user_id));
     }
     return Ok();
@@ -454,7 +454,7 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
     Refuse(ctx, action, target, e, &c);
     return e;
   };
-  if (!w || !record || !user) return fail(Err(ErrorCode::kUnknownCredential, "this key is not registered"));
+  if (!w || !status || !user) return fail(Err(ErrorCode::kUnknownCredential, "this key is not registered"));
   std::string id = Base64UrlEncode(cred.raw_id);
   // §7.2 step 5: the credential must be one the options allowed.
   if (!c.allowed.empty() && std::find(c.allowed.begin(), c.allowed.end(), AllowedCredentialDigest(id)) == c.allowed.end()) {
@@ -474,7 +474,7 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
     }
   }
   if (user->status != kStatusActive) return fail(Err(ErrorCode::kUserDisabled, "the user is disabled"));
-  if (record->status != kStatusActive) return fail(Err(ErrorCode::kCredentialRevoked, "this key was revoked"));
+  if (*status != kStatusActive) return fail(Err(ErrorCode::kCredentialRevoked, "this key was revoked"));
 
   webauthn::AssertionExpectations expected;
   expected.challenge = c.challenge;

@@ -502,6 +502,11 @@ class SqliteTx final : public domain::WriteTx {
     return One<Credential>(q, ReadCredential);
   }
 
+  Result<std::optional<std::string>> FindCredentialStatus(std::string_view id) override {
+    AUTHD_PREPARE(q, "SELECT status FROM credentials WHERE id = ?1");
+    q.Bind(1, id);
+    return One<std::string>(q, [](const Query& r) { return r.Text(0); });
+  }
   Result<std::optional<Client>> FindClient(std::string_view client_id) override {
     AUTHD_PREPARE(q, "SELECT " CLIENT_COLS " FROM clients WHERE client_id = ?1");
     q.Bind(1, client_id);
@@ -593,6 +598,12 @@ class SqliteTx final : public domain::WriteTx {
   Result<std::vector<domain::TotpCredential>> ListTotpCredentials(std::string_view user_id) override {
     AUTHD_PREPARE(q, "SELECT " TOTP_COLS " FROM totp_credentials WHERE user_id = ?1");
     q.Bind(1, user_id);
+    return SortedById(All<domain::TotpCredential>(q, ReadTotp));
+  }
+  Result<std::vector<domain::TotpCredential>> ListActiveTotpCredentials(std::string_view user_id) override {
+    AUTHD_PREPARE(q, "SELECT t.id, t.user_id, t.secret_sealed, t.algorithm, t.digits, t.period, t.last_step "
+                     "FROM totp_credentials t JOIN credentials c ON c.id = t.id WHERE t.user_id = ?1 AND c.status = ?2");
+    q.Bind(1, user_id).Bind(2, domain::kStatusActive);
     return SortedById(All<domain::TotpCredential>(q, ReadTotp));
   }
   Result<std::optional<domain::TotpEnrollment>> FindTotpEnrollment(ByteView id_hash) override {

@@ -25,6 +25,8 @@ class ReadTx {
 
   virtual Result<std::vector<Credential>> ListCredentials(std::string_view user_id) = 0;
   virtual Result<std::optional<Credential>> FindCredential(std::string_view id) = 0;
+  // The status of a credential record alone (what a verification checks of it).
+  virtual Result<std::optional<std::string>> FindCredentialStatus(std::string_view id) = 0;
 
   virtual Result<std::optional<Client>> FindClient(std::string_view client_id) = 0;
   virtual Result<std::optional<Client>> FindClientByYkvalId(int64_t ykval_id) = 0;
@@ -50,6 +52,8 @@ class ReadTx {
   virtual Result<std::vector<WebAuthnCredential>> ListWebAuthnCredentials(std::string_view user_id) = 0;
 
   virtual Result<std::vector<TotpCredential>> ListTotpCredentials(std::string_view user_id) = 0;
+  // Those of the user's TOTP credentials whose credential record is active (what may verify a code).
+  virtual Result<std::vector<TotpCredential>> ListActiveTotpCredentials(std::string_view user_id) = 0;
   virtual Result<std::optional<TotpEnrollment>> FindTotpEnrollment(ByteView id_hash) = 0;
   // What takes room among the user's credentials: those not revoked, and the unconfirmed TOTP
   // enrolments that have not expired at `now`.
