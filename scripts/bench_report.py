@@ -105,10 +105,16 @@ def scale(path):
         print(f"| {r0['users']} | {r0['db_mib']} | {r0['start_ms']} | {r0['idle_rss_kib'] / 1024:.1f} | {scenario} | "
               f"{cell(rs, 'rps', f0)} | {cell(rs, 'server_cpu_us_per_request', f1)} | {peak_mib(rs)} |")
     print()
+    # Runs alternate small, large, run by run: each pair saw the same minute of the machine, so
+    # the median of the pairs' ratios is steadier than the ratio of the two medians.
     for scenario in sorted({s for _, s in rows}):
-        small = med(rows[("small", scenario)], "server_cpu_us_per_request")
-        large = med(rows[("large", scenario)], "server_cpu_us_per_request")
-        print(f"- {scenario}: CPU per operation with many users / with 1000 users = {large / small:.2f}")
+        small_runs, large_runs = rows[("small", scenario)], rows[("large", scenario)]
+        small = med(small_runs, "server_cpu_us_per_request")
+        large = med(large_runs, "server_cpu_us_per_request")
+        pairs = sorted(l["server_cpu_us_per_request"] / s["server_cpu_us_per_request"]
+                       for s, l in zip(small_runs, large_runs))
+        print(f"- {scenario}: CPU per operation with many users / with 1000 users = {large / small:.2f} "
+              f"(medians); {statistics.median(pairs):.2f} ({pairs[0]:.2f}-{pairs[-1]:.2f}) over the pairs of runs")
 
 
 if __name__ == "__main__":
