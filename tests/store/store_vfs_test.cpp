@@ -308,6 +308,14 @@ int64_t ResidentFileBytes() {
   return shared * ::sysconf(_SC_PAGESIZE);
 }
 
+// Sets the process's resident budget for one scope, and puts the default back after it.
+struct BudgetFor {
+  BudgetFor(int64_t bytes, uint64_t check_every) { SetStoreVfsResidentBudget(bytes, check_every); }
+  ~BudgetFor() { SetStoreVfsResidentBudget(kStoreVfsResidentBudget); }
+  BudgetFor(const BudgetFor&) = delete;
+  BudgetFor& operator=(const BudgetFor&) = delete;
+};
+
 // Pages touched through a map stay resident (the control, without a budget); past the budget the
 // maps let go of them, and what is read through them is still whole.
 TEST(MappedDatabase, ResidentPagesAreLetGoPastTheBudget) {
@@ -317,20 +325,25 @@ TEST(MappedDatabase, ResidentPagesAreLetGoPastTheBudget) {
   sqlite3* reader = OpenMappedReader(path);
   constexpr int64_t kMiB = int64_t{1} << 20;
 
-  SetStoreVfsResidentBudget(INT64_MAX);
-  const int64_t base = ResidentFileBytes();
-  ASSERT_GT(base, 0);
-  ASSERT_EQ(One(reader, "SELECT sum(length(v)) FROM t"), "12000000");
-  const int64_t full = ResidentFileBytes();
-  EXPECT_GT(full - base, 8 * kMiB) << "the pages read through the map did not stay resident";
-
-  SetStoreVfsResidentBudget(kMiB, 64);
-  const StoreVfsStats before = StoreVfsCounts();
-  ASSERT_EQ(One(reader, "SELECT sum(length(v)) FROM t"), "12000000");
-  ASSERT_EQ(One(reader, "SELECT count(*) FROM t WHERE length(v) = 4000"), "3000");
-  const int64_t trimmed = ResidentFileBytes();
-  const StoreVfsStats after = StoreVfsCounts();
-  SetStoreVfsResidentBudget(kStoreVfsResidentBudget);
+  int64_t full = 0;
+  {
+    BudgetFor unbounded(INT64_MAX, kStoreVfsResidentCheckEvery);
+    const int64_t base = ResidentFileBytes();
+    ASSERT_GT(base, 0);
+    ASSERT_EQ(One(reader, "SELECT sum(length(v)) FROM t"), "12000000");
+    full = ResidentFileBytes();
+    EXPECT_GT(full - base, 8 * kMiB) << "the pages read through the map did not stay resident";
+  }
+  StoreVfsStats before, after;
+  int64_t trimmed = 0;
+  {
+    BudgetFor small(kMiB, 64);
+    before = StoreVfsCounts();
+    ASSERT_EQ(One(reader, "SELECT sum(length(v)) FROM t"), "12000000");
+    ASSERT_EQ(One(reader, "SELECT count(*) FROM t WHERE length(v) = 4000"), "3000");
+    trimmed = ResidentFileBytes();
+    after = StoreVfsCounts();
+  }
   EXPECT_GT(after.trims - before.trims, 10u);
   EXPECT_LT(trimmed, full - 8 * kMiB) << "the maps kept their pages past the budget";
   EXPECT_EQ(One(reader, "PRAGMA integrity_check"), "ok");
