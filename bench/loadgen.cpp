@@ -12,7 +12,11 @@
 // Scenarios: jwks (GET /.well-known/jwks.json), introspect (POST /v1/tokens/introspect with HTTP
 // Basic client authentication), healthz, and whole authentications populated through the real
 // API first (--admin-token):
-//   webauthn-login     options + verify, a fresh signature from a software key per connection
+//   webauthn-login     options + verify, a fresh signature from a software key per connection;
+//                      with --spread-users N --spread-key PEM, each ceremony logs in instead as one
+//                      of the users pop0..popN-1 that bench/populate made (chosen at random), with
+//                      the key it wrote to PEM and the first key its options allow (signature
+//                      counter 0, as populate stores it), so that logins reach all over the store
 //   webauthn-register  options + verify of a new key (attestation none) for one of --users users,
 //                      in turn (so that, as in real use, a user has a few keys: every key a
 //                      user holds is listed in the options as one to exclude)
@@ -34,8 +38,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+
 #include <algorithm>
 #include <atomic>
+#include <random>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -112,6 +119,8 @@ struct Options {
   std::string origin = "http://localhost:8080";    // webauthn-login: the origin the keys claim
   std::string alg = "es256";                       // webauthn-*: the software keys' algorithm
   int users = 3000;                                // totp-verify, webauthn-register: users in all
+  int spread_users = 0;                            // webauthn-login: populate's users, at random
+  std::string spread_key;                          // ... and the key populate wrote (PEM)
   int64_t ykval_id = 0;                            // ykval-verify: the client's ykval id and key
   std::string ykval_key;
   bool peer = false;
@@ -269,14 +278,27 @@ std::string UniqueName(const char* prefix, int index) {
 
 int64_t Alg(const Options& o) { return o.alg == "eddsa" ? authd::webauthn::cose::kEdDSA : authd::webauthn::cose::kES256; }
 
+// The private key bench/populate wrote, or null (and said why).
+authd::EvpPkeyPtr ReadPopulatedKey(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  EVP_PKEY* key = f ? PEM_read_PrivateKey(f, nullptr, nullptr, nullptr) : nullptr;
+  if (f) std::fclose(f);
+  if (!key) std::fprintf(stderr, "loadgen: cannot read the populated users' key from %s\n", path.c_str());
+  return authd::EvpPkeyPtr(key);
+}
+
 class WebAuthnLogin final : public Session {
  public:
-  WebAuthnLogin(const Options& o, int index) : o_(o), key_(Alg(o)) {
+  WebAuthnLogin(const Options& o, int index) : o_(o), key_(Alg(o)), pick_(static_cast<uint64_t>(index) * 7919 + 1) {
     username_ = UniqueName("bench", index);
     key_.origin = o.origin;
   }
 
   bool Setup(int& fd, std::string& buf) override {
+    if (o_.spread_users > 0) {  // the users exist already: only the key is needed
+      key_.key = ReadPopulatedKey(o_.spread_key);
+      return key_.key != nullptr;
+    }
     authd::Json j;
     std::string code;
     if (o_.peer) {
@@ -304,10 +326,20 @@ class WebAuthnLogin final : public Session {
 
   int Op(int fd, std::string& buf, bool& close_after) override {
     authd::Json j;
-    int st = Exchange(fd, buf, Post("/v1/webauthn/authentication/options", "{\"username\":\"" + username_ + "\"}"), j,
+    const std::string username =
+        o_.spread_users > 0 ? "pop" + std::to_string(pick_() % static_cast<uint64_t>(o_.spread_users)) : username_;
+    int st = Exchange(fd, buf, Post("/v1/webauthn/authentication/options", "{\"username\":\"" + username + "\"}"), j,
                       close_after);
     if (st != 200 || close_after) return st;
-    const authd::Json verify = AssertionVerifyBody(j, key_, key_.NewAssertion());
+    auto assertion = key_.NewAssertion();
+    if (o_.spread_users > 0) {
+      const auto& allowed = j["publicKey"]["allowCredentials"];
+      auto id = allowed.empty() ? std::nullopt : authd::Base64UrlDecode(allowed[0]["id"].get<std::string>());
+      if (!id) return -2;  // not a populated user
+      key_.credential_id = *id;
+      assertion.auth.sign_count = 0;
+    }
+    const authd::Json verify = AssertionVerifyBody(j, key_, assertion);
     st = Exchange(fd, buf, Post("/v1/webauthn/authentication/verify", authd::DumpJson(verify)), j, close_after);
     if (st == 200) last_token_ = j.value("access_token", "");
     return st;
@@ -319,6 +351,7 @@ class WebAuthnLogin final : public Session {
   const Options& o_;
   std::string username_, last_token_;
   authd::webauthn::testing::TestAuthenticator key_;
+  std::mt19937_64 pick_;  // which populated user logs in next
 };
 
 // Registers a new key per operation, for 32 users of this connection in turn (so that no user's
@@ -544,6 +577,8 @@ int main(int argc, char** argv) {
     else if (a == "--origin") o.origin = next();
     else if (a == "--alg") o.alg = next();
     else if (a == "--users") o.users = std::stoi(next());
+    else if (a == "--spread-users") o.spread_users = std::stoi(next());
+    else if (a == "--spread-key") o.spread_key = next();
     else if (a == "--ykval-id") o.ykval_id = std::stoll(next());
     else if (a == "--ykval-key") o.ykval_key = next();
     else if (a == "--peer") o.peer = true;

@@ -4,7 +4,14 @@
 // distinct. Run it on a stopped authd's database (it is an ordinary writer, so a running authd
 // would only wait for it).
 //
-//   populate --db PATH [--users 1000000] [--keys-per-user 2]
+//   populate --db PATH [--users 1000000] [--keys-per-user 2] [--key-out PEM]
+//
+// --key-out writes that key's private half (PEM, mode 0600), with which bench/loadgen logs in as
+// any of the users (webauthn-login --spread-users).
+
+#include <fcntl.h>
+#include <openssl/pem.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -18,13 +25,14 @@
 #include "webauthn/test_authenticator.h"
 
 int main(int argc, char** argv) {
-  std::string db;
+  std::string db, key_out;
   long users = 1000000, per_user = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--db") db = argv[i + 1];
     else if (a == "--users") users = std::stol(argv[i + 1]);
     else if (a == "--keys-per-user") per_user = std::stol(argv[i + 1]);
+    else if (a == "--key-out") key_out = argv[i + 1];
     else {
       std::fprintf(stderr, "populate: unknown option %s\n", a.c_str());
       return 2;
@@ -40,7 +48,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "populate: %s\n", store.error().detail.c_str());
     return 1;
   }
-  const authd::Bytes cose = authd::webauthn::testing::TestAuthenticator().CoseKey();
+  const authd::webauthn::testing::TestAuthenticator shared_key;
+  const authd::Bytes cose = shared_key.CoseKey();
+  if (!key_out.empty()) {
+    const int fd = ::open(key_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+    const bool written = f && PEM_write_PrivateKey(f, shared_key.key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
+    if (f) std::fclose(f);
+    else if (fd >= 0) ::close(fd);
+    if (!written) {
+      std::fprintf(stderr, "populate: cannot write the key to %s\n", key_out.c_str());
+      return 1;
+    }
+  }
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   const auto start = std::chrono::steady_clock::now();
   constexpr long kBatch = 20000;

@@ -2,8 +2,9 @@
 # Start-up time, memory and per-operation cost with many users against few: fills one database
 # with USERS users of KEYS WebAuthn keys each (bench/populate, through the store's write path)
 # and another with 1000 users, times each authd's start-up to its first answered /healthz
-# (median of 5), then runs both side by side and measures the webauthn-login and introspect
-# scenarios on them alternately, run by run (5 runs each), so that both see the same machine.
+# (median of 5), then runs both side by side and measures the webauthn-login (16 users of its own,
+# and all the populated users at random) and introspect scenarios on them alternately, run by run
+# (5 runs each), so that both see the same machine.
 #   scripts/bench-scale.sh [USERS] [KEYS_PER_USER] [DURATION_SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ count[large]=$users
 for label in small large; do
   export AUTHD_DB=$dir/$label.db
   echo "bench-scale: filling $label with ${count[$label]} users, $keys keys each" >&2
-  build/bench/populate --db "$AUTHD_DB" --users "${count[$label]}" --keys-per-user "$keys"
+  build/bench/populate --db "$AUTHD_DB" --users "${count[$label]}" --keys-per-user "$keys" --key-out "$dir/$label.key"
   build/bin/authctl user add benchadmin --role admin >/dev/null
   token[$label]=$(build/bin/authctl token issue benchadmin)
   c=$(build/bin/authctl client add bench --scope introspect)
@@ -48,15 +49,23 @@ for label in small large; do
 done
 sleep 4  # idle, after the background integrity check of the large file
 for label in small large; do idle_rss[$label]=$(awk '/VmRSS/ {print $2}' "/proc/${pid[$label]}/status"); done
-for scenario in webauthn-login introspect; do
+# webauthn-login: 16 users of its own logging in over and over (the pages they need stay hot);
+# webauthn-login-spread: each ceremony one of all the populated users, at random (when they have
+# keys), so that logins reach all over the store, as a real organisation's do.
+scenarios="webauthn-login introspect"
+[[ $keys -ge 1 ]] && scenarios="webauthn-login webauthn-login-spread introspect"
+for scenario in $scenarios; do
   for run in 1 2 3 4 5; do
     for label in small large; do
       echo "bench-scale: $scenario on $label, run $run/5" >&2
-      build/bench/loadgen --port "${port[$label]}" --scenario "$scenario" --admin-token "${token[$label]}" \
+      extra=(--scenario "$scenario")
+      [[ $scenario == webauthn-login-spread ]] &&
+        extra=(--scenario webauthn-login --spread-users "${count[$label]}" --spread-key "$dir/$label.key")
+      build/bench/loadgen --port "${port[$label]}" "${extra[@]}" --admin-token "${token[$label]}" \
         --token "${token[$label]}" --client-id "${client_id[$label]}" --client-secret "${client_secret[$label]}" \
         --connections 16 --warmup 1 --duration "$duration" --server-pid "${pid[$label]}" --json 2>/dev/null |
-        python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r.update(label=sys.argv[1], users=int(sys.argv[2]), start_ms=int(sys.argv[3]), idle_rss_kib=int(sys.argv[4]), db_mib=int(sys.argv[5])); print(json.dumps(r))' \
-          "$label" "${count[$label]}" "${start_ms[$label]}" "${idle_rss[$label]}" "${db_mib[$label]}" >>"$dir/results.jsonl"
+        python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r.update(scenario=sys.argv[6], label=sys.argv[1], users=int(sys.argv[2]), start_ms=int(sys.argv[3]), idle_rss_kib=int(sys.argv[4]), db_mib=int(sys.argv[5])); print(json.dumps(r))' \
+          "$label" "${count[$label]}" "${start_ms[$label]}" "${idle_rss[$label]}" "${db_mib[$label]}" "$scenario" >>"$dir/results.jsonl"
     done
   done
 done
