@@ -8,8 +8,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdint>
-#include <cstdio>
 #include <string>
 
 #include "util/temp_dir.h"
@@ -295,60 +293,6 @@ TEST(MappedDatabase, AFileShrunkAndGrownByAnotherProcessIsReadWhole) {
   EXPECT_EQ(One(reader, "PRAGMA integrity_check"), "ok");
   sqlite3_close(writer);
   sqlite3_close(reader);
-}
-
-// The process's resident file-backed memory in bytes (/proc/self/statm's third field, in pages).
-int64_t ResidentFileBytes() {
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  long long size = 0, resident = 0, shared = -1;
-  if (f) {
-    if (std::fscanf(f, "%lld %lld %lld", &size, &resident, &shared) != 3) shared = -1;
-    std::fclose(f);
-  }
-  return shared * ::sysconf(_SC_PAGESIZE);
-}
-
-// Sets the process's resident budget for one scope, and puts the default back after it.
-struct BudgetFor {
-  BudgetFor(int64_t bytes, uint64_t check_every) { SetStoreVfsResidentBudget(bytes, check_every); }
-  ~BudgetFor() { SetStoreVfsResidentBudget(kStoreVfsResidentBudget); }
-  BudgetFor(const BudgetFor&) = delete;
-  BudgetFor& operator=(const BudgetFor&) = delete;
-};
-
-// Pages touched through a map stay resident (the control, without a budget); past the budget the
-// maps let go of them, and what is read through them is still whole.
-TEST(MappedDatabase, ResidentPagesAreLetGoPastTheBudget) {
-  authd::testing::TempDir dir;
-  const std::string path = dir.File("r.db");
-  sqlite3* writer = CheckpointedTable(path, 3000, 4000);  // a page a row: about 12 MB
-  sqlite3* reader = OpenMappedReader(path);
-  constexpr int64_t kMiB = int64_t{1} << 20;
-
-  int64_t full = 0;
-  {
-    BudgetFor unbounded(INT64_MAX, kStoreVfsResidentCheckEvery);
-    const int64_t base = ResidentFileBytes();
-    ASSERT_GT(base, 0);
-    ASSERT_EQ(One(reader, "SELECT sum(length(v)) FROM t"), "12000000");
-    full = ResidentFileBytes();
-    EXPECT_GT(full - base, 8 * kMiB) << "the pages read through the map did not stay resident";
-  }
-  StoreVfsStats before, after;
-  int64_t trimmed = 0;
-  {
-    BudgetFor small(kMiB, 64);
-    before = StoreVfsCounts();
-    ASSERT_EQ(One(reader, "SELECT sum(length(v)) FROM t"), "12000000");
-    ASSERT_EQ(One(reader, "SELECT count(*) FROM t WHERE length(v) = 4000"), "3000");
-    trimmed = ResidentFileBytes();
-    after = StoreVfsCounts();
-  }
-  EXPECT_GT(after.trims - before.trims, 10u);
-  EXPECT_LT(trimmed, full - 8 * kMiB) << "the maps kept their pages past the budget";
-  EXPECT_EQ(One(reader, "PRAGMA integrity_check"), "ok");
-  sqlite3_close(reader);
-  sqlite3_close(writer);
 }
 
 }  // namespace

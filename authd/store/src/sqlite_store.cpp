@@ -964,10 +964,9 @@ class SqliteStore final : public domain::Store {
     AUTHD_RETURN_IF_ERROR(writer_->Run("COMMIT"));
     for (int i = 0; i < opt_.readers; ++i) {
       AUTHD_ASSIGN_OR_RETURN(auto r, OpenConnection(path_, opt_, &health_, false));
-      // Readers take pages from the map instead of reading them, the whole file (store_vfs.h:
-      // the resident pages of the maps are let go of past a budget).
-      const std::string pragmas = "PRAGMA query_only=ON; PRAGMA mmap_size=" + std::to_string(kStoreVfsMaxMap) + ";";
-      AUTHD_RETURN_IF_ERROR(r->Exec(pragmas.c_str()));
+      // Readers take pages from the map instead of reading them (store_vfs.h). Mapped pages
+      // count in the process's resident size, so the map stops at 256 MiB.
+      AUTHD_RETURN_IF_ERROR(r->Exec("PRAGMA query_only=ON; PRAGMA mmap_size=268435456;"));
       idle_readers_.push_back(std::move(r));
     }
     writer_thread_ = std::thread([this] { WriterLoop(); });

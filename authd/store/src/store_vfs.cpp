@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -28,9 +27,6 @@ std::atomic<uint64_t> g_flushes{0};
 std::atomic<uint64_t> g_maps_made{0};
 std::atomic<uint64_t> g_mapped_fetches{0};
 std::atomic<uint64_t> g_mapped_wal_reads{0};
-std::atomic<uint64_t> g_trims{0};
-std::atomic<int64_t> g_resident_budget{kStoreVfsResidentBudget};
-std::atomic<uint64_t> g_check_every{kStoreVfsResidentCheckEvery};
 
 sqlite3_vfs* g_real = nullptr;  // the default VFS, which does the work
 sqlite3_vfs g_vfs{};
@@ -123,42 +119,6 @@ void ReleaseMapping(Mapping* m) {
   std::erase(g_maps, m);
   ::munmap(m->base, m->length);
   delete m;
-}
-
-// The process's resident file-backed memory (its maps of files, its program's code), in bytes,
-// from /proc/self/statm (its third field, in pages); -1 if it cannot be read.
-int64_t ResidentFileBytes() {
-  static const int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  char buf[160];
-  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-  if (n <= 0) return -1;
-  buf[n] = '\0';
-  char* p = buf;
-  for (int field = 0; field < 2; ++field) {
-    (void)std::strtoll(p, &p, 10);
-  }
-  char* end = nullptr;
-  const long long pages = std::strtoll(p, &end, 10);
-  if (end == p || pages < 0) return -1;
-  return static_cast<int64_t>(pages) * ::sysconf(_SC_PAGESIZE);
-}
-
-// Mapped pages stay resident once touched, and under logins spread over every user they would
-// come to the whole file. Every kStoreVfsResidentCheckEvery pages handed out, the process's
-// resident file pages are looked at, and past the budget every map lets go of its pages
-// (MADV_DONTNEED on a shared file map: the pages stay in the kernel's page cache, and the next
-// touch maps them again with the file's current bytes, so a page SQLite holds stays valid).
-std::mutex g_trim_mu;
-
-void TrimIfOverBudget() {
-  std::unique_lock busy(g_trim_mu, std::try_to_lock);
-  if (!busy.owns_lock()) return;  // another thread is looking already
-  const int64_t resident = ResidentFileBytes();
-  if (resident < 0 || resident <= g_resident_budget.load(std::memory_order_relaxed)) return;
-  std::lock_guard lock(g_maps_mu);
-  for (Mapping* m : g_maps) (void)::madvise(m->base, m->length, MADV_DONTNEED);
-  g_trims.fetch_add(1, std::memory_order_relaxed);
 }
 
 // What one open file sees through its inode's map: the bytes below the file's size as last read.
@@ -382,9 +342,7 @@ int DbFetch(sqlite3_file* f, sqlite3_int64 off, int amt, void** out) {
   // The size is read again only when SQLite asked for everything to be unmapped: a page past it
   // (the file grew since) is read, and so is anything past the limit.
   const unsigned char* page = self->limit > 0 ? self->view.At(off, amt, self->limit, false) : nullptr;
-  if (page && g_mapped_fetches.fetch_add(1, std::memory_order_relaxed) % g_check_every.load(std::memory_order_relaxed) == 0) {
-    TrimIfOverBudget();
-  }
+  if (page) g_mapped_fetches.fetch_add(1, std::memory_order_relaxed);
   *out = const_cast<unsigned char*>(page);
   return SQLITE_OK;
 }
@@ -494,12 +452,7 @@ const char* StoreVfs() {
 StoreVfsStats StoreVfsCounts() {
   return {g_writes.load(std::memory_order_relaxed), g_flushes.load(std::memory_order_relaxed),
           g_maps_made.load(std::memory_order_relaxed), g_mapped_fetches.load(std::memory_order_relaxed),
-          g_mapped_wal_reads.load(std::memory_order_relaxed), g_trims.load(std::memory_order_relaxed)};
-}
-
-void SetStoreVfsResidentBudget(int64_t bytes, uint64_t check_every) {
-  g_resident_budget.store(bytes, std::memory_order_relaxed);
-  g_check_every.store(std::max<uint64_t>(check_every, 1), std::memory_order_relaxed);
+          g_mapped_wal_reads.load(std::memory_order_relaxed)};
 }
 
 }  // namespace authd::store

@@ -24,12 +24,6 @@
 // guarantee SQLite's own maps rely on. As with those, an I/O error on a mapped page is a SIGBUS
 // rather than an error code. Writes go through the default VFS's file, which a shared map shows
 // at once. The -shm file and temporary files are the default VFS's own, untouched.
-//
-// A map covers the whole file (up to kStoreVfsMaxMap), so that no page is read with pread, yet
-// resident memory stays bounded: pages once touched stay in the process's resident size, so every
-// kStoreVfsResidentCheckEvery pages handed out the process's resident file pages are looked at,
-// and past kStoreVfsResidentBudget every map lets go of its pages (they stay in the kernel's page
-// cache; the next touch maps them again).
 #pragma once
 
 #include <cstdint>
@@ -39,13 +33,8 @@ namespace authd::store {
 // The VFS's name, registered on first use (not as the default VFS).
 const char* StoreVfs();
 
-// At most this much of a database file is mapped; pages past it are read with pread. SQLite's
-// own ceiling for `PRAGMA mmap_size` (SQLITE_MAX_MMAP_SIZE on Linux).
-inline constexpr int64_t kStoreVfsMaxMap = 0x7fff0000;
-// The process's resident file-backed memory (its maps, its program's code) past which the maps
-// let go of their pages, and how often (in pages handed out) that is looked at.
-inline constexpr int64_t kStoreVfsResidentBudget = int64_t{256} << 20;
-inline constexpr uint64_t kStoreVfsResidentCheckEvery = 1024;
+// At most this much of a database file is mapped; pages past it are read with pread.
+inline constexpr int64_t kStoreVfsMaxMap = int64_t{1} << 30;
 
 struct StoreVfsStats {
   uint64_t writes = 0;          // writes SQLite made to WAL files
@@ -53,13 +42,9 @@ struct StoreVfsStats {
   uint64_t maps = 0;            // maps of database files made
   uint64_t mapped_fetches = 0;  // pages handed to SQLite from a map instead of read
   uint64_t mapped_wal_reads = 0;  // reads of a WAL copied from its map instead of read
-  uint64_t trims = 0;             // times the maps let go of their pages (over the budget)
 };
 
 // Counts since the process started, over every connection opened through the VFS.
 StoreVfsStats StoreVfsCounts();
-
-// Sets the resident budget and how often it is looked at, for the whole process (tests).
-void SetStoreVfsResidentBudget(int64_t bytes, uint64_t check_every = kStoreVfsResidentCheckEvery);
 
 }  // namespace authd::store
