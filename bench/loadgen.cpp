@@ -42,7 +42,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <random>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -51,6 +50,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
