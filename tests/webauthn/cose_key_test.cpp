@@ -86,6 +86,35 @@ TEST(PreparedVerifier, ThreadsVerifyingAtOnceGetEveryVerdictRight) {
   for (size_t t = 0; t < 4; ++t) EXPECT_EQ(right[t], 100) << t;
 }
 
+// EC keys are loaded by copying one key per curve and setting the point: each loaded key checks its
+// own signatures only, on every curve, including keys loaded on many threads at once.
+TEST(CoseKey, EcKeysLoadedInTurnEachVerifyOnlyTheirOwnSignatures) {
+  Bytes msg = ToBytes("authenticatorData || clientDataHash");
+  for (int64_t alg : {cose::kES256, cose::kES384, cose::kES512}) {
+    std::vector<EvpPkeyPtr> keys;
+    std::vector<Bytes> sigs;
+    for (int i = 0; i < 3; ++i) {
+      keys.push_back(NewKey(alg));
+      sigs.push_back(SignWith(keys.back().get(), alg, msg));
+    }
+    std::vector<std::vector<int>> verdicts(4, std::vector<int>(9, -1));
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < verdicts.size(); ++t) {
+      threads.emplace_back([&, t] {
+        for (size_t k = 0; k < 3; ++k) {
+          auto parsed = ParseCoseKey(*EncodeCoseKey(keys[k].get(), alg));
+          if (!parsed) continue;
+          for (size_t s = 0; s < 3; ++s) verdicts[t][k * 3 + s] = VerifySignature(*parsed, msg, sigs[s]).ok() ? 1 : 0;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (size_t t = 0; t < verdicts.size(); ++t) {
+      for (size_t i = 0; i < 9; ++i) EXPECT_EQ(verdicts[t][i], i / 3 == i % 3 ? 1 : 0) << alg << " thread " << t << " " << i;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Algs, CoseRoundTrip,
                          ::testing::Values(cose::kES256, cose::kES384, cose::kES512, cose::kEdDSA, cose::kRS256,
                                            cose::kPS256));

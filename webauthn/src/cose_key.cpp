@@ -1,6 +1,7 @@
 #include "authd/webauthn/cose_key.h"
 
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
@@ -21,8 +22,22 @@ struct Curve {
   int64_t alg;
   const char* name;
   size_t coord;
+  int nid;
 };
-constexpr Curve kCurves[] = {{1, cose::kES256, "P-256", 32}, {2, cose::kES384, "P-384", 48}, {3, cose::kES512, "P-521", 66}};
+constexpr Curve kCurves[] = {{1, cose::kES256, "P-256", 32, NID_X9_62_prime256v1},
+                             {2, cose::kES384, "P-384", 48, NID_secp384r1},
+                             {3, cose::kES512, "P-521", 66, NID_secp521r1}};
+
+// The point must be on the curve (and not the point at infinity). The NIST curves have cofactor
+// 1, so every such point has the group's order: the full check's extra scalar multiplication by
+// the order (about as costly as a signature verification) proves nothing more.
+Status CheckPublicQuick(EVP_PKEY* key) {
+  EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) {
+    return Invalid("the public key is not valid (point not on the curve?)");
+  }
+  return Ok();
+}
 
 Result<EvpPkeyPtr> FromData(const char* type, OSSL_PARAM* params) {
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
@@ -32,14 +47,37 @@ Result<EvpPkeyPtr> FromData(const char* type, OSSL_PARAM* params) {
     return Invalid("the public key does not load");
   }
   EvpPkeyPtr key(raw);
-  // The point must be on the curve (and not the point at infinity). The NIST curves have
-  // cofactor 1, so every such point has the group's order: the full check's extra scalar
-  // multiplication by the order (about as costly as a signature verification) proves nothing more.
-  EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-  if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) {
-    return Invalid("the public key is not valid (point not on the curve?)");
-  }
+  AUTHD_RETURN_IF_ERROR(CheckPublicQuick(key.get()));
   return key;
+}
+
+Result<EvpPkeyPtr> EcFromParams(const Curve& curve, ByteView point) {
+  ParamBldPtr bld(OSSL_PARAM_BLD_new());
+  if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.name, 0) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
+    return Invalid("EC2 key could not be built");
+  }
+  ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+  return FromData("EC", params.get());
+}
+
+// A public key on the curve (its generator), built once per curve. Copying it and setting the
+// point costs a quarter of loading a key from parameters, which builds the curve's group from its
+// name each time; most logins are a credential's first in a while, so each loads its key.
+EVP_PKEY* EcTemplate(const Curve& curve) {
+  auto build = [](const Curve& c) -> EVP_PKEY* {
+    std::unique_ptr<EC_GROUP, decltype(&EC_GROUP_free)> group(EC_GROUP_new_by_curve_name(c.nid), EC_GROUP_free);
+    if (!group) return nullptr;
+    Bytes g(1 + 2 * c.coord);
+    if (EC_POINT_point2oct(group.get(), EC_GROUP_get0_generator(group.get()), POINT_CONVERSION_UNCOMPRESSED, g.data(),
+                           g.size(), nullptr) != g.size()) {
+      return nullptr;
+    }
+    auto key = EcFromParams(c, g);
+    return key ? std::move(key).value().release() : nullptr;
+  };
+  static EVP_PKEY* const templates[] = {build(kCurves[0]), build(kCurves[1]), build(kCurves[2])};
+  return templates[&curve - kCurves];
 }
 
 Result<EvpPkeyPtr> Ec2Key(const cbor_item_t* map, int64_t alg) {
@@ -59,13 +97,15 @@ Result<EvpPkeyPtr> Ec2Key(const cbor_item_t* map, int64_t alg) {
   point.push_back(0x04);
   point.insert(point.end(), x->begin(), x->end());
   point.insert(point.end(), y->begin(), y->end());
-  ParamBldPtr bld(OSSL_PARAM_BLD_new());
-  if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve->name, 0) != 1 ||
-      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
-    return Invalid("EC2 key could not be built");
+  if (EVP_PKEY* tmpl = EcTemplate(*curve)) {
+    EvpPkeyPtr key(EVP_PKEY_dup(tmpl));
+    if (!key || EVP_PKEY_set1_encoded_public_key(key.get(), point.data(), point.size()) != 1) {
+      return Invalid("the public key does not load (point not on the curve?)");
+    }
+    AUTHD_RETURN_IF_ERROR(CheckPublicQuick(key.get()));
+    return key;
   }
-  ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
-  return FromData("EC", params.get());
+  return EcFromParams(*curve, point);
 }
 
 Result<EvpPkeyPtr> OkpKey(const cbor_item_t* map, int64_t alg) {
