@@ -402,8 +402,12 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
   return out;
 }
 
+size_t WebAuthnService::KeptKeys() {
+  std::lock_guard<std::mutex> lock(key_cache_mu_);
+  return key_cache_.size();
+}
+
 std::shared_ptr<const webauthn::CosePublicKey> WebAuthnService::ParsedKey(const WebAuthnCredential& credential) {
-  constexpr size_t kMaxCached = 16384;
   const std::string id(credential.raw_id.begin(), credential.raw_id.end());
   {
     std::lock_guard<std::mutex> lock(key_cache_mu_);
@@ -417,8 +421,17 @@ std::shared_ptr<const webauthn::CosePublicKey> WebAuthnService::ParsedKey(const 
   // once, here.
   if (!webauthn::PrepareVerifier(parsed.value())) return nullptr;
   auto key = std::make_shared<const webauthn::CosePublicKey>(std::move(parsed.value()));
+  std::shared_ptr<const webauthn::CosePublicKey> evicted;  // freed after the lock is let go
   std::lock_guard<std::mutex> lock(key_cache_mu_);
-  if (key_cache_.size() >= kMaxCached) key_cache_.clear();
+  if (key_cache_.size() >= std::max<size_t>(options_.kept_keys, 1) && key_cache_.find(id) == key_cache_.end()) {
+    // Full: one key goes, from a bucket picked at random, so that keys in steady use mostly stay
+    // (dropping them all at once stalled every login behind the lock while thousands were freed).
+    size_t b = key_cache_rng_() % key_cache_.bucket_count();
+    while (key_cache_.bucket_size(b) == 0) b = (b + 1) % key_cache_.bucket_count();
+    auto victim = key_cache_.find(key_cache_.begin(b)->first);
+    evicted = std::move(victim->second.second);
+    key_cache_.erase(victim);
+  }
   key_cache_[id] = {credential.public_key, key};
   return key;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <mutex>
+#include <random>
 #include <unordered_map>
 
 #include <optional>
@@ -27,6 +28,7 @@ struct WebAuthnOptions {
   std::string min_user_verification = "discouraged";  // "required" makes UV mandatory everywhere
   CounterPolicy counter_policy = CounterPolicy::kReject;
   webauthn::TrustPolicy trust;  // `now` is filled per request
+  size_t kept_keys = 16384;     // credential keys kept parsed, at most
 };
 
 struct RegistrationRequest {
@@ -100,6 +102,9 @@ class WebAuthnService {
   // Registers a key enrolled elsewhere (pam_u2f, an earlier U2F server) for `username`: it is
   // used through the appid extension with `appid` (§10.1.1). kCredentialExists, kNotFound,
   // kInvalidPublicKey.
+  // Credential keys kept parsed now (at most WebAuthnOptions::kept_keys).
+  size_t KeptKeys();
+
   Result<WebAuthnCredential> ImportCredential(std::string_view username, const Bytes& raw_id, const Bytes& cose_key,
                                               std::string appid, std::string source, const AuditContext& ctx);
 
@@ -123,6 +128,7 @@ class WebAuthnService {
   SecretBytes decoy_key_;
   std::mutex key_cache_mu_;
   std::unordered_map<std::string, std::pair<Bytes, std::shared_ptr<const webauthn::CosePublicKey>>> key_cache_;
+  std::minstd_rand key_cache_rng_;  // which key goes when the cache is full; under key_cache_mu_
 };
 
 }  // namespace authd::domain

@@ -1,0 +1,95 @@
+#include "authd/domain/webauthn_service.h"
+
+#include <gtest/gtest.h>
+
+#include "authd/base/encoding.h"
+#include "domain/fixture.h"
+#include "webauthn/builders.h"
+
+namespace authd::domain {
+namespace {
+
+using webauthn::testing::AuthDataSpec;
+using webauthn::testing::ClientDataJson;
+using webauthn::testing::MakeAuthData;
+using webauthn::testing::NewKey;
+using webauthn::testing::SignWith;
+
+class WebAuthnServiceTest : public CoreFixture {
+ protected:
+  struct Key {
+    EvpPkeyPtr pkey;
+    Bytes raw_id;
+    uint32_t count = 0;
+  };
+
+  // Imports a new P-256 key for `user`.
+  Key Import(const std::string& user, int n) {
+    Key k{NewKey(webauthn::cose::kES256), ToBytes("credential-" + user + "-" + std::to_string(n)), 0};
+    auto cose = webauthn::EncodeCoseKey(k.pkey.get(), webauthn::cose::kES256);
+    EXPECT_TRUE(cose);
+    auto w = service_->ImportCredential(user, k.raw_id, *cose, "pam://localhost", "test", Ctx());
+    EXPECT_TRUE(w) << (w ? "" : w.error().detail);
+    return k;
+  }
+
+  // One login ceremony of `user` with credential `id`, its assertion signed by `signer`.
+  Status LogIn(const std::string& user, const Bytes& id, EVP_PKEY* signer, uint32_t count) {
+    auto started = service_->StartAuthentication({user, "", "discouraged"}, Ctx());
+    if (!started) return started.error();
+    auto options = ParseJsonStrict(started->public_key);
+    if (!options) return options.error();
+    auto challenge = Base64UrlDecode((*options)["challenge"].get<std::string>());
+    if (!challenge) return Err(ErrorCode::kInternal, "no challenge");
+    AuthenticationCredential cred;
+    cred.raw_id = id;
+    cred.client_data_json = ToBytes(ClientDataJson("webauthn.get", *challenge, "http://localhost:8080"));
+    AuthDataSpec spec;
+    spec.sign_count = count;
+    cred.authenticator_data = MakeAuthData(spec);
+    Bytes signed_data = cred.authenticator_data;
+    const Bytes hash = Sha256(cred.client_data_json);
+    signed_data.insert(signed_data.end(), hash.begin(), hash.end());
+    cred.signature = SignWith(signer, webauthn::cose::kES256, signed_data);
+    auto token = service_->FinishAuthentication(started->handle, cred, Ctx());
+    if (!token) return token.error();
+    return Ok();
+  }
+
+  void MakeService(size_t kept_keys) {
+    WebAuthnOptions o;
+    o.kept_keys = kept_keys;
+    service_ = std::make_unique<WebAuthnService>(*core_, *keyring_, o);
+  }
+
+  std::unique_ptr<WebAuthnService> service_;
+};
+
+// With more keys in use than it keeps, the service lets one kept key go for each new one: the
+// count stays at its bound, and every login still checks its signature against its own key (a
+// key signing for another credential is refused).
+TEST_F(WebAuthnServiceTest, KeepsAtMostItsBoundOfParsedKeysAndEachLoginUsesItsOwn) {
+  MakeService(3);
+  std::vector<std::pair<std::string, Key>> keys;
+  for (int u = 0; u < 4; ++u) {
+    const std::string name = "user" + std::to_string(u);
+    MakeUser(name);
+    for (int n = 0; n < 2; ++n) keys.emplace_back(name, Import(name, n));
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (auto& [user, key] : keys) {
+      const Status s = LogIn(user, key.raw_id, key.pkey.get(), ++key.count);
+      ASSERT_TRUE(s) << user << " round " << round << ": " << s.error().detail;
+      EXPECT_LE(service_->KeptKeys(), 3u);
+    }
+  }
+  EXPECT_EQ(service_->KeptKeys(), 3u);
+  // user0's first credential, signed with its second key (both kept or not): refused.
+  auto& [user, first] = keys[0];
+  const Status wrong = LogIn(user, first.raw_id, keys[1].second.pkey.get(), ++first.count);
+  EXPECT_EQ(wrong.code(), ErrorCode::kSignatureInvalid);
+  EXPECT_TRUE(LogIn(user, first.raw_id, first.pkey.get(), ++first.count));
+}
+
+}  // namespace
+}  // namespace authd::domain
