@@ -8,7 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "util/temp_dir.h"
 
@@ -205,8 +208,8 @@ sqlite3* OpenMappedReader(const std::string& path) {
 TEST(MappedDatabase, ReadersShareOneLastingMapAndSeeEveryCommit) {
   authd::testing::TempDir dir;
   const std::string path = dir.File("m.db");
-  sqlite3* writer = CheckpointedTable(path, 400, 500);
   const StoreVfsStats before = StoreVfsCounts();
+  sqlite3* writer = CheckpointedTable(path, 400, 500);
   sqlite3* a = OpenMappedReader(path);
   sqlite3* b = OpenMappedReader(path);
   EXPECT_EQ(One(a, "PRAGMA mmap_size"), "268435456");
@@ -224,9 +227,9 @@ TEST(MappedDatabase, ReadersShareOneLastingMapAndSeeEveryCommit) {
     ASSERT_EQ(One(b, "SELECT max(id) FROM t"), std::to_string(rows));
   }
   const StoreVfsStats after = StoreVfsCounts();
-  // One map of the database for both readers, made once (the WAL's was made by the writer's
-  // checkpoint above, and is the readers' too).
-  EXPECT_EQ(after.maps - before.maps, 1u);
+  // One map of the database for the writer (whose reads keep their pages in it) and both
+  // readers, made once, and one of the WAL (made by the writer's checkpoint, the readers' too).
+  EXPECT_EQ(after.maps - before.maps, 2u);
   EXPECT_GT(after.mapped_fetches - before.mapped_fetches, 1000u);
   // Pages not yet checkpointed are copied out of the WAL's map; the WAL was truncated above and
   // grew again under it, and was written from its start again after each full checkpoint.
@@ -293,6 +296,171 @@ TEST(MappedDatabase, AFileShrunkAndGrownByAnotherProcessIsReadWhole) {
   EXPECT_EQ(One(reader, "PRAGMA integrity_check"), "ok");
   sqlite3_close(writer);
   sqlite3_close(reader);
+}
+
+// --- The page cache of pages read from the database file --------------------------------------
+
+// A database of `accounts` rows with a balance each (100 to start with) and enough padding that
+// the table spans many pages, all checkpointed into the file.
+void Accounts(const std::string& path, int accounts) {
+  sqlite3* db = Open(path, StoreVfs());
+  Exec(db, "CREATE TABLE a(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL, pad BLOB);");
+  Exec(db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+               std::to_string(accounts) + ") INSERT INTO a SELECT i, 100, randomblob(300) FROM n; COMMIT;");
+  EXPECT_EQ(One(db, "PRAGMA wal_checkpoint(TRUNCATE)"), "0");
+  sqlite3_close(db);
+}
+
+// Runs `sql` in a child process through SQLite's default VFS, as another program on the same
+// database would; true when it exited cleanly.
+bool InAnotherProcess(const std::string& path, const std::string& sql) {
+  const pid_t child = fork();
+  if (child < 0) return false;
+  if (child == 0) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) _exit(10);
+    const std::string all = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; " + sql;
+    if (sqlite3_exec(db, all.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) _exit(11);
+    sqlite3_close(db);
+    _exit(0);
+  }
+  int status = 0;
+  return waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// A reader without a map reads every page with pread, and keeps them: its next transactions copy
+// them from the cache. Another process then changes every row and checkpoints, passively (the
+// WAL stays, nBackfill moves, and the reader reads the changed pages from the file) and then
+// with TRUNCATE (the WAL starts again): the reader sees each change, never a kept page.
+TEST(PageCache, PagesReadAreKeptAndAnotherProcesssCheckpointsAreSeen) {
+  authd::testing::TempDir dir;
+  const std::string path = dir.File("c.db");
+  Accounts(path, 4000);
+  sqlite3* reader = Open(path, StoreVfs());
+  Exec(reader, "PRAGMA query_only=ON;");
+  sqlite3* other = Open(path, StoreVfs());
+  Exec(other, "CREATE TABLE note(v);");
+  ASSERT_EQ(One(reader, "SELECT sum(balance) FROM a"), "400000");
+  // A commit elsewhere: SQLite drops the reader's own cache at its next transaction.
+  Exec(other, "INSERT INTO note VALUES (1);");
+  const StoreVfsStats before = StoreVfsCounts();
+  ASSERT_EQ(One(reader, "SELECT sum(balance) FROM a"), "400000");
+  const StoreVfsStats kept = StoreVfsCounts();
+  EXPECT_GT(kept.cached_reads - before.cached_reads, 300u);  // the table is over 300 pages
+  EXPECT_EQ(kept.cache_fills, before.cache_fills);
+
+  ASSERT_TRUE(InAnotherProcess(path, "UPDATE a SET balance = balance + 1; PRAGMA wal_checkpoint(PASSIVE);"));
+  EXPECT_EQ(One(reader, "SELECT sum(balance) FROM a"), "404000");
+  EXPECT_EQ(One(reader, "SELECT min(balance) || ' ' || max(balance) FROM a"), "101 101");
+  ASSERT_TRUE(InAnotherProcess(path, "UPDATE a SET balance = balance * 2; PRAGMA wal_checkpoint(TRUNCATE);"));
+  EXPECT_EQ(One(reader, "SELECT sum(balance) FROM a"), "808000");
+  EXPECT_EQ(One(reader, "SELECT min(balance) || ' ' || max(balance) FROM a"), "202 202");
+  const StoreVfsStats after = StoreVfsCounts();
+  EXPECT_GE(after.cache_resets - kept.cache_resets, 2u);
+  EXPECT_EQ(One(reader, "PRAGMA integrity_check"), "ok");
+  sqlite3_close(other);
+  sqlite3_close(reader);
+}
+
+// A connection that opts out (the store's integrity check) reads the file without keeping pages.
+TEST(PageCache, AConnectionThatOptsOutNeitherFillsNorUsesIt) {
+  authd::testing::TempDir dir;
+  const std::string path = dir.File("u.db");
+  Accounts(path, 4000);
+  sqlite3* checker = Open(path, StoreVfs());
+  ASSERT_EQ(sqlite3_file_control(checker, "main", kStoreVfsUncached, nullptr), SQLITE_OK);
+  const StoreVfsStats before = StoreVfsCounts();
+  EXPECT_EQ(One(checker, "PRAGMA quick_check"), "ok");
+  EXPECT_EQ(One(checker, "SELECT sum(balance) FROM a"), "400000");
+  const StoreVfsStats after = StoreVfsCounts();
+  EXPECT_EQ(after.cache_fills, before.cache_fills);
+  EXPECT_EQ(after.cached_reads, before.cached_reads);
+  // The same reads through a connection that keeps pages: over 300 of them kept.
+  sqlite3* reader = Open(path, StoreVfs());
+  EXPECT_EQ(One(reader, "SELECT sum(balance) FROM a"), "400000");
+  EXPECT_GT(StoreVfsCounts().cache_fills - after.cache_fills, 300u);
+  sqlite3_close(reader);
+  sqlite3_close(checker);
+}
+
+// Transfers between accounts keep the total; a writer of this process and one of another process
+// make them while both checkpoint often, and readers of this process, some mapped and some not,
+// check the total and the count in every transaction. A page kept past a checkpoint that changed
+// it shows as a wrong total (or a damaged B-tree).
+TEST(PageCache, ReadersNeverSeeAPageACheckpointChanged) {
+  authd::testing::TempDir dir;
+  const std::string path = dir.File("s.db");
+  constexpr int kAccounts = 6000;
+  Accounts(path, kAccounts);
+  const std::string total = std::to_string(100 * kAccounts);
+  const std::string count = std::to_string(kAccounts);
+  // Transfers: 40 accounts a transaction, spread over the table.
+  auto transfers = [](int round) {
+    std::string sql = "BEGIN IMMEDIATE;";
+    for (int k = 0; k < 40; ++k) {
+      const int from = 1 + (round * 7919 + k * 104729) % kAccounts;
+      const int to = 1 + (round * 15485863 + k * 32452843 + 1) % kAccounts;
+      sql += " UPDATE a SET balance = balance - 1 WHERE id = " + std::to_string(from) + ";";
+      sql += " UPDATE a SET balance = balance + 1 WHERE id = " + std::to_string(to) + ";";
+    }
+    return sql + " COMMIT;";
+  };
+  // Another process (started before this one has threads): its own transfers, each followed by a
+  // checkpoint, some truncating the WAL.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) _exit(10);
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      _exit(11);
+    }
+    for (int round = 1000; round < 1150; ++round) {
+      if (sqlite3_exec(db, transfers(round).c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) _exit(12);
+      // Without waiting: a checkpoint that finds the WAL busy leaves it to the next one.
+      sqlite3_busy_timeout(db, 0);
+      const char* ckpt = round % 5 == 0 ? "PRAGMA wal_checkpoint(TRUNCATE);" : "PRAGMA wal_checkpoint(PASSIVE);";
+      sqlite3_exec(db, ckpt, nullptr, nullptr, nullptr);
+      sqlite3_busy_timeout(db, 5000);
+    }
+    sqlite3_close(db);
+    _exit(0);
+  }
+  const StoreVfsStats before = StoreVfsCounts();
+  std::atomic<bool> stop{false};
+  std::atomic<int> wrong{0}, checks{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&, r] {
+      sqlite3* db = r == 0 ? OpenMappedReader(path) : Open(path, StoreVfs());
+      if (r == 2) sqlite3_exec(db, "PRAGMA mmap_size=65536;", nullptr, nullptr, nullptr);  // mostly past the map
+      while (!stop.load()) {
+        if (One(db, "SELECT sum(balance) || ' ' || count(*) FROM a") != total + " " + count) ++wrong;
+        ++checks;
+      }
+      sqlite3_close(db);
+    });
+  }
+  sqlite3* writer = Open(path, StoreVfs());
+  sqlite3_busy_timeout(writer, 5000);
+  for (int round = 0; round < 150; ++round) {
+    Exec(writer, transfers(round));
+    if (round % 3 == 0) sqlite3_exec(writer, "PRAGMA wal_checkpoint(PASSIVE);", nullptr, nullptr, nullptr);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(wrong.load(), 0) << "of " << checks.load() << " checks";
+  EXPECT_GT(checks.load(), 20);
+  const StoreVfsStats after = StoreVfsCounts();
+  EXPECT_GT(after.cached_reads - before.cached_reads, 1000u);
+  EXPECT_GT(after.cache_resets - before.cache_resets, 10u);
+  EXPECT_EQ(One(writer, "SELECT sum(balance) FROM a"), total);
+  EXPECT_EQ(One(writer, "PRAGMA integrity_check"), "ok");
+  sqlite3_close(writer);
 }
 
 }  // namespace

@@ -973,6 +973,8 @@ class SqliteStore final : public domain::Store {
     if (check_later) {
       AUTHD_ASSIGN_OR_RETURN(checker_, OpenConnection(path_, opt_, &health_, false));
       AUTHD_RETURN_IF_ERROR(checker_->Exec("PRAGMA query_only=ON;"));
+      // It reads every page once: keeping them would only push the pages in use out.
+      sqlite3_file_control(checker_->raw(), "main", kStoreVfsUncached, nullptr);
       check_thread_ = std::thread([this] {
         Log(LogLevel::kInfo, "storage_check_started", {{"path", path_}, {"mode", "in the background"}});
         const auto start = std::chrono::steady_clock::now();

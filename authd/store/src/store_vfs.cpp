@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <new>
+#include <unordered_map>
 #include <vector>
 
 namespace authd::store {
@@ -27,6 +29,9 @@ std::atomic<uint64_t> g_flushes{0};
 std::atomic<uint64_t> g_maps_made{0};
 std::atomic<uint64_t> g_mapped_fetches{0};
 std::atomic<uint64_t> g_mapped_wal_reads{0};
+std::atomic<uint64_t> g_cached_reads{0};
+std::atomic<uint64_t> g_cache_fills{0};
+std::atomic<uint64_t> g_cache_resets{0};
 
 sqlite3_vfs* g_real = nullptr;  // the default VFS, which does the work
 sqlite3_vfs g_vfs{};
@@ -73,6 +78,109 @@ int DeviceCharacteristics(sqlite3_file* f) { return Real(f)->pMethods->xDeviceCh
 
 // --- Lasting maps (store_vfs.h) -----------------------------------------------------------------
 
+// What the database file holds, as far as a reader can tell from the wal-index: the WAL's salts
+// (new at each restart of the WAL) and how many of its frames checkpoints have copied into the
+// file (nBackfill). Only a checkpoint, of any process, writes the database file in WAL mode, and
+// it raises nBackfill once it has; so pages read from the file while this stays the same are the
+// file's pages still.
+struct Epoch {
+  uint32_t salt0 = 0, salt1 = 0, backfill = 0;
+  bool operator==(const Epoch&) const = default;
+};
+
+// The wal-index header (SQLite's file format, "walformat"): two copies of a 48-byte header, whose
+// salts are at byte 32, then the checkpoint information, which starts with nBackfill.
+Epoch ReadEpoch(const volatile void* shm) {
+  const auto* words = static_cast<const volatile uint32_t*>(shm);
+  Epoch e;
+  e.salt0 = __atomic_load_n(&words[8], __ATOMIC_ACQUIRE);
+  e.salt1 = __atomic_load_n(&words[9], __ATOMIC_ACQUIRE);
+  e.backfill = __atomic_load_n(&words[24], __ATOMIC_ACQUIRE);
+  return e;
+}
+
+// Pages of the database file read with pread (past the map, or by a connection without one),
+// kept for the readers that come after: SQLite drops a connection's own page cache at every read
+// transaction that begins after a write, so without this each transaction read the upper levels
+// of its B-trees again. Everything goes at the first read that finds another epoch.
+class PageCache {
+ public:
+  static constexpr size_t kPage = 4096;
+  static constexpr uint32_t kSlots = 8192;  // 32 MiB
+
+  bool Get(sqlite3_int64 off, void* out, const Epoch& now) {
+    std::lock_guard lock(mu_);
+    if (!known_ || !(epoch_ == now)) {
+      Drop();
+      Adopt(now);
+      return false;
+    }
+    auto it = index_.find(off);
+    if (it == index_.end()) return false;
+    std::memcpy(out, pages_.get() + size_t{it->second} * kPage, kPage);
+    used_bit_[it->second] = 1;
+    g_cached_reads.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  // `read_in`: the epoch read before the page was.
+  void Put(sqlite3_int64 off, const void* page, const Epoch& read_in) {
+    std::lock_guard lock(mu_);
+    if (!known_) Adopt(read_in);
+    if (!(epoch_ == read_in) || index_.count(off)) return;  // the file may have changed since
+    if (!pages_) {
+      // Left uninitialised: memory becomes resident only as slots fill.
+      pages_.reset(new (std::nothrow) unsigned char[size_t{kSlots} * kPage]);
+      if (!pages_) return;
+      owner_.resize(kSlots);
+      used_bit_.resize(kSlots);
+    }
+    uint32_t slot;
+    if (filled_ < kSlots) {
+      slot = filled_++;
+    } else {  // the clock: the first slot not used since the hand last passed
+      while (used_bit_[hand_]) {
+        used_bit_[hand_] = 0;
+        hand_ = (hand_ + 1) % kSlots;
+      }
+      slot = hand_;
+      hand_ = (hand_ + 1) % kSlots;
+      index_.erase(owner_[slot]);
+    }
+    std::memcpy(pages_.get() + size_t{slot} * kPage, page, kPage);
+    g_cache_fills.fetch_add(1, std::memory_order_relaxed);
+    owner_[slot] = off;
+    used_bit_[slot] = 0;
+    index_.emplace(off, slot);
+  }
+  // This process wrote or truncated the file: drop everything.
+  void Reset() {
+    std::lock_guard lock(mu_);
+    Drop();
+  }
+
+ private:
+  void Adopt(const Epoch& e) {
+    epoch_ = e;
+    known_ = true;
+  }
+  void Drop() {
+    if (filled_ > 0) g_cache_resets.fetch_add(1, std::memory_order_relaxed);
+    index_.clear();
+    filled_ = 0;
+    hand_ = 0;
+    known_ = false;
+  }
+
+  std::mutex mu_;
+  Epoch epoch_;
+  bool known_ = false;
+  std::unordered_map<sqlite3_int64, uint32_t> index_;
+  std::unique_ptr<unsigned char[]> pages_;
+  std::vector<sqlite3_int64> owner_;
+  std::vector<uint8_t> used_bit_;
+  uint32_t filled_ = 0, hand_ = 0;
+};
+
 // One read-only shared map of a file, shared by every file of the process open on its inode.
 struct Mapping {
   dev_t dev = 0;
@@ -81,6 +189,7 @@ struct Mapping {
   size_t length = 0;
   int users = 0;                          // guarded by g_maps_mu
   std::atomic<uint64_t> truncations{0};  // by this process, through any file on the inode
+  PageCache pages;                        // database files only
 };
 
 std::mutex g_maps_mu;
@@ -148,6 +257,14 @@ struct FileView {
     if (fd >= 0) ::close(fd);
     fd = -1;
   }
+  // The inode's map (and its page cache), made if need be; null if none can be.
+  Mapping* Acquire() {
+    if (!map && !failed) {
+      map = AcquireMapping(fd, reserve);
+      failed = map == nullptr;
+    }
+    return map;
+  }
   // The file was truncated by this process: every view of it reads its size again.
   void Truncated() {
     if (map) map->truncations.fetch_add(1, std::memory_order_relaxed);
@@ -157,14 +274,7 @@ struct FileView {
   // handed out; `reread_on_miss`: a range past the size last read reads it again (a file that
   // grows as it is read, the WAL).
   const unsigned char* At(sqlite3_int64 off, sqlite3_int64 n, sqlite3_int64 limit, bool reread_on_miss) {
-    if (failed || off < 0 || n <= 0) return nullptr;
-    if (!map) {
-      map = AcquireMapping(fd, reserve);
-      if (!map) {
-        failed = true;
-        return nullptr;
-      }
-    }
+    if (off < 0 || n <= 0 || !Acquire()) return nullptr;
     const sqlite3_int64 most = std::min(limit, static_cast<sqlite3_int64>(map->length));
     if (off + n > most) return nullptr;
     const uint64_t seen = map->truncations.load(std::memory_order_relaxed);
@@ -293,7 +403,9 @@ constexpr sqlite3_int64 kMaxMap = kStoreVfsMaxMap;
 struct MappedFile {
   Wrapped w;
   FileView view;
-  sqlite3_int64 limit;  // SQLITE_FCNTL_MMAP_SIZE: 0 hands out nothing
+  sqlite3_int64 limit;        // SQLITE_FCNTL_MMAP_SIZE: 0 hands out nothing
+  const volatile void* shm;   // the wal-index's first region, once mapped (WAL mode)
+  bool uncached;              // kStoreVfsUncached: reads neither use nor fill the page cache
 };
 
 MappedFile* Db(sqlite3_file* f) { return reinterpret_cast<MappedFile*>(f); }
@@ -303,17 +415,41 @@ int DbClose(sqlite3_file* f) {
   return Real(f)->pMethods->xClose(Real(f));
 }
 
-int DbRead(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) { return Real(f)->pMethods->xRead(Real(f), buf, amt, off); }
+// A whole page, read in WAL mode, comes from the inode's page cache when it holds it in the
+// current epoch. Safe because a reader reads a page from the database file only when its
+// snapshot has no frame of it in the WAL past nBackfill; a checkpoint copies only frames that
+// every reader's snapshot holds, so no page a reader reads from the file changes under it, and
+// once a checkpoint has changed pages of the file nBackfill (or, with the WAL restarted, the
+// salts) differ and the cache starts again.
+int DbRead(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
+  MappedFile* self = Db(f);
+  Mapping* m = nullptr;
+  if (self->shm && !self->uncached && amt == static_cast<int>(PageCache::kPage) && off % amt == 0) {
+    m = self->view.Acquire();
+  }
+  if (!m) return Real(f)->pMethods->xRead(Real(f), buf, amt, off);
+  const Epoch before = ReadEpoch(self->shm);
+  if (m->pages.Get(off, buf, before)) return SQLITE_OK;
+  const int rc = Real(f)->pMethods->xRead(Real(f), buf, amt, off);
+  if (rc == SQLITE_OK) m->pages.Put(off, buf, before);
+  return rc;
+}
 int DbWrite(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
+  if (Mapping* m = Db(f)->view.map) m->pages.Reset();
   return Real(f)->pMethods->xWrite(Real(f), buf, amt, off);
 }
 int DbTruncate(sqlite3_file* f, sqlite3_int64 size) {
   Db(f)->view.Truncated();
+  if (Mapping* m = Db(f)->view.map) m->pages.Reset();
   return Real(f)->pMethods->xTruncate(Real(f), size);
 }
 int DbSync(sqlite3_file* f, int flags) { return Real(f)->pMethods->xSync(Real(f), flags); }
 int DbFileSize(sqlite3_file* f, sqlite3_int64* size) { return Real(f)->pMethods->xFileSize(Real(f), size); }
 int DbFileControl(sqlite3_file* f, int op, void* arg) {
+  if (op == kStoreVfsUncached) {
+    Db(f)->uncached = true;
+    return SQLITE_OK;
+  }
   if (op == SQLITE_FCNTL_MMAP_SIZE) {
     // The limit is this file's; the default VFS's file never maps (its own limit stays 0).
     MappedFile* self = Db(f);
@@ -329,13 +465,18 @@ int DbFileControl(sqlite3_file* f, int op, void* arg) {
   return Real(f)->pMethods->xFileControl(Real(f), op, arg);
 }
 int DbShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
-  return Real(f)->pMethods->xShmMap(Real(f), region, size, extend, out);
+  const int rc = Real(f)->pMethods->xShmMap(Real(f), region, size, extend, out);
+  if (rc == SQLITE_OK && region == 0 && *out) Db(f)->shm = *out;
+  return rc;
 }
 int DbShmLock(sqlite3_file* f, int offset, int n, int flags) {
   return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags);
 }
 void DbShmBarrier(sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); }
-int DbShmUnmap(sqlite3_file* f, int delete_flag) { return Real(f)->pMethods->xShmUnmap(Real(f), delete_flag); }
+int DbShmUnmap(sqlite3_file* f, int delete_flag) {
+  Db(f)->shm = nullptr;
+  return Real(f)->pMethods->xShmUnmap(Real(f), delete_flag);
+}
 
 int DbFetch(sqlite3_file* f, sqlite3_int64 off, int amt, void** out) {
   MappedFile* self = Db(f);
@@ -363,6 +504,8 @@ int OpenDb(sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags)
   MappedFile* self = Db(file);
   self->view.Open(nullptr, 0);
   self->limit = 0;
+  self->shm = nullptr;
+  self->uncached = false;
   if (int rc = OpenReal<MappedFile>(name, file, flags, out_flags); rc != SQLITE_OK) return rc;
   // The default VFS's file must offer what this one forwards (version 3: the wal-index and maps).
   if (Real(file)->pMethods->iVersion < 3) {
@@ -452,7 +595,8 @@ const char* StoreVfs() {
 StoreVfsStats StoreVfsCounts() {
   return {g_writes.load(std::memory_order_relaxed), g_flushes.load(std::memory_order_relaxed),
           g_maps_made.load(std::memory_order_relaxed), g_mapped_fetches.load(std::memory_order_relaxed),
-          g_mapped_wal_reads.load(std::memory_order_relaxed)};
+          g_mapped_wal_reads.load(std::memory_order_relaxed), g_cached_reads.load(std::memory_order_relaxed),
+          g_cache_fills.load(std::memory_order_relaxed), g_cache_resets.load(std::memory_order_relaxed)};
 }
 
 }  // namespace authd::store

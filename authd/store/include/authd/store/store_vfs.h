@@ -24,6 +24,20 @@
 // guarantee SQLite's own maps rely on. As with those, an I/O error on a mapped page is a SIGBUS
 // rather than an error code. Writes go through the default VFS's file, which a shared map shows
 // at once. The -shm file and temporary files are the default VFS's own, untouched.
+//
+// Pages of the database file read with pread (past the map, or by a connection without one) are
+// kept in one page cache per file (32 MiB at most, a clock replacing the least used), because
+// SQLite drops each connection's own page cache at every read transaction that begins after a
+// write, so every login read the upper levels of its B-trees again. Its entries hold for one
+// epoch: the WAL's salts and the count of frames checkpoints have copied into the file
+// (nBackfill), both read from the wal-index that every process on the file shares. In WAL mode
+// only a checkpoint writes the database file, and it raises nBackfill after writing (a restart of
+// the WAL changes the salts); a reader reads a page from the file only when its snapshot has no
+// frame of it in the WAL past nBackfill, and a checkpoint copies only frames that every reader's
+// snapshot holds, so no page a reader takes from the file changes while it reads. A page is
+// served from the cache only in the epoch in which it was read, so a checkpoint by any process,
+// authctl or the sqlite3 shell included, empties the cache for everyone; a write or truncation
+// of the file by this process empties it too.
 #pragma once
 
 #include <cstdint>
@@ -36,12 +50,20 @@ const char* StoreVfs();
 // At most this much of a database file is mapped; pages past it are read with pread.
 inline constexpr int64_t kStoreVfsMaxMap = int64_t{1} << 30;
 
+// sqlite3_file_control(db, "main", kStoreVfsUncached, nullptr): this connection's reads of the
+// database file neither use nor fill the page cache (a connection that reads every page once,
+// such as an integrity check, would only push the pages in use out of it).
+inline constexpr int kStoreVfsUncached = 0x41555448;
+
 struct StoreVfsStats {
   uint64_t writes = 0;          // writes SQLite made to WAL files
   uint64_t flushes = 0;         // writes made to the files in their place (a long run takes several)
   uint64_t maps = 0;            // maps of database files made
   uint64_t mapped_fetches = 0;  // pages handed to SQLite from a map instead of read
   uint64_t mapped_wal_reads = 0;  // reads of a WAL copied from its map instead of read
+  uint64_t cached_reads = 0;      // database pages copied from the page cache instead of read
+  uint64_t cache_fills = 0;       // database pages read and kept in the page cache
+  uint64_t cache_resets = 0;      // times the page cache started again (a checkpoint, a write)
 };
 
 // Counts since the process started, over every connection opened through the VFS.
