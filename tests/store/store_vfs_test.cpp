@@ -395,11 +395,11 @@ TEST(PageCache, ReadersNeverSeeAPageACheckpointChanged) {
   const std::string total = std::to_string(100 * kAccounts);
   const std::string count = std::to_string(kAccounts);
   // Transfers: 40 accounts a transaction, spread over the table.
-  auto transfers = [](int round) {
+  auto transfers = [](int64_t round) {
     std::string sql = "BEGIN IMMEDIATE;";
-    for (int k = 0; k < 40; ++k) {
-      const int from = 1 + (round * 7919 + k * 104729) % kAccounts;
-      const int to = 1 + (round * 15485863 + k * 32452843 + 1) % kAccounts;
+    for (int64_t k = 0; k < 40; ++k) {
+      const int64_t from = 1 + (round * 7919 + k * 104729) % kAccounts;
+      const int64_t to = 1 + (round * 15485863 + k * 32452843 + 1) % kAccounts;
       sql += " UPDATE a SET balance = balance - 1 WHERE id = " + std::to_string(from) + ";";
       sql += " UPDATE a SET balance = balance + 1 WHERE id = " + std::to_string(to) + ";";
     }
