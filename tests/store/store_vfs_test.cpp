@@ -197,6 +197,23 @@ TEST(WalWriteBuffer, SpilledAndRewrittenFramesAndCheckpointsKeepTheDatabaseWhole
   sqlite3_close(db);
 }
 
+// Runs `sql` in a child process, through `vfs` (null: SQLite's default one, as another program on
+// the same database would); true when it exited cleanly.
+bool InAnotherProcess(const std::string& path, const std::string& sql, const char* vfs = nullptr) {
+  const pid_t child = fork();
+  if (child < 0) return false;
+  if (child == 0) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, vfs) != SQLITE_OK) _exit(10);
+    const std::string all = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; " + sql;
+    if (sqlite3_exec(db, all.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) _exit(11);
+    sqlite3_close(db);
+    _exit(0);
+  }
+  int status = 0;
+  return waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 // A reader as the store opens one: through the VFS, asking for a map.
 sqlite3* OpenMappedReader(const std::string& path) {
   sqlite3* db = Open(path, StoreVfs());
@@ -266,21 +283,8 @@ TEST(MappedDatabase, AFileShrunkAndGrownByAnotherProcessIsReadWhole) {
   struct stat big{};
   ASSERT_EQ(::stat(path.c_str(), &big), 0);
 
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, StoreVfs()) != SQLITE_OK) _exit(10);
-    const char* sql = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; DELETE FROM t WHERE id > 100; VACUUM; "
-                      "PRAGMA wal_checkpoint(TRUNCATE);";
-    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) _exit(11);
-    sqlite3_close(db);
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_TRUE(InAnotherProcess(path, "DELETE FROM t WHERE id > 100; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
+                               StoreVfs()));
   struct stat small{};
   ASSERT_EQ(::stat(path.c_str(), &small), 0);
   ASSERT_LT(small.st_size, big.st_size / 4);  // the file did shrink under the map
@@ -311,22 +315,6 @@ void Accounts(const std::string& path, int accounts) {
   sqlite3_close(db);
 }
 
-// Runs `sql` in a child process through SQLite's default VFS, as another program on the same
-// database would; true when it exited cleanly.
-bool InAnotherProcess(const std::string& path, const std::string& sql) {
-  const pid_t child = fork();
-  if (child < 0) return false;
-  if (child == 0) {
-    sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) _exit(10);
-    const std::string all = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; " + sql;
-    if (sqlite3_exec(db, all.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) _exit(11);
-    sqlite3_close(db);
-    _exit(0);
-  }
-  int status = 0;
-  return waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
 
 // A reader without a map reads every page with pread, and keeps them: its next transactions copy
 // them from the cache. Another process then changes every row and checkpoints, passively (the
