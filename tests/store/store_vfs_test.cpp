@@ -315,7 +315,6 @@ void Accounts(const std::string& path, int accounts) {
   sqlite3_close(db);
 }
 
-
 // A reader without a map reads every page with pread, and keeps them: its next transactions copy
 // them from the cache. Another process then changes every row and checkpoints, passively (the
 // WAL stays, nBackfill moves, and the reader reads the changed pages from the file) and then
