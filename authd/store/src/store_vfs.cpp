@@ -435,12 +435,12 @@ int DbRead(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
   return rc;
 }
 int DbWrite(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
-  if (Mapping* m = Db(f)->view.map) m->pages.Reset();
+  if (Mapping* m = Db(f)->view.Acquire()) m->pages.Reset();
   return Real(f)->pMethods->xWrite(Real(f), buf, amt, off);
 }
 int DbTruncate(sqlite3_file* f, sqlite3_int64 size) {
   Db(f)->view.Truncated();
-  if (Mapping* m = Db(f)->view.map) m->pages.Reset();
+  if (Mapping* m = Db(f)->view.Acquire()) m->pages.Reset();
   return Real(f)->pMethods->xTruncate(Real(f), size);
 }
 int DbSync(sqlite3_file* f, int flags) { return Real(f)->pMethods->xSync(Real(f), flags); }
