@@ -86,6 +86,15 @@ TEST_F(ServerTest, MetricsExposeRequestsLatencyAndAuthentications) {
   EXPECT_NE(m.body.find("\nauthd_store_writes_total "), std::string::npos);
   EXPECT_NE(m.body.find("\nauthd_store_commits_total "), std::string::npos);
   EXPECT_EQ(m.body.find("\nauthd_store_writes_total 0\n"), std::string::npos) << m.body;
+  // The store's page cache: pages read past the map, from it or from the file.
+  for (const char* result : {"hit", "miss"}) {
+    const std::string name = std::string("\nauthd_store_page_cache_reads_total{result=\"") + result + "\"} ";
+    const size_t at = m.body.find(name);
+    ASSERT_NE(at, std::string::npos) << m.body;
+    const size_t digits = at + name.size();
+    EXPECT_LT(digits, m.body.size());
+    EXPECT_TRUE(m.body[digits] >= '0' && m.body[digits] <= '9') << m.body.substr(at, 80);
+  }
 }
 
 TEST_F(ServerTest, EveryResponseCarriesSecurityHeaders) {

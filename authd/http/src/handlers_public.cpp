@@ -70,6 +70,10 @@ void RegisterPublicRoutes(Router& router, Api& api) {
             "authd_store_writes_total " + std::to_string(st.writes) +
             "\n# HELP authd_store_commits_total Durable commits (one batch of writes each).\n"
             "# TYPE authd_store_commits_total counter\nauthd_store_commits_total " + std::to_string(st.commits) + "\n";
+    text += "# HELP authd_store_page_cache_reads_total Database pages read past the readers' map: from the "
+            "store's page cache (hit) or from the file (miss).\n# TYPE authd_store_page_cache_reads_total counter\n"
+            "authd_store_page_cache_reads_total{result=\"hit\"} " + std::to_string(st.page_cache_hits) +
+            "\nauthd_store_page_cache_reads_total{result=\"miss\"} " + std::to_string(st.page_cache_misses) + "\n";
     return Response::Text(200, text, "text/plain; version=0.0.4; charset=utf-8");
   });
 

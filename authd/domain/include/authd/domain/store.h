@@ -146,6 +146,10 @@ class WriteTx : public ReadTx {
 struct StoreStats {
   int64_t writes = 0;
   int64_t commits = 0;
+  // Pages of the database file read past the readers' map: served from the store's page cache,
+  // or read from the file (and kept). Zero for a store without one.
+  int64_t page_cache_hits = 0;
+  int64_t page_cache_misses = 0;
 };
 
 // Thread-safe. Write() runs `fn` in a durable transaction: its changes commit (and are on disk
