@@ -1,7 +1,6 @@
 #include "authd/webauthn/cose_key.h"
 
 #include <openssl/core_names.h>
-#include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
@@ -66,7 +65,7 @@ Result<EvpPkeyPtr> EcFromParams(const Curve& curve, ByteView point) {
 // name each time; most logins are a credential's first in a while, so each loads its key.
 EVP_PKEY* EcTemplate(const Curve& curve) {
   auto build = [](const Curve& c) -> EVP_PKEY* {
-    std::unique_ptr<EC_GROUP, decltype(&EC_GROUP_free)> group(EC_GROUP_new_by_curve_name(c.nid), EC_GROUP_free);
+    EcGroupPtr group(EC_GROUP_new_by_curve_name(c.nid));
     if (!group) return nullptr;
     Bytes g(1 + 2 * c.coord);
     if (EC_POINT_point2oct(group.get(), EC_GROUP_get0_generator(group.get()), POINT_CONVERSION_UNCOMPRESSED, g.data(),
