@@ -1066,7 +1066,7 @@ class SqliteStore final : public domain::Store {
   domain::StoreStats Stats() const override {
     const StoreVfsStats vfs = StoreVfsCounts();  // the process's, over every database it opened
     std::lock_guard lock(queue_mu_);
-    return {writes_, commits_, static_cast<int64_t>(vfs.cached_reads), static_cast<int64_t>(vfs.cache_fills)};
+    return {writes_, commits_, static_cast<int64_t>(vfs.cached_reads), static_cast<int64_t>(vfs.cache_misses)};
   }
 
   Status Ping() override {

@@ -31,6 +31,7 @@ std::atomic<uint64_t> g_mapped_fetches{0};
 std::atomic<uint64_t> g_mapped_wal_reads{0};
 std::atomic<uint64_t> g_cached_reads{0};
 std::atomic<uint64_t> g_cache_fills{0};
+std::atomic<uint64_t> g_cache_misses{0};
 std::atomic<uint64_t> g_cache_resets{0};
 
 sqlite3_vfs* g_real = nullptr;  // the default VFS, which does the work
@@ -430,6 +431,7 @@ int DbRead(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
   if (!m) return Real(f)->pMethods->xRead(Real(f), buf, amt, off);
   const Epoch before = ReadEpoch(self->shm);
   if (m->pages.Get(off, buf, before)) return SQLITE_OK;
+  g_cache_misses.fetch_add(1, std::memory_order_relaxed);
   const int rc = Real(f)->pMethods->xRead(Real(f), buf, amt, off);
   if (rc == SQLITE_OK) m->pages.Put(off, buf, before);
   return rc;
@@ -596,7 +598,8 @@ StoreVfsStats StoreVfsCounts() {
   return {g_writes.load(std::memory_order_relaxed), g_flushes.load(std::memory_order_relaxed),
           g_maps_made.load(std::memory_order_relaxed), g_mapped_fetches.load(std::memory_order_relaxed),
           g_mapped_wal_reads.load(std::memory_order_relaxed), g_cached_reads.load(std::memory_order_relaxed),
-          g_cache_fills.load(std::memory_order_relaxed), g_cache_resets.load(std::memory_order_relaxed)};
+          g_cache_fills.load(std::memory_order_relaxed), g_cache_misses.load(std::memory_order_relaxed),
+          g_cache_resets.load(std::memory_order_relaxed)};
 }
 
 }  // namespace authd::store

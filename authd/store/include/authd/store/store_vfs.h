@@ -63,6 +63,7 @@ struct StoreVfsStats {
   uint64_t mapped_wal_reads = 0;  // reads of a WAL copied from its map instead of read
   uint64_t cached_reads = 0;      // database pages copied from the page cache instead of read
   uint64_t cache_fills = 0;       // database pages read and kept in the page cache
+  uint64_t cache_misses = 0;      // database pages the page cache did not hold, read from the file
   uint64_t cache_resets = 0;      // times the page cache started again (a checkpoint, a write)
 };
 
