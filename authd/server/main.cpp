@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -133,15 +134,17 @@ int main(int argc, char** argv) {
   authd::http::HttpServer server(router, metrics, options);
   if (auto s = server.Start(); !s) return Fail(s.error().detail);
 
-  // Expired token records and used ceremony ids are deleted in the background.
+  // Expired token records and used ceremony ids are deleted in the background, every minute, in
+  // small transactions (Core::PurgeExpired): a minute's worth of rows at a time keeps each purge
+  // short, and no request's write waits behind more than one small transaction of it.
   std::mutex mu;
   std::condition_variable cv;
-  bool stopping = false;
+  std::atomic<bool> stopping{false};
   std::thread purger([&] {
     std::unique_lock lock(mu);
-    while (!cv.wait_for(lock, std::chrono::minutes(10), [&] { return stopping; })) {
+    while (!cv.wait_for(lock, std::chrono::minutes(1), [&] { return stopping.load(); })) {
       lock.unlock();
-      auto n = runtime.core->PurgeExpired();
+      auto n = runtime.core->PurgeExpired(authd::domain::Core::kPurgeChunk, [&] { return stopping.load(); });
       if (n && *n > 0) authd::Log(authd::LogLevel::kInfo, "expired_purged", {{"count", *n}});
       lock.lock();
     }

@@ -237,6 +237,33 @@ TEST_F(CoreTest, PurgeDeletesLongExpiredTokenRecords) {
   EXPECT_EQ(*core_->PurgeExpired(), 1);
 }
 
+TEST_F(CoreTest, PurgeForgetsExpiredCeremoniesAChunkPerTransactionAndStopsWhenAsked) {
+  const int64_t expires = clock_.NowSeconds() + 300;
+  ASSERT_TRUE(store_->Write([&](WriteTx& tx) -> Status {
+    for (uint8_t i = 0; i < 11; ++i) {
+      AUTHD_ASSIGN_OR_RETURN(bool first, tx.UseCeremony(Bytes(16, i), expires));
+      if (!first) return Err(ErrorCode::kConflict, "used twice");
+    }
+    return Ok();
+  }));
+  EXPECT_EQ(*core_->PurgeExpired(4), 0);  // not expired yet
+  clock_.AdvanceSeconds(300 + 61);
+  // Asked to stop after its first transaction: one chunk, and no more.
+  int asked = 0;
+  EXPECT_EQ(*core_->PurgeExpired(4, [&] { return ++asked > 1; }), 4);
+  EXPECT_EQ(*core_->PurgeExpired(4), 7);
+  EXPECT_EQ(*core_->PurgeExpired(4), 0);
+  int left = 0;
+  ASSERT_TRUE(store_->Read([&](ReadTx& tx) -> Status {
+    for (uint8_t i = 0; i < 11; ++i) {
+      AUTHD_ASSIGN_OR_RETURN(bool used, tx.CeremonyUsed(Bytes(16, i), expires));
+      left += used ? 1 : 0;
+    }
+    return Ok();
+  }));
+  EXPECT_EQ(left, 0);
+}
+
 TEST_F(CoreTest, AuthorizeAuditsDenials) {
   User auditor = MakeUser("audrey", {"auditor"});
   size_t before = core_->ListAudit(0, 0, 1000)->size();

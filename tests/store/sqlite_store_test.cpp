@@ -186,6 +186,43 @@ TEST(SqliteStore, CommittedWritesAreVisibleToAnotherConnection) {
   EXPECT_EQ(found->id, "id-alice");
 }
 
+TEST(SqliteStore, UsedCeremoniesGoEarliestFirstAtMostALimitAtATime) {
+  testing::TempDir dir;
+  auto store = MustOpen(dir.File("a.db"));
+  // Ten ids expiring at 100..109 (added latest first), and one that expires at 500.
+  ASSERT_TRUE(store->Write([&](WriteTx& tx) -> Status {
+    for (int i = 9; i >= -1; --i) {
+      const bool late = i < 0;
+      AUTHD_ASSIGN_OR_RETURN(bool first, tx.UseCeremony(Bytes(16, late ? 0xee : static_cast<uint8_t>(i)), late ? 500 : 100 + i));
+      if (!first) return Err(ErrorCode::kConflict, "used twice");
+    }
+    return Ok();
+  }));
+  const auto used = [&](uint8_t fill, int64_t expires_at) {
+    bool is = false;
+    EXPECT_TRUE(store->Read([&](ReadTx& tx) -> Status {
+      AUTHD_ASSIGN_OR_RETURN(is, tx.CeremonyUsed(Bytes(16, fill), expires_at));
+      return Ok();
+    }));
+    return is;
+  };
+  const auto purge = [&](int64_t before, int limit) {
+    int64_t n = -1;
+    EXPECT_TRUE(store->Write([&](WriteTx& tx) -> Status {
+      AUTHD_ASSIGN_OR_RETURN(n, tx.DeleteCeremoniesExpiredBefore(before, limit));
+      return Ok();
+    }));
+    return n;
+  };
+  EXPECT_EQ(purge(200, 4), 4);  // 100..103
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(used(static_cast<uint8_t>(i), 100 + i), i >= 4) << i;
+  EXPECT_EQ(purge(107, 100), 3);  // 104..106: only those expired before 107
+  EXPECT_TRUE(used(7, 107));
+  EXPECT_EQ(purge(200, 100), 3);
+  EXPECT_EQ(purge(200, 100), 0);
+  EXPECT_TRUE(used(0xee, 500));  // not expired: kept
+}
+
 // A store on a fresh file, kept open for the test.
 class GroupCommit : public ::testing::Test {
  protected:

@@ -475,28 +475,32 @@ Result<std::vector<AuditEvent>> Core::ListAudit(int64_t since_ms, int64_t before
   return events;
 }
 
-Result<int64_t> Core::PurgeExpired() {
+Result<int64_t> Core::PurgeExpired(int chunk, const std::function<bool()>& stop) {
+  chunk = std::max(chunk, 1);
+  // What had expired when the purge began: rows expiring meanwhile wait for the next one, so
+  // that a stream of new rows cannot keep it going.
+  const int64_t now = clock_.NowSeconds();
+  const int64_t ceremonies_before = now - 60;
+  // Tokens are found in jti order: those issued a lifetime before the cut-off have expired by it
+  // (a token from a longer lifetime configured earlier stays until it has expired too).
+  const int64_t tokens_before = now - kPurgeGraceSeconds;
+  const std::string jti_below = JtiTimePrefix((tokens_before - tokens_.options().ttl_seconds) * 1000);
   int64_t total = 0;
-  Status ceremonies = store_.Write([&](WriteTx& tx) -> Status {
-    AUTHD_ASSIGN_OR_RETURN(int64_t n, tx.DeleteCeremoniesExpiredBefore(clock_.NowSeconds() - 60));
-    total += n;
+  // One table's expired rows, a chunk per transaction, until a chunk comes back short.
+  const auto drain = [&](const std::function<Result<int64_t>(WriteTx&)>& remove) -> Status {
+    for (int64_t n = chunk; n == chunk;) {
+      if (stop && stop()) return Ok();
+      AUTHD_RETURN_IF_ERROR(store_.Write([&](WriteTx& tx) -> Status {
+        AUTHD_ASSIGN_OR_RETURN(n, remove(tx));
+        return Ok();
+      }));
+      total += n;
+    }
     return Ok();
-  });
-  if (!ceremonies) return ceremonies.error();
-  for (int round = 0; round < 100; ++round) {
-    int64_t n = 0;
-    Status s = store_.Write([&](WriteTx& tx) -> Status {
-      // Tokens are found in jti order: those issued a lifetime before the cut-off have expired by
-      // it (a token from a longer lifetime configured earlier stays until it has expired too).
-      const int64_t before = clock_.NowSeconds() - kPurgeGraceSeconds;
-      const std::string below = JtiTimePrefix((before - tokens_.options().ttl_seconds) * 1000);
-      AUTHD_ASSIGN_OR_RETURN(n, tx.DeleteTokensExpiredBefore(below, before, 1000));
-      return Ok();
-    });
-    if (!s) return s.error();
-    total += n;
-    if (n < 1000) break;
-  }
+  };
+  AUTHD_RETURN_IF_ERROR(drain([&](WriteTx& tx) { return tx.DeleteCeremoniesExpiredBefore(ceremonies_before, chunk); }));
+  AUTHD_RETURN_IF_ERROR(
+      drain([&](WriteTx& tx) { return tx.DeleteTokensExpiredBefore(jti_below, tokens_before, chunk); }));
   return total;
 }
 

@@ -736,9 +736,10 @@ class SqliteTx final : public domain::WriteTx {
     AUTHD_ASSIGN_OR_RETURN(int64_t n, Changes(q));
     return n == 1;
   }
-  Result<int64_t> DeleteCeremoniesExpiredBefore(int64_t before) override {
-    AUTHD_PREPARE(q, "DELETE FROM used_ceremonies WHERE expires_at < ?1");
-    q.Bind(1, before);
+  Result<int64_t> DeleteCeremoniesExpiredBefore(int64_t before, int limit) override {
+    AUTHD_PREPARE(q, "DELETE FROM used_ceremonies WHERE (expires_at, id) IN "
+                     "(SELECT expires_at, id FROM used_ceremonies WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)");
+    q.Bind(1, before).Bind(2, limit);
     return Changes(q);
   }
   Status InsertWebAuthnCredential(const domain::WebAuthnCredential& c) override {

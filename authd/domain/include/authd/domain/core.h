@@ -2,6 +2,7 @@
 // authctl parse input, call these, and render the result.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -142,8 +143,12 @@ class Core {
 
   // Deletes token records that expired more than a day ago (introspection of those answers
   // inactive anyway) and the ids of used WebAuthn ceremonies that expired (their handles are
-  // refused as expired anyway). Returns how many rows it deleted.
-  Result<int64_t> PurgeExpired();
+  // refused as expired anyway), in transactions of at most `chunk` rows each, so that the writes
+  // of requests queued meanwhile wait for one small transaction, never for the whole purge.
+  // Deletes all that had expired when it began, unless `stop` turns true between two
+  // transactions. Returns how many rows it deleted.
+  static constexpr int kPurgeChunk = 500;
+  Result<int64_t> PurgeExpired(int chunk = kPurgeChunk, const std::function<bool()>& stop = nullptr);
 
   // For the factor services: the user by (normalised) username, kNotFound otherwise; and an
   // audit line for a refusal, written in its own transaction.

@@ -100,8 +100,9 @@ class WriteTx : public ReadTx {
   // Records a ceremony id as used until `expires_at`; returns whether this was its first use (of
   // two concurrent callers only one sees true).
   virtual Result<bool> UseCeremony(ByteView id, int64_t expires_at) = 0;
-  // Forgets used ceremony ids that expired before `before` (they can no longer be presented).
-  virtual Result<int64_t> DeleteCeremoniesExpiredBefore(int64_t before) = 0;
+  // Forgets up to `limit` used ceremony ids that expired before `before` (they can no longer be
+  // presented), the earliest first. Returns how many.
+  virtual Result<int64_t> DeleteCeremoniesExpiredBefore(int64_t before, int limit) = 0;
 
   // kCredentialExists when the raw id is registered already (to anyone).
   virtual Status InsertWebAuthnCredential(const WebAuthnCredential& credential) = 0;
