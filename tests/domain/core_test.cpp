@@ -248,10 +248,14 @@ TEST_F(CoreTest, PurgeForgetsExpiredCeremoniesAChunkPerTransactionAndStopsWhenAs
   }));
   EXPECT_EQ(*core_->PurgeExpired(4), 0);  // not expired yet
   clock_.AdvanceSeconds(300 + 61);
-  // Asked to stop after its first transaction: one chunk, and no more.
+  // Told to stop after its first transaction: one chunk, and no more.
   int asked = 0;
-  EXPECT_EQ(*core_->PurgeExpired(4, [&] { return ++asked > 1; }), 4);
-  EXPECT_EQ(*core_->PurgeExpired(4), 7);
+  EXPECT_EQ(*core_->PurgeExpired(4, [&] { return ++asked < 1; }), 4);
+  EXPECT_EQ(asked, 1);
+  // Asked between each two transactions: 4, 3 (short: the ceremonies are done), then one for the tokens.
+  asked = 0;
+  EXPECT_EQ(*core_->PurgeExpired(4, [&] { return ++asked > 0; }), 7);
+  EXPECT_EQ(asked, 2);
   EXPECT_EQ(*core_->PurgeExpired(4), 0);
   int left = 0;
   ASSERT_TRUE(store_->Read([&](ReadTx& tx) -> Status {

@@ -475,7 +475,7 @@ Result<std::vector<AuditEvent>> Core::ListAudit(int64_t since_ms, int64_t before
   return events;
 }
 
-Result<int64_t> Core::PurgeExpired(int chunk, const std::function<bool()>& stop) {
+Result<int64_t> Core::PurgeExpired(int chunk, const std::function<bool()>& go_on) {
   chunk = std::max(chunk, 1);
   // What had expired when the purge began: rows expiring meanwhile wait for the next one, so
   // that a stream of new rows cannot keep it going.
@@ -485,11 +485,15 @@ Result<int64_t> Core::PurgeExpired(int chunk, const std::function<bool()>& stop)
   // (a token from a longer lifetime configured earlier stays until it has expired too).
   const int64_t tokens_before = now - kPurgeGraceSeconds;
   const std::string jti_below = JtiTimePrefix((tokens_before - tokens_.options().ttl_seconds) * 1000);
-  int64_t total = 0;
+  int64_t total = 0, transactions = 0;
+  bool stopped = false;
   // One table's expired rows, a chunk per transaction, until a chunk comes back short.
   const auto drain = [&](const std::function<Result<int64_t>(WriteTx&)>& remove) -> Status {
-    for (int64_t n = chunk; n == chunk;) {
-      if (stop && stop()) return Ok();
+    for (int64_t n = chunk; n == chunk && !stopped;) {
+      if (transactions++ > 0 && go_on && !go_on()) {
+        stopped = true;
+        break;
+      }
       AUTHD_RETURN_IF_ERROR(store_.Write([&](WriteTx& tx) -> Status {
         AUTHD_ASSIGN_OR_RETURN(n, remove(tx));
         return Ok();

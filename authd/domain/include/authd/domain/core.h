@@ -145,10 +145,11 @@ class Core {
   // inactive anyway) and the ids of used WebAuthn ceremonies that expired (their handles are
   // refused as expired anyway), in transactions of at most `chunk` rows each, so that the writes
   // of requests queued meanwhile wait for one small transaction, never for the whole purge.
-  // Deletes all that had expired when it began, unless `stop` turns true between two
-  // transactions. Returns how many rows it deleted.
+  // Deletes all that had expired when it began. `go_on`, if given, is called between two
+  // transactions and may wait there (to spread the purge out); it returns false to stop. Returns
+  // how many rows it deleted.
   static constexpr int kPurgeChunk = 500;
-  Result<int64_t> PurgeExpired(int chunk = kPurgeChunk, const std::function<bool()>& stop = nullptr);
+  Result<int64_t> PurgeExpired(int chunk = kPurgeChunk, const std::function<bool()>& go_on = nullptr);
 
   // For the factor services: the user by (normalised) username, kNotFound otherwise; and an
   // audit line for a refusal, written in its own transaction.
