@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <map>
+#include <optional>
+
 #include "authd/base/encoding.h"
 #include "domain/fixture.h"
 #include "util/yubikey_otp.h"
@@ -86,6 +90,86 @@ TEST_F(OtpServiceTest, SuccessClearsTheFailureCount) {
   EXPECT_TRUE(otp_->VerifyTotp("alice", CodeAt(secret, 0), "", Ctx()));
   EXPECT_EQ(Verify(Wrong(secret)), ErrorCode::kOtpInvalid);
   EXPECT_EQ(otp_->LockedFor("user:" + alice_.id).value(), 0);  // one failure since, not two
+}
+
+// A verification checked before an administrator disabled its user, or revoked its key, and
+// written after: the write finds the change, consumes nothing and issues no token; the answer is
+// the one the check gives a disabled user or a revoked key, the audit says which.
+TEST_F(OtpServiceTest, AVerificationCheckedBeforeItsUserWasDisabledOrItsKeyRevokedIssuesNoToken) {
+  std::string id;
+  const Bytes secret = Enrol(&id);
+  clock_.AdvanceSeconds(60);
+  auto newest = [&] {
+    auto events = core_->ListAudit(0, 0, 1);  // the newest first
+    EXPECT_TRUE(events && !events->empty());
+    return events && !events->empty() ? events->front() : AuditEvent{};
+  };
+  auto checked_then = [&](const std::function<void()>& change) {
+    auto plan = otp_->PlanVerifyTotp("alice", CodeAt(secret, 0), "", Ctx("anonymous"));
+    EXPECT_TRUE(plan) << (plan ? "" : plan.error().detail);
+    if (!plan) return std::optional<ErrorCode>(ErrorCode::kInternal);
+    change();
+    auto r = RunNow(*store_, std::move(plan.value()));
+    return r ? std::nullopt : std::optional<ErrorCode>(r.code());
+  };
+
+  EXPECT_EQ(checked_then([&] { ASSERT_TRUE(core_->SetUserStatus(Ctx(), "alice", kStatusDisabled)); }),
+            ErrorCode::kOtpInvalid);
+  AuditEvent e = newest();
+  EXPECT_EQ(e.action, "totp.verify");
+  EXPECT_EQ(e.outcome, "failure");
+  EXPECT_EQ(e.reason, "user_disabled");
+  ASSERT_TRUE(core_->SetUserStatus(Ctx(), "alice", kStatusActive));
+  EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "alice").value(), 0);  // none was issued
+  // The step was not consumed: the same code verifies now.
+  EXPECT_TRUE(otp_->VerifyTotp("alice", CodeAt(secret, 0), "", Ctx()));
+  EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "alice").value(), 1);
+
+  clock_.AdvanceSeconds(30);
+  EXPECT_EQ(checked_then([&] { ASSERT_TRUE(core_->RevokeCredential(Ctx(), "alice", id)); }), ErrorCode::kOtpInvalid);
+  e = newest();
+  EXPECT_EQ(e.action, "totp.verify");
+  EXPECT_EQ(e.reason, "credential_revoked");
+  EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "alice").value(), 0);
+}
+
+// The same for a YubiKey OTP, through the token route and through ykval (which answers BAD_OTP, as
+// it answers a revoked key).
+TEST_F(OtpServiceTest, AYubiKeyOtpCheckedBeforeItsKeyWasRevokedIsNotAccepted) {
+  auto client = core_->CreateClient(Ctx(), {"legacy", {"ykval"}, {}});
+  ASSERT_TRUE(client) << client.error().detail;
+  const Bytes client_key = Base64Decode(client->ykval_key).value();
+  const Bytes aes = RandomBytes(16), uid = RandomBytes(6);
+  YubiOtpRegistration reg;
+  reg.public_id = "vvccccfhcbcb";
+  reg.private_id = HexEncode(uid);
+  reg.aes_key = HexEncode(aes);
+  auto cred = otp_->RegisterYubiOtp(Ctx(), "alice", reg);
+  ASSERT_TRUE(cred) << cred.error().detail;
+  auto otp = [&](uint16_t counter) { return reg.public_id + testing::GenerateWithLibyubikey(aes, uid, counter, 0); };
+
+  auto plan = otp_->PlanVerifyYubiOtp(otp(1), "", Ctx("anonymous"));
+  ASSERT_TRUE(plan) << plan.error().detail;
+  ASSERT_TRUE(core_->SetUserStatus(Ctx(), "alice", kStatusDisabled));
+  auto r = RunNow(*store_, std::move(plan.value()));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.code(), ErrorCode::kUserDisabled);
+  ASSERT_TRUE(core_->SetUserStatus(Ctx(), "alice", kStatusActive));
+  EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "alice").value(), 0);
+
+  std::map<std::string, std::string> params = {
+      {"id", std::to_string(client->client.ykval_id)}, {"otp", otp(1)}, {"nonce", "0123456789abcdef"}};
+  params["h"] = otp::YkvalSignature(params, client_key);
+  Plan<YkvalAnswer> ykval = otp_->PlanYkval(params, "127.0.0.1", Ctx("ykval"));
+  ASSERT_TRUE(ykval.write);  // the OTP was not consumed by the refused write: it checks out
+  ASSERT_TRUE(core_->RevokeCredential(Ctx(), "alice", cred->id));
+  auto answer = RunNow(*store_, std::move(ykval));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->fields["status"], "BAD_OTP");
+  auto events = core_->ListAudit(0, 0, 1);  // the newest first
+  ASSERT_TRUE(events && !events->empty());
+  EXPECT_EQ(events->front().action, "ykval.verify");
+  EXPECT_EQ(events->front().reason, "credential_revoked");
 }
 
 TEST_F(OtpServiceTest, T08_ClockSteppedBackDoesNotRevivePastSteps) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "authd/base/encoding.h"
 #include "domain/fixture.h"
 #include "webauthn/builders.h"
@@ -33,8 +35,10 @@ class WebAuthnServiceTest : public CoreFixture {
     return k;
   }
 
-  // One login ceremony of `user` with credential `id`, its assertion signed by `signer`.
-  Status LogIn(const std::string& user, const Bytes& id, EVP_PKEY* signer, uint32_t count) {
+  // One login ceremony of `user` with credential `id`, its assertion signed by `signer`;
+  // `between`, if given, runs after the assertion was checked and before its write.
+  Status LogIn(const std::string& user, const Bytes& id, EVP_PKEY* signer, uint32_t count,
+               const std::function<void()>& between = nullptr) {
     auto started = service_->StartAuthentication({user, "", "discouraged"}, Ctx());
     if (!started) return started.error();
     auto options = ParseJsonStrict(started->public_key);
@@ -51,7 +55,10 @@ class WebAuthnServiceTest : public CoreFixture {
     const Bytes hash = Sha256(cred.client_data_json);
     signed_data.insert(signed_data.end(), hash.begin(), hash.end());
     cred.signature = SignWith(signer, webauthn::cose::kES256, signed_data);
-    auto token = service_->FinishAuthentication(started->handle, cred, Ctx());
+    auto plan = service_->PlanFinishAuthentication(started->handle, cred, Ctx());
+    if (!plan) return plan.error();
+    if (between) between();
+    auto token = RunNow(*store_, std::move(plan.value()));
     if (!token) return token.error();
     return Ok();
   }
@@ -89,6 +96,45 @@ TEST_F(WebAuthnServiceTest, KeepsAtMostItsBoundOfParsedKeysAndEachLoginUsesItsOw
   const Status wrong = LogIn(user, first.raw_id, keys[1].second.pkey.get(), ++first.count);
   EXPECT_EQ(wrong.code(), ErrorCode::kSignatureInvalid);
   EXPECT_TRUE(LogIn(user, first.raw_id, first.pkey.get(), ++first.count));
+}
+
+// A login whose assertion was checked before an administrator disabled its user, or revoked its
+// key, and whose write comes after: the write finds the change, so no token is issued after the
+// administrator's answer (whose revocation of the user's tokens could not have found it), and
+// nothing is consumed.
+TEST_F(WebAuthnServiceTest, ALoginCheckedBeforeItsUserWasDisabledOrItsKeyRevokedIssuesNoToken) {
+  MakeService(8);
+  MakeUser("carol");
+  Key key = Import("carol", 0);
+  auto last_refusal = [&] {
+    auto events = core_->ListAudit(0, 0, 1);  // the newest first
+    EXPECT_TRUE(events && !events->empty());
+    return events && !events->empty() ? events->front() : AuditEvent{};
+  };
+
+  const Status disabled = LogIn("carol", key.raw_id, key.pkey.get(), ++key.count, [&] {
+    ASSERT_TRUE(core_->SetUserStatus(Ctx(), "carol", kStatusDisabled));
+  });
+  EXPECT_EQ(disabled.code(), ErrorCode::kUserDisabled);
+  AuditEvent e = last_refusal();
+  EXPECT_EQ(e.action, "webauthn.authenticate");
+  EXPECT_EQ(e.outcome, "failure");
+  EXPECT_EQ(e.reason, "user_disabled");
+  ASSERT_TRUE(core_->SetUserStatus(Ctx(), "carol", kStatusActive));
+  EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "carol").value(), 0);  // none was issued
+  // The refused write advanced nothing: the same signature count is accepted next.
+  ASSERT_TRUE(LogIn("carol", key.raw_id, key.pkey.get(), key.count));
+  EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "carol").value(), 1);
+
+  const std::string id = Base64UrlEncode(key.raw_id);
+  const Status revoked = LogIn("carol", key.raw_id, key.pkey.get(), ++key.count, [&] {
+    ASSERT_TRUE(core_->RevokeCredential(Ctx(), "carol", id));
+  });
+  EXPECT_EQ(revoked.code(), ErrorCode::kCredentialRevoked);
+  e = last_refusal();
+  EXPECT_EQ(e.action, "webauthn.authenticate");
+  EXPECT_EQ(e.reason, "credential_revoked");
+  EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "carol").value(), 0);
 }
 
 }  // namespace

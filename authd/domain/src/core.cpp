@@ -55,6 +55,14 @@ Result<User> Core::LoadUser(ReadTx& tx, std::string_view username) {
   return std::move(*user);
 }
 
+Status Core::StillInService(ReadTx& tx, std::string_view user_id, std::string_view credential_id) {
+  AUTHD_ASSIGN_OR_RETURN(auto now, tx.FindServiceStatus(user_id, credential_id));
+  if (!now) return Err(ErrorCode::kCredentialRevoked, "this key was removed meanwhile");
+  if (now->user != kStatusActive) return Err(ErrorCode::kUserDisabled, "the user was disabled meanwhile");
+  if (now->credential != kStatusActive) return Err(ErrorCode::kCredentialRevoked, "this key was revoked meanwhile");
+  return Ok();
+}
+
 Status Core::CheckRoomForCredential(ReadTx& tx, std::string_view user_id) const {
   // An unconfirmed TOTP enrolment takes its room until it is confirmed or expires.
   AUTHD_ASSIGN_OR_RETURN(auto held, tx.CountHeldCredentials(user_id, clock_.NowSeconds()));

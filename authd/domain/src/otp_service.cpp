@@ -388,6 +388,7 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyTotp(std::string_view username, 
                                                 step, counter.has_value(), std::move(detail)});
   Plan<IssuedToken> plan;
   plan.write = [this, done, replayed](WriteTx& tx) -> Status {
+    AUTHD_RETURN_IF_ERROR(Core::StillInService(tx, done->user_id, done->credential_id));
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceTotpStep(done->credential_id, done->step, done->now));
     if (!advanced) return replayed;  // a concurrent request used this step first
     // A success clears the failures the check read; with none read, there is nothing to clear (a
@@ -399,9 +400,13 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyTotp(std::string_view username, 
     a.detail["jti"] = done->token.record.jti;
     return core_.audit().Append(tx, done->ctx, a);
   };
-  plan.finish = AnswerOrRefuse(done, &Success::token, [this](const Success& d, const Error& e) {
-    Refuse(d.ctx, "totp.verify", d.target, e, d.detail);
-  });
+  plan.finish = [this, done, invalid](Status s) -> Result<IssuedToken> {
+    if (s) return std::move(done->token);
+    Refuse(done->ctx, "totp.verify", done->target, s.error(), done->detail);
+    // Disabled or taken out of service since the check: answered as the check answers them.
+    if (s.code() == ErrorCode::kUserDisabled || s.code() == ErrorCode::kCredentialRevoked) return invalid;
+    return s.error();
+  };
   return plan;
 }
 
@@ -597,6 +602,7 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyYubiOtp(std::string_view otp_tex
   Plan<IssuedToken> plan;
   plan.write = [this, done](WriteTx& tx) -> Status {
     const YubiCheck& k = done->check;
+    AUTHD_RETURN_IF_ERROR(Core::StillInService(tx, k.user.id, k.cred.id));
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(k.cred.public_id, k.token.use_counter,
                                                                     k.token.session_counter, "", done->otp,
                                                                     done->now));
@@ -718,6 +724,7 @@ Plan<YkvalAnswer> OtpService::PlanYkval(const std::map<std::string, std::string>
   Plan<YkvalAnswer> plan;
   plan.write = [this, done](WriteTx& tx) -> Status {
     const YubiCheck& k = done->check;
+    AUTHD_RETURN_IF_ERROR(Core::StillInService(tx, k.user.id, k.cred.id));
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(k.cred.public_id, k.token.use_counter,
                                                                     k.token.session_counter, done->nonce, done->otp,
                                                                     done->now));
@@ -731,7 +738,13 @@ Plan<YkvalAnswer> OtpService::PlanYkval(const std::map<std::string, std::string>
     YkvalAnswer& reply = done->out;
     if (!s) {
       Refuse(done->ctx, "ykval.verify", done->target, s.error());
-      reply.fields["status"] = s.code() == ErrorCode::kOtpReplayed ? "REPLAYED_OTP" : "BACKEND_ERROR";
+      switch (s.code()) {
+        case ErrorCode::kOtpReplayed: reply.fields["status"] = "REPLAYED_OTP"; break;
+        // The key or its owner taken out of service after the check read them: as the check.
+        case ErrorCode::kUserDisabled:
+        case ErrorCode::kCredentialRevoked: reply.fields["status"] = "BAD_OTP"; break;
+        default: reply.fields["status"] = "BACKEND_ERROR"; break;
+      }
       return std::move(reply);
     }
     reply.fields["status"] = "OK";

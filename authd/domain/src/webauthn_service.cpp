@@ -537,6 +537,7 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
   plan.write = [this, done](WriteTx& tx) -> Status {
     const Ceremony& spent = done->ceremony;
     const webauthn::AssertionOutcome& v = done->verified;
+    AUTHD_RETURN_IF_ERROR(Core::StillInService(tx, done->token.record.user_id, done->credential_id));
     AUTHD_ASSIGN_OR_RETURN(bool live, tx.UseCeremony(spent.id, spent.expires_at));
     if (!live) return Err(ErrorCode::kChallengeUnknown, "the ceremony was used by another request");
     // §7.2 step 24: the counter advances only from the value this verification saw (P2).

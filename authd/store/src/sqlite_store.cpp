@@ -507,6 +507,13 @@ class SqliteTx final : public domain::WriteTx {
     q.Bind(1, id);
     return One<std::string>(q, [](const Query& r) { return r.Text(0); });
   }
+  Result<std::optional<ServiceStatus>> FindServiceStatus(std::string_view user_id,
+                                                         std::string_view credential_id) override {
+    AUTHD_PREPARE(q, "SELECT u.status, c.status FROM credentials c JOIN users u ON u.id = c.user_id "
+                     "WHERE c.id = ?2 AND c.user_id = ?1");
+    q.Bind(1, user_id).Bind(2, credential_id);
+    return One<ServiceStatus>(q, [](const Query& r) { return ServiceStatus{r.Text(0), r.Text(1)}; });
+  }
   Result<std::optional<Client>> FindClient(std::string_view client_id) override {
     AUTHD_PREPARE(q, "SELECT " CLIENT_COLS " FROM clients WHERE client_id = ?1");
     q.Bind(1, client_id);

@@ -158,6 +158,11 @@ class Core {
   // revoked, unconfirmed TOTP enrolments counted: checked before a ceremony starts and again in
   // the transaction that stores one.
   Status CheckRoomForCredential(ReadTx& tx, std::string_view user_id) const;
+  // In a verification's write, before it consumes anything or issues a token: kUserDisabled or
+  // kCredentialRevoked when an administrator disabled the user or took the credential out of
+  // service after the verification read them. The write is ordered with the administrator's, so
+  // either it comes first (and the revocation finds its token) or it sees the change here.
+  static Status StillInService(ReadTx& tx, std::string_view user_id, std::string_view credential_id);
   void AuditRefusal(const AuditContext& ctx, AuditEntry entry);
 
  private:

@@ -27,6 +27,13 @@ class ReadTx {
   virtual Result<std::optional<Credential>> FindCredential(std::string_view id) = 0;
   // The status of a credential record alone (what a verification checks of it).
   virtual Result<std::optional<std::string>> FindCredentialStatus(std::string_view id) = 0;
+  // The statuses of a user and of one of their credentials, read together; nothing when the
+  // credential is not that user's.
+  struct ServiceStatus {
+    std::string user, credential;
+  };
+  virtual Result<std::optional<ServiceStatus>> FindServiceStatus(std::string_view user_id,
+                                                                 std::string_view credential_id) = 0;
 
   virtual Result<std::optional<Client>> FindClient(std::string_view client_id) = 0;
   virtual Result<std::optional<Client>> FindClientByYkvalId(int64_t ykval_id) = 0;
