@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <utility>
 
 #include "authd/base/crypto.h"
 #include "authd/domain/core.h"
@@ -14,7 +16,8 @@
 namespace authd::domain {
 
 // The real store, with the read transactions made through it counted (a service's reads are a
-// cost the tests hold it to).
+// cost the tests hold it to), and a change that a test makes between a service's read and its
+// write (BeforeNextWrite).
 class CountingStore final : public Store {
  public:
   explicit CountingStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
@@ -22,7 +25,12 @@ class CountingStore final : public Store {
     ++reads_;
     return inner_->Read(fn);
   }
-  Status Write(const std::function<Status(WriteTx&)>& fn) override { return inner_->Write(fn); }
+  Status Write(const std::function<Status(WriteTx&)>& fn) override {
+    if (auto change = std::exchange(before_next_write_, nullptr)) change();
+    return inner_->Write(fn);
+  }
+  // `change` runs once, just before the next write made through this store.
+  void BeforeNextWrite(std::function<void()> change) { before_next_write_ = std::move(change); }
   void WriteThen(std::function<Status(WriteTx&)> fn, std::function<void(Status)> then, bool defer) override {
     inner_->WriteThen(std::move(fn), std::move(then), defer);
   }
@@ -36,6 +44,7 @@ class CountingStore final : public Store {
  private:
   std::unique_ptr<Store> inner_;
   std::atomic<int64_t> reads_{0};
+  std::function<void()> before_next_write_;
 };
 
 class CoreFixture : public ::testing::Test {

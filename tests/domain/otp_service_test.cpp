@@ -289,6 +289,29 @@ TEST_F(OtpServiceTest, EnrolmentExpiresAndIsNotUsableBeforeConfirmation) {
   EXPECT_EQ(otp_->ConfirmTotpEnrollment(started->handle, CodeAt(secret, 0), Ctx()).code(), ErrorCode::kChallengeExpired);
 }
 
+// An enrolment confirmed after its user was disabled (checked, then disabled before the write)
+// stores no credential.
+TEST_F(OtpServiceTest, AnEnrolmentConfirmedAsItsUserIsDisabledStoresNothing) {
+  TotpEnrollmentRequest r;
+  r.username = "alice";
+  auto started = otp_->StartTotpEnrollment(Operator(), r, Ctx());
+  ASSERT_TRUE(started) << started.error().detail;
+  std::string b32 = started->secret;
+  b32.append((8 - b32.size() % 8) % 8, '=');
+  const Bytes secret = Base32Decode(b32).value();
+  counting_->BeforeNextWrite([&] { ASSERT_TRUE(core_->SetUserStatus(Ctx(), "alice", kStatusDisabled)); });
+  EXPECT_EQ(otp_->ConfirmTotpEnrollment(started->handle, CodeAt(secret, 0), Ctx()).code(), ErrorCode::kUserDisabled);
+  std::vector<Credential> creds;
+  ASSERT_TRUE(store_->Read([&](ReadTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(creds, tx.ListCredentials(alice_.id));
+    return Ok();
+  }));
+  EXPECT_TRUE(creds.empty());
+  // Nothing was consumed either: enabled again, the enrolment can still be confirmed.
+  ASSERT_TRUE(core_->SetUserStatus(Ctx(), "alice", kStatusActive));
+  EXPECT_TRUE(otp_->ConfirmTotpEnrollment(started->handle, CodeAt(secret, 0), Ctx()));
+}
+
 // A revoked TOTP credential verifies nothing; the user's other, active one still does.
 TEST_F(OtpServiceTest, OnlyActiveTotpCredentialsVerify) {
   std::string first_id, second_id;

@@ -7,6 +7,7 @@
 #include "authd/base/encoding.h"
 #include "domain/fixture.h"
 #include "webauthn/builders.h"
+#include "webauthn/test_authenticator.h"
 
 namespace authd::domain {
 namespace {
@@ -135,6 +136,48 @@ TEST_F(WebAuthnServiceTest, ALoginCheckedBeforeItsUserWasDisabledOrItsKeyRevoked
   EXPECT_EQ(e.action, "webauthn.authenticate");
   EXPECT_EQ(e.reason, "credential_revoked");
   EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "carol").value(), 0);
+}
+
+// A registration whose user is disabled after its attestation was checked and before its write
+// stores no key.
+TEST_F(WebAuthnServiceTest, ARegistrationFinishedAsItsUserIsDisabledStoresNoKey) {
+  MakeService(8);
+  const User dave = MakeUser("dave");
+  RegistrationRequest req;
+  req.username = "dave";
+  req.attestation = "none";
+  auto started = service_->StartRegistration(Operator(), req, Ctx());
+  ASSERT_TRUE(started) << started.error().detail;
+  auto options = ParseJsonStrict(started->public_key);
+  ASSERT_TRUE(options);
+  auto challenge = Base64UrlDecode((*options)["challenge"].get<std::string>());
+  ASSERT_TRUE(challenge);
+  webauthn::testing::TestAuthenticator authenticator;
+  const webauthn::RegistrationResponse response = authenticator.Register(*challenge, authenticator.NewRegistration());
+  RegistrationCredential cred;
+  cred.raw_id = authenticator.credential_id;
+  cred.client_data_json = response.client_data_json;
+  cred.attestation_object = response.attestation_object;
+  auto keys = [&] {
+    std::vector<Credential> all;
+    EXPECT_TRUE(store_->Read([&](ReadTx& tx) -> Status {
+      AUTHD_ASSIGN_OR_RETURN(all, tx.ListCredentials(dave.id));
+      return Ok();
+    }));
+    return all.size();
+  };
+
+  counting_->BeforeNextWrite([&] { ASSERT_TRUE(core_->SetUserStatus(Ctx(), "dave", kStatusDisabled)); });
+  EXPECT_EQ(service_->FinishRegistration(started->handle, cred, "key", Ctx()).code(), ErrorCode::kUserDisabled);
+  EXPECT_EQ(keys(), 0u);
+  auto events = core_->ListAudit(0, 0, 1);  // the newest first
+  ASSERT_TRUE(events && !events->empty());
+  EXPECT_EQ(events->front().action, "webauthn.register");
+  EXPECT_EQ(events->front().reason, "user_disabled");
+  // The refused ceremony is spent, as every refused one is.
+  ASSERT_TRUE(core_->SetUserStatus(Ctx(), "dave", kStatusActive));
+  EXPECT_EQ(service_->FinishRegistration(started->handle, cred, "key", Ctx()).code(), ErrorCode::kChallengeUnknown);
+  EXPECT_EQ(keys(), 0u);
 }
 
 }  // namespace

@@ -63,6 +63,12 @@ Status Core::StillInService(ReadTx& tx, std::string_view user_id, std::string_vi
   return Ok();
 }
 
+Status Core::UserStillActive(ReadTx& tx, std::string_view user_id) {
+  AUTHD_ASSIGN_OR_RETURN(auto user, tx.FindUserById(user_id));
+  if (!user || user->status != kStatusActive) return Err(ErrorCode::kUserDisabled, "the user was disabled meanwhile");
+  return Ok();
+}
+
 Status Core::CheckRoomForCredential(ReadTx& tx, std::string_view user_id) const {
   // An unconfirmed TOTP enrolment takes its room until it is confirmed or expires.
   AUTHD_ASSIGN_OR_RETURN(auto held, tx.CountHeldCredentials(user_id, clock_.NowSeconds()));

@@ -255,6 +255,7 @@ Result<Credential> OtpService::ConfirmTotpEnrollment(std::string_view handle, st
   cred.info = DumpJson(Json{{"algorithm", e->algorithm}, {"digits", e->digits}, {"period", e->period}});
   cred.created_at = now;
   Status s = core_.store().Write([&](WriteTx& tx) -> Status {
+    AUTHD_RETURN_IF_ERROR(Core::UserStillActive(tx, user->id));
     AUTHD_ASSIGN_OR_RETURN(bool live, tx.TakeTotpEnrollment(id_hash));
     if (!live) return Err(ErrorCode::kChallengeUnknown, "the enrolment was confirmed by another request");
     if (!e->enrollment_code_hash.empty()) {

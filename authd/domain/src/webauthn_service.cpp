@@ -256,6 +256,7 @@ Result<Plan<RegistrationResult>> WebAuthnService::PlanFinishRegistration(std::st
   plan.write = [this, done](WriteTx& tx) -> Status {
     const Ceremony& ceremony = done->ceremony;
     const WebAuthnCredential& key = done->out.credential;
+    AUTHD_RETURN_IF_ERROR(Core::UserStillActive(tx, done->user_id));
     AUTHD_ASSIGN_OR_RETURN(bool live, tx.UseCeremony(ceremony.id, ceremony.expires_at));
     if (!live) return Err(ErrorCode::kChallengeUnknown, "the ceremony was used by another request");
     if (!ceremony.enrollment_code_hash.empty()) {

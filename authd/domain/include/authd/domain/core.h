@@ -163,6 +163,9 @@ class Core {
   // service after the verification read them. The write is ordered with the administrator's, so
   // either it comes first (and the revocation finds its token) or it sees the change here.
   static Status StillInService(ReadTx& tx, std::string_view user_id, std::string_view credential_id);
+  // The same for an enrolment's write, before it stores a key: kUserDisabled when the user was
+  // disabled after the enrolment began.
+  static Status UserStillActive(ReadTx& tx, std::string_view user_id);
   void AuditRefusal(const AuditContext& ctx, AuditEntry entry);
 
  private:
