@@ -80,6 +80,13 @@ class CoreFixture : public ::testing::Test {
 
   Principal As(const User& u) { return Principal{u, "jti", false}; }
 
+  // The newest audit event (an empty one, and a failure, when there is none).
+  AuditEvent NewestAudit() {
+    auto events = core_->ListAudit(0, 0, 1);  // the newest first
+    EXPECT_TRUE(events && !events->empty());
+    return events && !events->empty() ? events->front() : AuditEvent{};
+  }
+
   testing::TempDir dir_;
   ManualClock clock_;
   SecretBytes master_;

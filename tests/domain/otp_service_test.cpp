@@ -59,6 +59,36 @@ class OtpServiceTest : public CoreFixture {
     return "999999";
   }
 
+  // A ykval client and a YubiKey of alice's, registered.
+  struct YkvalSetup {
+    ClientSecrets client;
+    Bytes client_key;
+    Bytes aes, uid;
+    std::string public_id = "vvccccfhcbcb";
+    std::string credential_id;
+    std::string Otp(uint16_t counter) const {
+      return public_id + testing::GenerateWithLibyubikey(aes, uid, counter, 0);
+    }
+  };
+  YkvalSetup SetUpYkval() {
+    YkvalSetup y;
+    auto client = core_->CreateClient(Ctx(), {"legacy", {"ykval"}, {}});
+    EXPECT_TRUE(client) << (client ? "" : client.error().detail);
+    if (!client) return y;
+    y.client = *client;
+    y.client_key = Base64Decode(client->ykval_key).value();
+    y.aes = RandomBytes(16);
+    y.uid = RandomBytes(6);
+    YubiOtpRegistration reg;
+    reg.public_id = y.public_id;
+    reg.private_id = HexEncode(y.uid);
+    reg.aes_key = HexEncode(y.aes);
+    auto cred = otp_->RegisterYubiOtp(Ctx(), "alice", reg);
+    EXPECT_TRUE(cred) << (cred ? "" : cred.error().detail);
+    if (cred) y.credential_id = cred->id;
+    return y;
+  }
+
   std::unique_ptr<OtpService> otp_;
   User alice_;
 };
@@ -99,11 +129,6 @@ TEST_F(OtpServiceTest, AVerificationCheckedBeforeItsUserWasDisabledOrItsKeyRevok
   std::string id;
   const Bytes secret = Enrol(&id);
   clock_.AdvanceSeconds(60);
-  auto newest = [&] {
-    auto events = core_->ListAudit(0, 0, 1);  // the newest first
-    EXPECT_TRUE(events && !events->empty());
-    return events && !events->empty() ? events->front() : AuditEvent{};
-  };
   auto checked_then = [&](const std::function<void()>& change) {
     auto plan = otp_->PlanVerifyTotp("alice", CodeAt(secret, 0), "", Ctx("anonymous"));
     EXPECT_TRUE(plan) << (plan ? "" : plan.error().detail);
@@ -115,7 +140,7 @@ TEST_F(OtpServiceTest, AVerificationCheckedBeforeItsUserWasDisabledOrItsKeyRevok
 
   EXPECT_EQ(checked_then([&] { ASSERT_TRUE(core_->SetUserStatus(Ctx(), "alice", kStatusDisabled)); }),
             ErrorCode::kOtpInvalid);
-  AuditEvent e = newest();
+  AuditEvent e = NewestAudit();
   EXPECT_EQ(e.action, "totp.verify");
   EXPECT_EQ(e.outcome, "failure");
   EXPECT_EQ(e.reason, "user_disabled");
@@ -127,7 +152,7 @@ TEST_F(OtpServiceTest, AVerificationCheckedBeforeItsUserWasDisabledOrItsKeyRevok
 
   clock_.AdvanceSeconds(30);
   EXPECT_EQ(checked_then([&] { ASSERT_TRUE(core_->RevokeCredential(Ctx(), "alice", id)); }), ErrorCode::kOtpInvalid);
-  e = newest();
+  e = NewestAudit();
   EXPECT_EQ(e.action, "totp.verify");
   EXPECT_EQ(e.reason, "credential_revoked");
   EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "alice").value(), 0);
@@ -136,17 +161,8 @@ TEST_F(OtpServiceTest, AVerificationCheckedBeforeItsUserWasDisabledOrItsKeyRevok
 // The same for a YubiKey OTP, through the token route and through ykval (which answers BAD_OTP, as
 // it answers a revoked key).
 TEST_F(OtpServiceTest, AYubiKeyOtpCheckedBeforeItsKeyWasRevokedIsNotAccepted) {
-  auto client = core_->CreateClient(Ctx(), {"legacy", {"ykval"}, {}});
-  ASSERT_TRUE(client) << client.error().detail;
-  const Bytes client_key = Base64Decode(client->ykval_key).value();
-  const Bytes aes = RandomBytes(16), uid = RandomBytes(6);
-  YubiOtpRegistration reg;
-  reg.public_id = "vvccccfhcbcb";
-  reg.private_id = HexEncode(uid);
-  reg.aes_key = HexEncode(aes);
-  auto cred = otp_->RegisterYubiOtp(Ctx(), "alice", reg);
-  ASSERT_TRUE(cred) << cred.error().detail;
-  auto otp = [&](uint16_t counter) { return reg.public_id + testing::GenerateWithLibyubikey(aes, uid, counter, 0); };
+  const YkvalSetup y = SetUpYkval();
+  auto otp = [&](uint16_t counter) { return y.Otp(counter); };
 
   auto plan = otp_->PlanVerifyYubiOtp(otp(1), "", Ctx("anonymous"));
   ASSERT_TRUE(plan) << plan.error().detail;
@@ -158,18 +174,17 @@ TEST_F(OtpServiceTest, AYubiKeyOtpCheckedBeforeItsKeyWasRevokedIsNotAccepted) {
   EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "alice").value(), 0);
 
   std::map<std::string, std::string> params = {
-      {"id", std::to_string(client->client.ykval_id)}, {"otp", otp(1)}, {"nonce", "0123456789abcdef"}};
-  params["h"] = otp::YkvalSignature(params, client_key);
+      {"id", std::to_string(y.client.client.ykval_id)}, {"otp", otp(1)}, {"nonce", "0123456789abcdef"}};
+  params["h"] = otp::YkvalSignature(params, y.client_key);
   Plan<YkvalAnswer> ykval = otp_->PlanYkval(params, "127.0.0.1", Ctx("ykval"));
   ASSERT_TRUE(ykval.write);  // the OTP was not consumed by the refused write: it checks out
-  ASSERT_TRUE(core_->RevokeCredential(Ctx(), "alice", cred->id));
+  ASSERT_TRUE(core_->RevokeCredential(Ctx(), "alice", y.credential_id));
   auto answer = RunNow(*store_, std::move(ykval));
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->fields["status"], "BAD_OTP");
-  auto events = core_->ListAudit(0, 0, 1);  // the newest first
-  ASSERT_TRUE(events && !events->empty());
-  EXPECT_EQ(events->front().action, "ykval.verify");
-  EXPECT_EQ(events->front().reason, "credential_revoked");
+  const AuditEvent e = NewestAudit();
+  EXPECT_EQ(e.action, "ykval.verify");
+  EXPECT_EQ(e.reason, "credential_revoked");
 }
 
 TEST_F(OtpServiceTest, T08_ClockSteppedBackDoesNotRevivePastSteps) {
@@ -222,22 +237,15 @@ TEST_F(OtpServiceTest, ACodeSharedWithTheUsedStepIsAcceptedForTheCurrentOneOnce)
 // A ykval call looks its client and the YubiKey up in one read transaction, and looks no key up
 // for a client that may not verify.
 TEST_F(OtpServiceTest, YkvalReadsItsClientAndTheKeyInOneTransaction) {
-  auto client = core_->CreateClient(Ctx(), {"legacy", {"ykval"}, {}});
-  ASSERT_TRUE(client) << client.error().detail;
-  const Bytes client_key = Base64Decode(client->ykval_key).value();
-  const Bytes aes = RandomBytes(16), uid = RandomBytes(6);
-  YubiOtpRegistration reg;
-  reg.public_id = "vvccccfhcbcb";
-  reg.private_id = HexEncode(uid);
-  reg.aes_key = HexEncode(aes);
-  ASSERT_TRUE(otp_->RegisterYubiOtp(Ctx(), "alice", reg));
+  const YkvalSetup y = SetUpYkval();
+  const Bytes& client_key = y.client_key;
 
   int calls = 0;
   auto call = [&](uint16_t counter, ByteView key) {
     ++calls;
     std::map<std::string, std::string> params = {
-        {"id", std::to_string(client->client.ykval_id)},
-        {"otp", reg.public_id + testing::GenerateWithLibyubikey(aes, uid, counter, 0)},
+        {"id", std::to_string(y.client.client.ykval_id)},
+        {"otp", y.Otp(counter)},
         {"nonce", "0123456789abcdef" + std::to_string(calls)}};
     params["h"] = otp::YkvalSignature(params, key);
     const int64_t before = counting_->reads();

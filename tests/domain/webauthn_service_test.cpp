@@ -107,17 +107,12 @@ TEST_F(WebAuthnServiceTest, ALoginCheckedBeforeItsUserWasDisabledOrItsKeyRevoked
   MakeService(8);
   MakeUser("carol");
   Key key = Import("carol", 0);
-  auto last_refusal = [&] {
-    auto events = core_->ListAudit(0, 0, 1);  // the newest first
-    EXPECT_TRUE(events && !events->empty());
-    return events && !events->empty() ? events->front() : AuditEvent{};
-  };
 
   const Status disabled = LogIn("carol", key.raw_id, key.pkey.get(), ++key.count, [&] {
     ASSERT_TRUE(core_->SetUserStatus(Ctx(), "carol", kStatusDisabled));
   });
   EXPECT_EQ(disabled.code(), ErrorCode::kUserDisabled);
-  AuditEvent e = last_refusal();
+  AuditEvent e = NewestAudit();
   EXPECT_EQ(e.action, "webauthn.authenticate");
   EXPECT_EQ(e.outcome, "failure");
   EXPECT_EQ(e.reason, "user_disabled");
@@ -132,7 +127,7 @@ TEST_F(WebAuthnServiceTest, ALoginCheckedBeforeItsUserWasDisabledOrItsKeyRevoked
     ASSERT_TRUE(core_->RevokeCredential(Ctx(), "carol", id));
   });
   EXPECT_EQ(revoked.code(), ErrorCode::kCredentialRevoked);
-  e = last_refusal();
+  e = NewestAudit();
   EXPECT_EQ(e.action, "webauthn.authenticate");
   EXPECT_EQ(e.reason, "credential_revoked");
   EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "carol").value(), 0);
@@ -170,10 +165,9 @@ TEST_F(WebAuthnServiceTest, ARegistrationFinishedAsItsUserIsDisabledStoresNoKey)
   counting_->BeforeNextWrite([&] { ASSERT_TRUE(core_->SetUserStatus(Ctx(), "dave", kStatusDisabled)); });
   EXPECT_EQ(service_->FinishRegistration(started->handle, cred, "key", Ctx()).code(), ErrorCode::kUserDisabled);
   EXPECT_EQ(keys(), 0u);
-  auto events = core_->ListAudit(0, 0, 1);  // the newest first
-  ASSERT_TRUE(events && !events->empty());
-  EXPECT_EQ(events->front().action, "webauthn.register");
-  EXPECT_EQ(events->front().reason, "user_disabled");
+  const AuditEvent e = NewestAudit();
+  EXPECT_EQ(e.action, "webauthn.register");
+  EXPECT_EQ(e.reason, "user_disabled");
   // The refused ceremony is spent, as every refused one is.
   ASSERT_TRUE(core_->SetUserStatus(Ctx(), "dave", kStatusActive));
   EXPECT_EQ(service_->FinishRegistration(started->handle, cred, "key", Ctx()).code(), ErrorCode::kChallengeUnknown);
