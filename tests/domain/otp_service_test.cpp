@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "authd/base/encoding.h"
 #include "domain/fixture.h"
@@ -28,16 +29,21 @@ class OtpServiceTest : public CoreFixture {
     alice_ = MakeUser("alice");
   }
 
-  // Enrols and confirms TOTP for alice; returns the raw secret (and the credential's id).
-  Bytes Enrol(std::string* id = nullptr) {
+  // Starts a TOTP enrolment for alice: its handle and raw secret.
+  std::pair<std::string, Bytes> StartEnrolment() {
     TotpEnrollmentRequest r;
     r.username = "alice";
     auto started = otp_->StartTotpEnrollment(Operator(), r, Ctx());
-    EXPECT_TRUE(started) << started.error().detail;
+    EXPECT_TRUE(started) << (started ? "" : started.error().detail);
+    if (!started) return {};
     std::string b32 = started->secret;
     b32.append((8 - b32.size() % 8) % 8, '=');
-    Bytes secret = Base32Decode(b32).value();
-    auto cred = otp_->ConfirmTotpEnrollment(started->handle, CodeAt(secret, 0), Ctx());
+    return {started->handle, Base32Decode(b32).value()};
+  }
+  // Enrols and confirms TOTP for alice; returns the raw secret (and the credential's id).
+  Bytes Enrol(std::string* id = nullptr) {
+    auto [handle, secret] = StartEnrolment();
+    auto cred = otp_->ConfirmTotpEnrollment(handle, CodeAt(secret, 0), Ctx());
     EXPECT_TRUE(cred) << cred.error().detail;
     if (id && cred) *id = cred->id;
     return secret;
@@ -285,30 +291,18 @@ TEST_F(OtpServiceTest, AVerificationNamingAKeptClientReadsOnce) {
 }
 
 TEST_F(OtpServiceTest, EnrolmentExpiresAndIsNotUsableBeforeConfirmation) {
-  TotpEnrollmentRequest r;
-  r.username = "alice";
-  auto started = otp_->StartTotpEnrollment(Operator(), r, Ctx());
-  ASSERT_TRUE(started);
-  std::string b32 = started->secret;
-  b32.append((8 - b32.size() % 8) % 8, '=');
-  Bytes secret = Base32Decode(b32).value();
+  const auto [handle, secret] = StartEnrolment();
   EXPECT_EQ(Verify(CodeAt(secret, 0)), ErrorCode::kOtpInvalid);
   clock_.AdvanceSeconds(601);
-  EXPECT_EQ(otp_->ConfirmTotpEnrollment(started->handle, CodeAt(secret, 0), Ctx()).code(), ErrorCode::kChallengeExpired);
+  EXPECT_EQ(otp_->ConfirmTotpEnrollment(handle, CodeAt(secret, 0), Ctx()).code(), ErrorCode::kChallengeExpired);
 }
 
 // An enrolment confirmed after its user was disabled (checked, then disabled before the write)
 // stores no credential.
 TEST_F(OtpServiceTest, AnEnrolmentConfirmedAsItsUserIsDisabledStoresNothing) {
-  TotpEnrollmentRequest r;
-  r.username = "alice";
-  auto started = otp_->StartTotpEnrollment(Operator(), r, Ctx());
-  ASSERT_TRUE(started) << started.error().detail;
-  std::string b32 = started->secret;
-  b32.append((8 - b32.size() % 8) % 8, '=');
-  const Bytes secret = Base32Decode(b32).value();
+  const auto [handle, secret] = StartEnrolment();
   counting_->BeforeNextWrite([&] { ASSERT_TRUE(core_->SetUserStatus(Ctx(), "alice", kStatusDisabled)); });
-  EXPECT_EQ(otp_->ConfirmTotpEnrollment(started->handle, CodeAt(secret, 0), Ctx()).code(), ErrorCode::kUserDisabled);
+  EXPECT_EQ(otp_->ConfirmTotpEnrollment(handle, CodeAt(secret, 0), Ctx()).code(), ErrorCode::kUserDisabled);
   std::vector<Credential> creds;
   ASSERT_TRUE(store_->Read([&](ReadTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(creds, tx.ListCredentials(alice_.id));
@@ -317,7 +311,7 @@ TEST_F(OtpServiceTest, AnEnrolmentConfirmedAsItsUserIsDisabledStoresNothing) {
   EXPECT_TRUE(creds.empty());
   // Nothing was consumed either: enabled again, the enrolment can still be confirmed.
   ASSERT_TRUE(core_->SetUserStatus(Ctx(), "alice", kStatusActive));
-  EXPECT_TRUE(otp_->ConfirmTotpEnrollment(started->handle, CodeAt(secret, 0), Ctx()));
+  EXPECT_TRUE(otp_->ConfirmTotpEnrollment(handle, CodeAt(secret, 0), Ctx()));
 }
 
 // A revoked TOTP credential verifies nothing; the user's other, active one still does.
