@@ -164,6 +164,26 @@ TEST_F(OtpServiceTest, AVerificationCheckedBeforeItsUserWasDisabledOrItsKeyRevok
   EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "alice").value(), 0);
 }
 
+// The same when the user is disabled by another process writing the same database file (as
+// authctl does), which the store learns of through the change count beside the file.
+TEST_F(OtpServiceTest, AVerificationCheckedBeforeAnotherProcessDisabledItsUserIssuesNoToken) {
+  const Bytes secret = Enrol();
+  clock_.AdvanceSeconds(60);
+  auto other = store::OpenSqliteStore(dir_.File("authd.db"));
+  ASSERT_TRUE(other) << other.error().detail;
+  auto plan = otp_->PlanVerifyTotp("alice", CodeAt(secret, 0), "", Ctx("anonymous"));
+  ASSERT_TRUE(plan) << plan.error().detail;
+  ASSERT_TRUE((*other)->Write([&](WriteTx& tx) -> Status {
+    User changed = alice_;
+    changed.status = kStatusDisabled;
+    return tx.UpdateUser(changed);
+  }));
+  auto r = RunNow(*store_, std::move(plan.value()));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.code(), ErrorCode::kOtpInvalid);
+  EXPECT_EQ(NewestAudit().reason, "user_disabled");
+}
+
 // The same for a YubiKey OTP, through the token route and through ykval (which answers BAD_OTP, as
 // it answers a revoked key).
 TEST_F(OtpServiceTest, AYubiKeyOtpCheckedBeforeItsKeyWasRevokedIsNotAccepted) {

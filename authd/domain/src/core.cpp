@@ -55,7 +55,9 @@ Result<User> Core::LoadUser(ReadTx& tx, std::string_view username) {
   return std::move(*user);
 }
 
-Status Core::StillInService(ReadTx& tx, std::string_view user_id, std::string_view credential_id) {
+Status Core::StillInService(ReadTx& tx, uint64_t read_at, std::string_view user_id,
+                            std::string_view credential_id) const {
+  if (read_at != 0 && store_.CacheStamp() == read_at) return Ok();
   AUTHD_ASSIGN_OR_RETURN(auto now, tx.FindServiceStatus(user_id, credential_id));
   if (!now) return Err(ErrorCode::kCredentialRevoked, "this key was removed meanwhile");
   if (now->user != kStatusActive) return Err(ErrorCode::kUserDisabled, "the user was disabled meanwhile");

@@ -44,11 +44,13 @@ struct OtpService::YubiCheck {
   otp::YubiOtpToken token;
   bool key_failures = false;   // the check's read found failures counted against the key
   bool user_failures = false;  // ... or against its owner
+  uint64_t read_at = 0;        // the store's CacheStamp before the read (Core::StillInService)
 };
 
 // The key, its owner, its credential record and the failures counted against each.
 struct OtpService::YubiState {
   std::string public_id;  // what was looked up
+  uint64_t read_at = 0;   // the store's CacheStamp before the read
   std::optional<YubiOtpCredential> key;
   std::optional<User> user;
   std::optional<std::string> status;  // of its credential record
@@ -302,6 +304,7 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyTotp(std::string_view username, 
   std::optional<User> user;
   std::vector<TotpCredential> creds;  // only confirmed credentials that are still active take part
   std::optional<FailureCounter> counter;
+  const uint64_t read_at = core_.store().CacheStamp();
   AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserByName(*norm));
     if (user) {
@@ -384,12 +387,13 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyTotp(std::string_view username, 
     int64_t step = 0;
     bool clear_failures = false;
     Json detail;
+    uint64_t read_at = 0;
   };
   auto done = std::make_shared<Success>(Success{{target, now, ctx}, std::move(minted.value()), matched->id, user->id,
-                                                step, counter.has_value(), std::move(detail)});
+                                                step, counter.has_value(), std::move(detail), read_at});
   Plan<IssuedToken> plan;
   plan.write = [this, done, replayed](WriteTx& tx) -> Status {
-    AUTHD_RETURN_IF_ERROR(Core::StillInService(tx, done->user_id, done->credential_id));
+    AUTHD_RETURN_IF_ERROR(core_.StillInService(tx, done->read_at, done->user_id, done->credential_id));
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceTotpStep(done->credential_id, done->step, done->now));
     if (!advanced) return replayed;  // a concurrent request used this step first
     // A success clears the failures the check read; with none read, there is nothing to clear (a
@@ -496,6 +500,7 @@ Result<OtpService::YubiCheck> OtpService::CheckYubiOtp(std::string_view otp_text
   YubiCheck out;
   YubiState read;
   if (!state || state->public_id != parts->public_id) {
+    read.read_at = core_.store().CacheStamp();
     AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) { return ReadYubiState(tx, parts->public_id, read); }));
     state = &read;
   }
@@ -561,6 +566,7 @@ Result<OtpService::YubiCheck> OtpService::CheckYubiOtp(std::string_view otp_text
   out.token = *tok;
   out.key_failures = key_counter.has_value();
   out.user_failures = user_counter.has_value();
+  out.read_at = state->read_at;
   (void)detail;
   return out;
 }
@@ -603,7 +609,7 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyYubiOtp(std::string_view otp_tex
   Plan<IssuedToken> plan;
   plan.write = [this, done](WriteTx& tx) -> Status {
     const YubiCheck& k = done->check;
-    AUTHD_RETURN_IF_ERROR(Core::StillInService(tx, k.user.id, k.cred.id));
+    AUTHD_RETURN_IF_ERROR(core_.StillInService(tx, k.read_at, k.user.id, k.cred.id));
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(k.cred.public_id, k.token.use_counter,
                                                                     k.token.session_counter, "", done->otp,
                                                                     done->now));
@@ -687,6 +693,7 @@ Plan<YkvalAnswer> OtpService::PlanYkval(const std::map<std::string, std::string>
   std::optional<YkvalRefusal> refusal;
   YubiState state;
   const auto parts = otp::SplitYubiOtp(otp_text);
+  state.read_at = core_.store().CacheStamp();
   Status read = core_.store().Read([&](ReadTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(client, tx.FindClientByYkvalId(request->id));
     if (!client) return Ok();
@@ -725,7 +732,7 @@ Plan<YkvalAnswer> OtpService::PlanYkval(const std::map<std::string, std::string>
   Plan<YkvalAnswer> plan;
   plan.write = [this, done](WriteTx& tx) -> Status {
     const YubiCheck& k = done->check;
-    AUTHD_RETURN_IF_ERROR(Core::StillInService(tx, k.user.id, k.cred.id));
+    AUTHD_RETURN_IF_ERROR(core_.StillInService(tx, k.read_at, k.user.id, k.cred.id));
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceYubiOtpCounters(k.cred.public_id, k.token.use_counter,
                                                                     k.token.session_counter, done->nonce, done->otp,
                                                                     done->now));

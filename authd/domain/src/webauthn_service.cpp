@@ -451,6 +451,7 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
   std::optional<std::string> status;  // of its credential record
   std::optional<User> user;
   bool used = false;
+  const uint64_t read_at = core_.store().CacheStamp();
   AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
     AUTHD_ASSIGN_OR_RETURN(used, tx.CeremonyUsed(c.id, c.expires_at));
     AUTHD_ASSIGN_OR_RETURN(w, tx.FindWebAuthnCredential(cred.raw_id));
@@ -531,14 +532,15 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
     std::string credential_id;
     int64_t stored_count = 0;
     webauthn::AssertionOutcome verified;
+    uint64_t read_at = 0;
   };
   auto done = std::make_shared<Success>(Success{{std::move(target), now, ctx}, std::move(minted.value()), std::move(c),
-                                                w->raw_id, w->id, w->sign_count, *verified});
+                                                w->raw_id, w->id, w->sign_count, *verified, read_at});
   Plan<IssuedToken> plan;
   plan.write = [this, done](WriteTx& tx) -> Status {
     const Ceremony& spent = done->ceremony;
     const webauthn::AssertionOutcome& v = done->verified;
-    AUTHD_RETURN_IF_ERROR(Core::StillInService(tx, done->token.record.user_id, done->credential_id));
+    AUTHD_RETURN_IF_ERROR(core_.StillInService(tx, done->read_at, done->token.record.user_id, done->credential_id));
     AUTHD_ASSIGN_OR_RETURN(bool live, tx.UseCeremony(spent.id, spent.expires_at));
     if (!live) return Err(ErrorCode::kChallengeUnknown, "the ceremony was used by another request");
     // §7.2 step 24: the counter advances only from the value this verification saw (P2).

@@ -139,9 +139,13 @@ class Query {
   int last_rc_ = SQLITE_OK;
 };
 
-// The tables whose records are cached in memory (RecordCache): introspection's tokens and clients.
+// The tables whose changes the store counts (CacheStamp): introspection's tokens and clients,
+// cached in memory, and the user and credential records, whose statuses a verification's write
+// checks again only when one of them may have changed since its read (Core::StillInService).
+// Verifications themselves change none of these but tokens, which they only insert.
 bool IsCachedTable(const char* table) {
-  return table && (std::strcmp(table, "tokens") == 0 || std::strcmp(table, "clients") == 0);
+  return table && (std::strcmp(table, "tokens") == 0 || std::strcmp(table, "clients") == 0 ||
+                   std::strcmp(table, "users") == 0 || std::strcmp(table, "credentials") == 0);
 }
 
 // Whether a statement may change a cached record, told by SQLite's authorizer while it compiles

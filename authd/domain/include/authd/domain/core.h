@@ -162,7 +162,9 @@ class Core {
   // kCredentialRevoked when an administrator disabled the user or took the credential out of
   // service after the verification read them. The write is ordered with the administrator's, so
   // either it comes first (and the revocation finds its token) or it sees the change here.
-  static Status StillInService(ReadTx& tx, std::string_view user_id, std::string_view credential_id);
+  // `read_at`: the store's CacheStamp taken before the verification's read; while it still holds,
+  // no user or credential record has changed since, and nothing is read again.
+  Status StillInService(ReadTx& tx, uint64_t read_at, std::string_view user_id, std::string_view credential_id) const;
   // The same for an enrolment's write, before it stores a key: kUserDisabled when the user was
   // disabled after the enrolment began.
   static Status UserStillActive(ReadTx& tx, std::string_view user_id);

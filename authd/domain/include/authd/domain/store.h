@@ -187,10 +187,11 @@ class Store {
   virtual Result<Bytes> Snapshot() = 0;
   virtual std::string Describe() const = 0;
   virtual StoreStats Stats() const { return {}; }
-  // For in-memory caches of records (RecordCache): not 0, the generation of the stored records
-  // now, which moves on whenever a change to a cached kind of record (a token revoked, a client
-  // changed) is about to be committed, by this process or any other; 0 while such a change is
-  // being written, or when the store cannot tell (then nothing may be cached).
+  // For in-memory caches of records (RecordCache) and for writes that rely on what an earlier
+  // read found: not 0, the generation of the stored records now, which moves on whenever a change
+  // to a watched kind of record (a token revoked, a client changed, a user or a credential
+  // record changed) is about to be committed, by this process or any other; 0 while such a change
+  // is being written, or when the store cannot tell (then nothing may be kept or assumed).
   virtual uint64_t CacheStamp() const { return 0; }
 };
 
