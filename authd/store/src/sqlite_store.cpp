@@ -143,7 +143,7 @@ class Query {
 // cached in memory, and the user and credential records, whose statuses a verification's write
 // checks again only when one of them may have changed since its read (Core::StillInService).
 // Verifications themselves change none of these but tokens, which they only insert.
-bool IsCachedTable(const char* table) {
+bool IsCountedTable(const char* table) {
   return table && (std::strcmp(table, "tokens") == 0 || std::strcmp(table, "clients") == 0 ||
                    std::strcmp(table, "users") == 0 || std::strcmp(table, "credentials") == 0);
 }
@@ -160,11 +160,11 @@ struct ChangeClassifier {
     auto* c = static_cast<ChangeClassifier*>(self);
     switch (action) {
       case SQLITE_INSERT:
-        if (IsCachedTable(a1) && !IsPlainInsert(c->sql, a1)) c->changes_cached = true;
+        if (IsCountedTable(a1) && !IsPlainInsert(c->sql, a1)) c->changes_cached = true;
         break;
       case SQLITE_UPDATE:
       case SQLITE_DELETE:
-        if (IsCachedTable(a1)) c->changes_cached = true;
+        if (IsCountedTable(a1)) c->changes_cached = true;
         break;
       case SQLITE_CREATE_TABLE:
       case SQLITE_CREATE_TRIGGER:

@@ -1,6 +1,8 @@
 // A count of the changes to cached records, shared by every process that writes one database
 // file (authd and authctl), so that a process may keep records in memory and learn at once, without
-// a transaction, that any of them may have changed.
+// a transaction, that any of them may have changed. The user and credential records are counted
+// too, though not kept: a verification's write checks their statuses again only when the count
+// moved since the verification read them.
 //
 // It lives in a small file beside the database (`<db>-gen`, mapped shared) holding two counters:
 // `begun`, raised by a writer while it holds the database's write lock and before it commits a
