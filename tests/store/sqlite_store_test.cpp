@@ -822,5 +822,70 @@ TEST(SqliteStore, CacheStampMovesOnlyWhenACachedRecordMayChange) {
   EXPECT_NE(store.CacheStamp(), before_purge);
 }
 
+// A verification's write checks its user's and key's statuses again only when the stamp moved
+// since its read (Core::StillInService): changes to user and credential records move it, the
+// writes verifications make (counters, steps, failures, tokens inserted) do not.
+TEST(SqliteStore, StatusChangesMoveTheStampAndVerificationWritesDoNot) {
+  testing::TempDir dir;
+  auto s = OpenSqliteStore(dir.File("s.db"));
+  ASSERT_TRUE(s);
+  domain::Store& store = **s;
+  User alice = NewUser("alice");
+  const Bytes raw = {1, 2, 3};
+  ASSERT_TRUE(store.Write([&](WriteTx& tx) -> Status {
+    AUTHD_RETURN_IF_ERROR(tx.InsertUser(alice));
+    AUTHD_RETURN_IF_ERROR(tx.InsertUser(NewUser("bob")));
+    domain::Credential c;
+    c.id = "k1";
+    c.user_id = alice.id;
+    c.type = "webauthn";
+    AUTHD_RETURN_IF_ERROR(tx.InsertCredential(c));
+    domain::WebAuthnCredential w;
+    w.raw_id = raw;
+    w.id = "k1";
+    w.user_id = alice.id;
+    w.public_key = Bytes(8, 2);
+    w.aaguid = Bytes(16, 0);
+    return tx.InsertWebAuthnCredential(w);
+  }));
+  auto statuses = [&](const std::string& user_id) {
+    std::optional<ReadTx::ServiceStatus> out;
+    EXPECT_TRUE(store.Read([&](ReadTx& tx) -> Status {
+      AUTHD_ASSIGN_OR_RETURN(out, tx.FindServiceStatus(user_id, "k1"));
+      return Ok();
+    }));
+    return out;
+  };
+  auto now = statuses(alice.id);
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->user, domain::kStatusActive);
+  EXPECT_EQ(now->credential, domain::kStatusActive);
+  EXPECT_FALSE(statuses("id-bob"));  // not bob's key
+
+  const uint64_t before = store.CacheStamp();
+  ASSERT_NE(before, 0u);
+  ASSERT_TRUE(store.Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceWebAuthnCounter(raw, 0, 5, false, true, 100));
+    if (!advanced) return Err(ErrorCode::kConflict, "counter");
+    AUTHD_RETURN_IF_ERROR(tx.InsertToken(NewToken("01KV0000000000000000000009")));
+    AUTHD_ASSIGN_OR_RETURN(bool used, tx.UseCeremony(Bytes(16, 7), 500));
+    return used ? Ok() : Err(ErrorCode::kConflict, "ceremony");
+  }));
+  EXPECT_EQ(store.CacheStamp(), before);
+
+  ASSERT_TRUE(store.Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(bool found, tx.SetCredentialStatus(alice.id, "k1", domain::kStatusRevoked));
+    return found ? Ok() : Err(ErrorCode::kNotFound, "k1");
+  }));
+  const uint64_t after_revoke = store.CacheStamp();
+  EXPECT_NE(after_revoke, before);
+  EXPECT_EQ(statuses(alice.id)->credential, domain::kStatusRevoked);
+
+  alice.status = domain::kStatusDisabled;
+  ASSERT_TRUE(store.Write([&](WriteTx& tx) -> Status { return tx.UpdateUser(alice); }));
+  EXPECT_NE(store.CacheStamp(), after_revoke);
+  EXPECT_EQ(statuses(alice.id)->user, domain::kStatusDisabled);
+}
+
 }  // namespace
 }  // namespace authd::store
