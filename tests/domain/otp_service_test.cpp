@@ -184,6 +184,27 @@ TEST_F(OtpServiceTest, AVerificationCheckedBeforeAnotherProcessDisabledItsUserIs
   EXPECT_EQ(NewestAudit().reason, "user_disabled");
 }
 
+// A right code checked before wrong ones, sent at the same time, locked the account and written
+// after them is refused as every code is while the account is locked (P8 across concurrent
+// requests), and its step is not used.
+TEST_F(OtpServiceTest, ARightCodeWrittenAfterWrongOnesLockedTheAccountIsRefused) {
+  const Bytes secret = Enrol();
+  clock_.AdvanceSeconds(60);
+  auto plan = otp_->PlanVerifyTotp("alice", CodeAt(secret, 0), "", Ctx("anonymous"));
+  ASSERT_TRUE(plan) << plan.error().detail;
+  const std::string wrong = Wrong(secret);
+  EXPECT_EQ(Verify(wrong), ErrorCode::kOtpInvalid);
+  EXPECT_EQ(Verify(wrong), ErrorCode::kOtpInvalid);  // the second one delays the account by 10 s
+  ASSERT_GT(otp_->LockedFor("user:" + alice_.id).value(), 0);
+  auto r = RunNow(*store_, std::move(plan.value()));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.code(), ErrorCode::kOtpInvalid);
+  EXPECT_EQ(NewestAudit().reason, "locked");
+  EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "alice").value(), 0);  // none was issued
+  clock_.AdvanceSeconds(11);
+  EXPECT_TRUE(otp_->VerifyTotp("alice", CodeAt(secret, -11), "", Ctx()));  // the same step: not used
+}
+
 // The same for a YubiKey OTP, through the token route and through ykval (which answers BAD_OTP, as
 // it answers a revoked key).
 TEST_F(OtpServiceTest, AYubiKeyOtpCheckedBeforeItsKeyWasRevokedIsNotAccepted) {

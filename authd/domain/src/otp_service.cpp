@@ -394,6 +394,10 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyTotp(std::string_view username, 
   Plan<IssuedToken> plan;
   plan.write = [this, done, replayed](WriteTx& tx) -> Status {
     AUTHD_RETURN_IF_ERROR(core_.StillInService(tx, done->read_at, done->user_id, done->credential_id));
+    // P8 across concurrent requests: wrong codes counted since the check read may have locked the
+    // account; a right code written after them is refused, as every code is while it is locked.
+    AUTHD_ASSIGN_OR_RETURN(auto failures, tx.FindFailureCounter(UserSubject(done->user_id)));
+    if (failures && failures->locked_until > done->now) return Err(ErrorCode::kLocked, "locked meanwhile");
     AUTHD_ASSIGN_OR_RETURN(bool advanced, tx.AdvanceTotpStep(done->credential_id, done->step, done->now));
     if (!advanced) return replayed;  // a concurrent request used this step first
     // A success clears the failures the check read; with none read, there is nothing to clear (a
@@ -408,8 +412,11 @@ Result<Plan<IssuedToken>> OtpService::PlanVerifyTotp(std::string_view username, 
   plan.finish = [this, done, invalid](Status s) -> Result<IssuedToken> {
     if (s) return std::move(done->token);
     Refuse(done->ctx, "totp.verify", done->target, s.error(), done->detail);
-    // Disabled or taken out of service since the check: answered as the check answers them.
-    if (s.code() == ErrorCode::kUserDisabled || s.code() == ErrorCode::kCredentialRevoked) return invalid;
+    // Disabled, taken out of service or locked since the check: answered as the check answers them.
+    if (s.code() == ErrorCode::kUserDisabled || s.code() == ErrorCode::kCredentialRevoked ||
+        s.code() == ErrorCode::kLocked) {
+      return invalid;
+    }
     return s.error();
   };
   return plan;
