@@ -3,8 +3,12 @@
 # (../shared/peers/simplewebauthn-api: SimpleWebAuthn + jose, in memory), each scenario five times,
 # the two interleaved run by run, then latency in open loop at half the measured maximum rate.
 # nginx serving authd's JWKS as a static file runs beside jwks: the cost of a static HTTP answer
-# on this machine in this hour, which bounds the HTTP part of every figure.
-# Prints Markdown tables (medians with min-max), the authd/peer ratios and authd against nginx.
+# on this machine in this hour, which bounds the HTTP part of every figure. bench/floor_server
+# runs beside the verification scenarios it serves (webauthn-login, yubiotp-verify, ykval-verify):
+# only the work no implementation can leave out (the exchanges, the crypto, one durable record per
+# verification with group commit), the least those scenarios can cost in the same hour.
+# Prints Markdown tables (medians with min-max), the authd/peer ratios, authd against nginx and
+# against the floor.
 #   scripts/bench.sh [DURATION_SECONDS] [CONNECTIONS]
 # AUTHD_PEER_DIR points at the peer; AUTHD_BENCH_RUNS (5) and AUTHD_BENCH_SCENARIOS narrow a run.
 set -euo pipefail
@@ -15,7 +19,7 @@ runs=${AUTHD_BENCH_RUNS:-5}
 scenarios=${AUTHD_BENCH_SCENARIOS:-"jwks introspect webauthn-login webauthn-login-eddsa webauthn-register totp-verify yubiotp-verify ykval-verify"}
 peer_src=${AUTHD_PEER_DIR:-../shared/peers/simplewebauthn-api}
 bash scripts/install-deps.sh --with-bench >/dev/null
-AUTHD_BUILD_TARGETS="authd authctl loadgen" bash scripts/build.sh >/dev/null
+AUTHD_BUILD_TARGETS="authd authctl loadgen floor_server" bash scripts/build.sh >/dev/null
 dir=$(mktemp -d)
 source scripts/bench-lib.sh
 port=$(free_port)
@@ -33,7 +37,8 @@ build/bin/authd >"$dir/authd.log" 2>&1 &
 pid=$!
 peer_pid=
 nginx_dir=
-trap 'kill $pid $peer_pid 2>/dev/null; [[ -n $nginx_dir ]] && nginx -p "$nginx_dir" -c nginx.conf -s stop 2>/dev/null;
+floor_pid=
+trap 'kill $pid $peer_pid $floor_pid 2>/dev/null; [[ -n $nginx_dir ]] && nginx -p "$nginx_dir" -c nginx.conf -s stop 2>/dev/null;
       wait 2>/dev/null; rm -rf "$dir" $nginx_dir' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
@@ -59,7 +64,13 @@ if [[ " $scenarios " == *" jwks "* ]]; then
   nginx_port=$(free_port)
   nginx_pids=$(start_static_nginx "$nginx_dir" "$nginx_port")
 fi
-echo "bench: authd pid $pid${peer_pid:+, peer pid $peer_pid}${nginx_pids:+, nginx workers $nginx_pids}; $connections connections, ${duration} s per run, $runs runs" >&2
+# The floor, with the same ykval client key as authd's bench client.
+floor_port=$(free_port)
+build/bench/floor_server --port "$floor_port" --log "$dir/floor.log" --ykval-key "$(json_field "$client" ykval_key)" \
+  2>"$dir/floor.err" &
+floor_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$floor_port/healthz" >/dev/null && break; sleep 0.1; done
+echo "bench: authd pid $pid${peer_pid:+, peer pid $peer_pid}${nginx_pids:+, nginx workers $nginx_pids}, floor pid $floor_pid; $connections connections, ${duration} s per run, $runs runs" >&2
 
 # How fast the machine is while it is measured (a shared virtual machine drifts from hour to hour):
 # one core's P-256 verifications per second, before and after the matrix.
@@ -77,6 +88,8 @@ one() {  # one() TARGET SCENARIO [loadgen args...]
     extra+=("${authd_args[@]}" --server-pid "$pid")
   elif [[ $target == nginx ]]; then
     extra+=(--port "$nginx_port" --server-pid "$nginx_pids")
+  elif [[ $target == floor ]]; then
+    extra+=("${authd_args[@]}" --port "$floor_port" --server-pid "$floor_pid")
   else
     extra+=(--peer --port "$peer_port" --server-pid "$peer_pid")
   fi
@@ -93,6 +106,7 @@ for scenario in $scenarios; do
     one authd "$scenario"
     if peer_has "$scenario"; then one peer "$scenario"; fi
     if [[ $scenario == jwks && -n $nginx_pids ]]; then one nginx jwks; fi
+    if [[ " webauthn-login yubiotp-verify ykval-verify " == *" $scenario "* ]]; then one floor "$scenario"; fi
   done
 done
 # Latency in open loop at half of each target's median maximum rate.

@@ -2,7 +2,7 @@
 """Markdown tables from the load generator's JSON lines, for scripts/bench.sh and bench-scale.sh.
 
   bench_report.py half-rate RESULTS TARGET SCENARIO   half the median closed-loop rate
-  bench_report.py matrix RESULTS                      authd, peer and nginx tables, open loop, ratios
+  bench_report.py matrix RESULTS                      authd, peer, nginx and floor tables, open loop, ratios
   bench_report.py scale RESULTS                       few users against many
 """
 import collections
@@ -93,6 +93,18 @@ def matrix(path):
             if target == "authd" and not open_loop and name in ("jwks", "introspect"):
                 cpu = med(rs, "server_cpu_us_per_request")
                 print(f"| {name} | {cpu:.1f} | {cpu / bound:.2f} |")
+    floors = [(name, rs, rows[("floor", name, False)]) for (target, name, open_loop), rs in rows.items()
+              if target == "authd" and not open_loop and ("floor", name, False) in rows]
+    if floors:
+        print()
+        print("authd against the floor (bench/floor_server: the exchanges, the crypto and one durable record "
+              "per verification, nothing else), server CPU per operation, medians:")
+        print()
+        print("| scenario | authd µs/op | floor µs/op | authd / floor | authd above the floor µs/op |")
+        print("| --- | --- | --- | --- | --- |")
+        for name, rs, floor in floors:
+            cpu, bound = med(rs, "server_cpu_us_per_request"), med(floor, "server_cpu_us_per_request")
+            print(f"| {name} | {cpu:.1f} | {bound:.1f} | {cpu / bound:.2f} | {cpu - bound:.1f} |")
 
 
 def scale(path):

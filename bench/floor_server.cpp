@@ -1,0 +1,435 @@
+// The floor: a server that does only what no implementation of authd's verification routes can
+// leave out, so that authd's server CPU per operation can be set against the least this machine
+// spends on the same exchange. It answers enough of authd's API for bench/loadgen's
+// webauthn-login, yubiotp-verify and ykval-verify scenarios (their set-up included) and, per
+// measured operation, does:
+//
+//   webauthn-login   options: 32 random bytes for the challenge, the user's key found in memory;
+//                    verify: the three response fields found in the body, SHA-256 of the client
+//                    data, one signature verification with the key kept parsed, the signature
+//                    counter compared in memory, one ES256 access token (random jti) signed
+//   yubiotp-verify   the OTP decrypted (AES-128, CRC) with the key found in memory, the counters
+//                    compared in memory, one ES256 access token signed
+//   ykval-verify     the request's HMAC-SHA1 checked, the OTP as above, the answer signed
+//
+// and for each verification, one record appended to a file and made durable (fdatasync) before
+// the answer, with concurrent verifications sharing one fdatasync (group commit on a writer
+// thread that sends their answers, as authd does). Each connection has its own thread, as in
+// authd. Nothing is checked that does not cost (the challenge, the origin, the client data's
+// shape, audit records, storage of anything but the one record): it is a lower bound, not a
+// server. Keys registered during set-up are parsed with authd's own WebAuthn code, outside the
+// measured window.
+//
+//   floor_server --port 8090 --log /tmp/floor.log --ykval-key BASE64
+//
+// scripts/bench-floor.sh runs it beside authd under the same generator (docs/PERFORMANCE.md).
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "authd/base/crypto.h"
+#include "authd/base/encoding.h"
+#include "authd/base/json.h"
+#include "authd/domain/otp.h"
+#include "authd/webauthn/attestation.h"
+#include "authd/webauthn/cose_key.h"
+
+namespace {
+
+using authd::Bytes;
+using authd::ByteView;
+
+// A connection's socket, closed when the last of its thread and its pending answers lets go.
+struct Socket {
+  explicit Socket(int f) : fd(f) {}
+  ~Socket() { close(fd); }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  int fd;
+};
+using SocketPtr = std::shared_ptr<Socket>;
+
+void SendAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
+std::string Answer(int status, const std::string& body, const char* type = "application/json") {
+  const char* reason = status == 200 ? "OK" : status == 201 ? "Created" : status == 404 ? "Not Found" : "Bad Request";
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " + type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// Group commit: records appended by any thread, written and made durable together, then each
+// one's answer sent.
+class Journal {
+ public:
+  explicit Journal(const std::string& path) : fd_(open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) {
+    if (fd_ < 0) {
+      std::perror("floor_server: opening the log");
+      std::exit(1);
+    }
+    writer_ = std::thread([this] { Run(); });
+  }
+
+  void Append(std::string record, SocketPtr to, std::string answer) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back({std::move(record), std::move(to), std::move(answer)});
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  struct Pending {
+    std::string record;
+    SocketPtr to;
+    std::string answer;
+  };
+
+  void Run() {
+    std::vector<Pending> batch;
+    std::string buffer;
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return !queue_.empty(); });
+        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+        queue_.clear();
+      }
+      buffer.clear();
+      for (const auto& p : batch) buffer += p.record;
+      if (write(fd_, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size()) || fdatasync(fd_) != 0) {
+        std::perror("floor_server: writing the log");
+        std::exit(1);
+      }
+      for (const auto& p : batch) SendAll(p.to->fd, p.answer);
+      batch.clear();
+    }
+  }
+
+  int fd_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  std::thread writer_;
+};
+
+struct WebAuthnKey {
+  authd::webauthn::CosePublicKey key;
+  std::atomic<uint32_t> sign_count{0};
+  std::string user, id;  // id: the credential id, base64url
+};
+
+struct YubiKey {
+  Bytes aes_key, private_id;
+  std::string user;
+  std::mutex mu;
+  uint32_t last = 0;  // useCtr << 8 | sessionCtr of the last OTP accepted
+};
+
+class Floor {
+ public:
+  Floor(const std::string& log, Bytes ykval_key)
+      : journal_(log), token_key_(authd::SigningKey::Generate(authd::JwsAlg::kES256)), ykval_key_(std::move(ykval_key)) {}
+
+  // One request; an empty result means the answer was handed to the journal.
+  std::string Handle(const std::string& method, const std::string& target, const std::string& body, const SocketPtr& sock) {
+    if (method == "POST" && target == "/v1/webauthn/authentication/options") return Options(body);
+    if (method == "POST" && target == "/v1/webauthn/authentication/verify") return Verify(body, sock);
+    if (method == "POST" && target == "/v1/yubiotp/verify") return YubiOtp(Field(body, "otp"), sock);
+    if (method == "GET" && target.rfind("/wsapi/2.0/verify?", 0) == 0) return Ykval(target.substr(18), sock);
+    // Set-up, outside the measured window.
+    if (method == "GET" && target == "/healthz") return Answer(200, "{\"status\":\"ok\"}");
+    if (method == "POST" && target == "/v1/admin/users") return Answer(201, "{}");
+    if (method == "POST" && target.find("/enrollment-codes") != std::string::npos) {
+      return Answer(201, "{\"enrollment_code\":\"floor\"}");
+    }
+    if (method == "POST" && target == "/v1/webauthn/registration/options") return RegistrationOptions(body);
+    if (method == "POST" && target == "/v1/webauthn/registration/verify") return RegistrationVerify(body);
+    if (method == "POST" && target.rfind("/v1/admin/users/", 0) == 0 && target.find("/yubiotp") != std::string::npos) {
+      return RegisterYubiKey(target.substr(16, target.find('/', 16) - 16), body);
+    }
+    return Answer(404, "{}");
+  }
+
+ private:
+  // The string value of "name" in a flat scan of a JSON body (no escapes in the values sought).
+  static std::string Field(const std::string& body, const std::string& name) {
+    const std::string key = "\"" + name + "\":\"";
+    const size_t at = body.find(key);
+    if (at == std::string::npos) return {};
+    const size_t from = at + key.size();
+    const size_t to = body.find('"', from);
+    return to == std::string::npos ? std::string() : body.substr(from, to - from);
+  }
+
+  std::string Token(const std::string& user) {
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    const std::string payload = "{\"iss\":\"http://localhost:8090\",\"sub\":\"" + user + "\",\"aud\":\"floor\",\"iat\":" +
+                                std::to_string(now) + ",\"exp\":" + std::to_string(now + 300) + ",\"jti\":\"" +
+                                authd::RandomId(16) + "\"}";
+    static const std::string header = authd::Base64UrlEncode(authd::AsBytes("{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"f\"}"));
+    const std::string input = header + "." + authd::Base64UrlEncode(authd::AsBytes(payload));
+    return input + "." + authd::Base64UrlEncode(token_key_.Sign(authd::AsBytes(input)));
+  }
+
+  std::string TokenAnswer(const std::string& token) {
+    return Answer(200, "{\"access_token\":\"" + token + "\",\"token_type\":\"Bearer\",\"expires_in\":300}");
+  }
+
+  std::shared_ptr<WebAuthnKey> KeyOfUser(const std::string& user) {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = user_keys_.find(user);
+    return it == user_keys_.end() ? nullptr : it->second;
+  }
+
+  std::string Options(const std::string& body) {
+    const std::string user = Field(body, "username");
+    auto key = KeyOfUser(user);
+    if (!key) return Answer(400, "{\"code\":\"unknown_user\"}");
+    const std::string challenge = authd::Base64UrlEncode(authd::RandomBytes(32));
+    return Answer(200, "{\"ceremony\":\"" + user + "\",\"publicKey\":{\"challenge\":\"" + challenge +
+                           "\",\"rpId\":\"localhost\",\"allowCredentials\":[{\"type\":\"public-key\",\"id\":\"" +
+                           key->id + "\"}]}}");
+  }
+
+  std::string Verify(const std::string& body, const SocketPtr& sock) {
+    const auto raw_id = authd::Base64UrlDecode(Field(body, "rawId"));
+    const auto client_data = authd::Base64UrlDecode(Field(body, "clientDataJSON"));
+    const auto auth_data = authd::Base64UrlDecode(Field(body, "authenticatorData"));
+    const auto signature = authd::Base64UrlDecode(Field(body, "signature"));
+    if (!raw_id || !client_data || !auth_data || !signature || auth_data->size() < 37) {
+      return Answer(400, "{\"code\":\"malformed\"}");
+    }
+    std::shared_ptr<WebAuthnKey> key;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      auto it = keys_.find(std::string(raw_id->begin(), raw_id->end()));
+      if (it != keys_.end()) key = it->second;
+    }
+    if (!key) return Answer(400, "{\"code\":\"unknown_credential\"}");
+    Bytes signed_data = *auth_data;
+    const Bytes hash = authd::Sha256(*client_data);
+    signed_data.insert(signed_data.end(), hash.begin(), hash.end());
+    if (!authd::webauthn::VerifySignature(key->key, signed_data, *signature)) {
+      return Answer(400, "{\"code\":\"signature_invalid\"}");
+    }
+    const uint32_t count = (uint32_t{(*auth_data)[33]} << 24) | (uint32_t{(*auth_data)[34]} << 16) |
+                           (uint32_t{(*auth_data)[35]} << 8) | uint32_t{(*auth_data)[36]};
+    uint32_t seen = key->sign_count.load();
+    while (count != 0 && (count > seen) && !key->sign_count.compare_exchange_weak(seen, count)) {
+    }
+    if (count != 0 && count <= seen) return Answer(400, "{\"code\":\"counter\"}");
+    const std::string token = Token(key->user);
+    journal_.Append("login " + key->user + " " + std::to_string(count) + " " + token.substr(token.size() - 16) + "\n", sock,
+                    TokenAnswer(token));
+    return {};
+  }
+
+  // The OTP checked against its key's AES key and counters; the accepted key's owner, or empty.
+  std::string CheckOtp(const std::string& otp) {
+    auto parts = authd::domain::otp::SplitYubiOtp(otp);
+    if (!parts) return {};
+    std::shared_ptr<YubiKey> key;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      auto it = yubikeys_.find(parts->public_id);
+      if (it != yubikeys_.end()) key = it->second;
+    }
+    if (!key) return {};
+    auto token = authd::domain::otp::DecryptYubiOtp(parts->ciphertext, key->aes_key, key->private_id);
+    if (!token) return {};
+    const uint32_t counter = (uint32_t{token->use_counter} << 8) | token->session_counter;
+    std::lock_guard<std::mutex> lock(key->mu);
+    if (counter <= key->last) return {};
+    key->last = counter;
+    return key->user;
+  }
+
+  std::string YubiOtp(const std::string& otp, const SocketPtr& sock) {
+    const std::string user = CheckOtp(otp);
+    if (user.empty()) return Answer(400, "{\"code\":\"otp_invalid\"}");
+    const std::string token = Token(user);
+    journal_.Append("yubiotp " + otp + "\n", sock, TokenAnswer(token));
+    return {};
+  }
+
+  static std::string UrlDecode(const std::string& in) {
+    std::string out;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == '%' && i + 2 < in.size()) {
+        out += static_cast<char>(std::strtol(in.substr(i + 1, 2).c_str(), nullptr, 16));
+        i += 2;
+      } else {
+        out += in[i];
+      }
+    }
+    return out;
+  }
+
+  std::string Ykval(const std::string& query, const SocketPtr& sock) {
+    std::map<std::string, std::string> params;
+    size_t start = 0;
+    while (start <= query.size()) {
+      const size_t amp = std::min(query.find('&', start), query.size());
+      const size_t eq = query.find('=', start);
+      if (eq != std::string::npos && eq < amp) params[query.substr(start, eq - start)] = UrlDecode(query.substr(eq + 1, amp - eq - 1));
+      start = amp + 1;
+    }
+    const std::string h = params["h"];
+    params.erase("h");
+    const std::string expected = authd::domain::otp::YkvalSignature(params, ykval_key_);
+    std::map<std::string, std::string> fields = {{"otp", params["otp"]}, {"nonce", params["nonce"]}, {"t", std::to_string(std::time(nullptr))}};
+    fields["status"] = expected == h ? (CheckOtp(params["otp"]).empty() ? "BAD_OTP" : "OK") : "BAD_SIGNATURE";
+    std::string text = "h=" + authd::domain::otp::YkvalSignature(fields, ykval_key_) + "\r\n";
+    for (const auto& [k, v] : fields) text += k + "=" + v + "\r\n";
+    text += "\r\n";
+    std::string answer = Answer(200, text, "text/plain");
+    if (fields["status"] != "OK") return answer;
+    journal_.Append("ykval " + params["otp"] + "\n", sock, std::move(answer));
+    return {};
+  }
+
+  std::string RegistrationOptions(const std::string& body) {
+    const std::string user = Field(body, "username");
+    return Answer(200, "{\"ceremony\":\"" + user + "\",\"publicKey\":{\"challenge\":\"" +
+                           authd::Base64UrlEncode(authd::RandomBytes(32)) + "\",\"rp\":{\"id\":\"localhost\",\"name\":\"floor\"}," +
+                           "\"user\":{\"id\":\"" + authd::Base64UrlEncode(authd::AsBytes(user)) + "\",\"name\":\"" + user +
+                           "\",\"displayName\":\"" + user + "\"},\"pubKeyCredParams\":[{\"type\":\"public-key\",\"alg\":-7}]}}");
+  }
+
+  std::string RegistrationVerify(const std::string& body) {
+    auto json = authd::ParseJsonStrict(body);
+    if (!json) return Answer(400, "{}");
+    const std::string user = (*json)["ceremony"].get<std::string>();
+    const auto& response = (*json)["credential"]["response"];
+    auto attestation = authd::Base64UrlDecode(response["attestationObject"].get<std::string>());
+    if (!attestation) return Answer(400, "{}");
+    auto parsed = authd::webauthn::ParseAttestationObject(*attestation);
+    if (!parsed || !parsed->auth_data.attested) return Answer(400, "{}");
+    auto cose = authd::webauthn::ParseCoseKey(parsed->auth_data.attested->cose_key);
+    if (!cose || !authd::webauthn::PrepareVerifier(*cose)) return Answer(400, "{}");
+    auto key = std::make_shared<WebAuthnKey>();
+    key->key = std::move(*cose);
+    key->user = user;
+    const Bytes& id = parsed->auth_data.attested->credential_id;
+    key->id = authd::Base64UrlEncode(id);
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    keys_[std::string(id.begin(), id.end())] = key;
+    user_keys_[user] = key;
+    return Answer(201, "{}");
+  }
+
+  std::string RegisterYubiKey(const std::string& user, const std::string& body) {
+    auto key = std::make_shared<YubiKey>();
+    auto aes = authd::HexDecode(Field(body, "aes_key"));
+    auto private_id = authd::HexDecode(Field(body, "private_id"));
+    if (!aes || !private_id) return Answer(400, "{}");
+    key->aes_key = *aes;
+    key->private_id = *private_id;
+    key->user = user;
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    yubikeys_[Field(body, "public_id")] = key;
+    return Answer(201, "{}");
+  }
+
+  Journal journal_;
+  authd::SigningKey token_key_;
+  Bytes ykval_key_;
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<WebAuthnKey>> keys_;
+  std::unordered_map<std::string, std::shared_ptr<WebAuthnKey>> user_keys_;
+  std::unordered_map<std::string, std::shared_ptr<YubiKey>> yubikeys_;
+};
+
+// One connection: requests read in turn (Content-Length bodies), each answered at once or by the
+// journal after its record is durable.
+void Serve(Floor& floor, SocketPtr sock) {
+  std::string buf;
+  char tmp[16384];
+  while (true) {
+    size_t head_end;
+    while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
+      const ssize_t n = recv(sock->fd, tmp, sizeof tmp, 0);
+      if (n <= 0) return;
+      buf.append(tmp, static_cast<size_t>(n));
+    }
+    size_t length = 0;
+    const size_t cl = buf.find("Content-Length: ");
+    if (cl != std::string::npos && cl < head_end) length = std::strtoul(buf.c_str() + cl + 16, nullptr, 10);
+    while (buf.size() < head_end + 4 + length) {
+      const ssize_t n = recv(sock->fd, tmp, sizeof tmp, 0);
+      if (n <= 0) return;
+      buf.append(tmp, static_cast<size_t>(n));
+    }
+    const size_t sp1 = buf.find(' ');
+    const size_t sp2 = buf.find(' ', sp1 + 1);
+    if (sp1 == std::string::npos || sp2 == std::string::npos || sp2 > head_end) return;
+    const std::string answer = floor.Handle(buf.substr(0, sp1), buf.substr(sp1 + 1, sp2 - sp1 - 1),
+                                            buf.substr(head_end + 4, length), sock);
+    buf.erase(0, head_end + 4 + length);
+    if (!answer.empty()) SendAll(sock->fd, answer);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int port = 8090;
+  std::string log = "floor.log";
+  Bytes ykval_key(20, 0);
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i], v = argv[i + 1];
+    if (a == "--port") port = std::atoi(v.c_str());
+    else if (a == "--log") log = v;
+    else if (a == "--ykval-key") ykval_key = authd::Base64Decode(v).value_or(ykval_key);
+    else {
+      std::fprintf(stderr, "usage: floor_server [--port 8090] [--log FILE] [--ykval-key BASE64]\n");
+      return 2;
+    }
+  }
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listener, 128) != 0) {
+    std::perror("floor_server: listening");
+    return 1;
+  }
+  Floor floor(log, std::move(ykval_key));
+  std::fprintf(stderr, "floor_server: listening on 127.0.0.1:%d, records in %s\n", port, log.c_str());
+  while (true) {
+    const int fd = accept(listener, nullptr, nullptr);
+    if (fd < 0) continue;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::thread([&floor, sock = std::make_shared<Socket>(fd)] { Serve(floor, sock); }).detach();
+  }
+}
