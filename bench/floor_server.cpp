@@ -1,13 +1,16 @@
 // The floor: a server that does only what no implementation of authd's verification routes can
 // leave out, so that authd's server CPU per operation can be set against the least this machine
 // spends on the same exchange. It answers enough of authd's API for bench/loadgen's
-// webauthn-login, yubiotp-verify and ykval-verify scenarios (their set-up included) and, per
+// webauthn-login, totp-verify, yubiotp-verify and ykval-verify scenarios (their set-up included) and, per
 // measured operation, does:
 //
 //   webauthn-login   options: 32 random bytes for the challenge, the user's key found in memory;
 //                    verify: the three response fields found in the body, SHA-256 of the client
 //                    data, one signature verification with the key kept parsed, the signature
 //                    counter compared in memory, one ES256 access token (random jti) signed
+//   totp-verify      the user's secret found in memory, the code compared with the current step's
+//                    and its neighbours' (HMAC-SHA1 each), the step compared in memory, one ES256
+//                    access token signed
 //   yubiotp-verify   the OTP decrypted (AES-128, CRC) with the key found in memory, the counters
 //                    compared in memory, one ES256 access token signed
 //   ykval-verify     the request's HMAC-SHA1 checked, the OTP as above, the answer signed
@@ -145,6 +148,12 @@ struct WebAuthnKey {
   std::string user, id;  // id: the credential id, base64url
 };
 
+struct TotpSecret {
+  Bytes secret;
+  std::mutex mu;
+  int64_t last_step = -1;
+};
+
 struct YubiKey {
   Bytes aes_key, private_id;
   std::string user;
@@ -161,6 +170,7 @@ class Floor {
   std::string Handle(const std::string& method, const std::string& target, const std::string& body, const SocketPtr& sock) {
     if (method == "POST" && target == "/v1/webauthn/authentication/options") return Options(body);
     if (method == "POST" && target == "/v1/webauthn/authentication/verify") return Verify(body, sock);
+    if (method == "POST" && target == "/v1/totp/verify") return Totp(body, sock);
     if (method == "POST" && target == "/v1/yubiotp/verify") return YubiOtp(Field(body, "otp"), sock);
     if (method == "GET" && target.rfind("/wsapi/2.0/verify?", 0) == 0) return Ykval(target.substr(18), sock);
     // Set-up, outside the measured window.
@@ -169,6 +179,8 @@ class Floor {
     if (method == "POST" && target.find("/enrollment-codes") != std::string::npos) {
       return Answer(201, "{\"enrollment_code\":\"floor\"}");
     }
+    if (method == "POST" && target == "/v1/totp/enrollment") return TotpEnrollment(body);
+    if (method == "POST" && target == "/v1/totp/enrollment/confirm") return Answer(201, "{}");
     if (method == "POST" && target == "/v1/webauthn/registration/options") return RegistrationOptions(body);
     if (method == "POST" && target == "/v1/webauthn/registration/verify") return RegistrationVerify(body);
     if (method == "POST" && target.rfind("/v1/admin/users/", 0) == 0 && target.find("/yubiotp") != std::string::npos) {
@@ -279,6 +291,42 @@ class Floor {
     return {};
   }
 
+  std::string Totp(const std::string& body, const SocketPtr& sock) {
+    const std::string user = Field(body, "username"), code = Field(body, "code");
+    std::shared_ptr<TotpSecret> secret;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      auto it = totp_.find(user);
+      if (it != totp_.end()) secret = it->second;
+    }
+    if (!secret) return Answer(400, "{\"code\":\"otp_invalid\"}");
+    const int64_t now = static_cast<int64_t>(std::time(nullptr)) / 30;
+    int64_t matched = -1;
+    for (int64_t step = now - 1; step <= now + 1; ++step) {
+      const std::string expected =
+          authd::domain::otp::Hotp(secret->secret, static_cast<uint64_t>(step), authd::domain::otp::HashAlg::kSha1, 6);
+      if (matched < 0 && authd::SafeEquals(authd::AsBytes(expected), authd::AsBytes(code))) matched = step;
+    }
+    {
+      std::lock_guard<std::mutex> lock(secret->mu);
+      if (matched <= secret->last_step) return Answer(400, "{\"code\":\"otp_invalid\"}");
+      secret->last_step = matched;
+    }
+    const std::string token = Token(user);
+    journal_.Append("totp " + user + " " + std::to_string(matched) + "\n", sock, TokenAnswer(token));
+    return {};
+  }
+
+  std::string TotpEnrollment(const std::string& body) {
+    auto secret = std::make_shared<TotpSecret>();
+    secret->secret = authd::RandomBytes(20);
+    const std::string user = Field(body, "username");
+    const std::string encoded = authd::Base32Encode(secret->secret);
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    totp_[user] = secret;
+    return Answer(200, "{\"enrollment\":\"" + user + "\",\"secret\":\"" + encoded + "\"}");
+  }
+
   static std::string UrlDecode(const std::string& in) {
     std::string out;
     for (size_t i = 0; i < in.size(); ++i) {
@@ -365,6 +413,7 @@ class Floor {
   std::unordered_map<std::string, std::shared_ptr<WebAuthnKey>> keys_;
   std::unordered_map<std::string, std::shared_ptr<WebAuthnKey>> user_keys_;
   std::unordered_map<std::string, std::shared_ptr<YubiKey>> yubikeys_;
+  std::unordered_map<std::string, std::shared_ptr<TotpSecret>> totp_;
 };
 
 // One connection: requests read in turn (Content-Length bodies), each answered at once or by the
