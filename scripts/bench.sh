@@ -85,7 +85,9 @@ one() {  # one() TARGET SCENARIO [loadgen args...]
   [[ $scenario == *-eddsa ]] && extra+=(--alg eddsa)
   # Each TOTP user serves two codes per 30 s window: enough users for 8,000 codes a second (the
   # floor answers faster: three times as many).
-  [[ $scenario == totp-verify ]] && extra+=(--users "$(( 4000 * (duration + 1) * ($target == floor ? 3 : 1) ))")
+  local users=$(( 4000 * (duration + 1) ))
+  [[ $target == floor ]] && users=$(( users * 3 ))
+  [[ $scenario == totp-verify ]] && extra+=(--users "$users")
   if [[ $target == authd ]]; then
     extra+=("${authd_args[@]}" --server-pid "$pid")
   elif [[ $target == nginx ]]; then
