@@ -165,10 +165,13 @@ struct YubiKey {
 class Floor {
  public:
   Floor(const std::string& log, Bytes ykval_key)
-      : journal_(log), token_key_(authd::SigningKey::Generate(authd::JwsAlg::kES256)), ykval_key_(std::move(ykval_key)) {}
+      : journal_(log),
+        token_key_(authd::SigningKey::Generate(authd::JwsAlg::kES256)),
+        ykval_key_(std::move(ykval_key)) {}
 
   // One request; an empty result means the answer was handed to the journal.
-  std::string Handle(const std::string& method, const std::string& target, const std::string& body, const SocketPtr& sock) {
+  std::string Handle(const std::string& method, const std::string& target, const std::string& body,
+                     const SocketPtr& sock) {
     if (method == "POST" && target == "/v1/webauthn/authentication/options") return Options(body);
     if (method == "POST" && target == "/v1/webauthn/authentication/verify") return Verify(body, sock);
     if (method == "POST" && target == "/v1/totp/verify") return Totp(body, sock);
@@ -203,10 +206,11 @@ class Floor {
 
   std::string Token(const std::string& user) {
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
-    const std::string payload = "{\"iss\":\"http://localhost:8090\",\"sub\":\"" + user + "\",\"aud\":\"floor\",\"iat\":" +
-                                std::to_string(now) + ",\"exp\":" + std::to_string(now + 300) + ",\"jti\":\"" +
-                                authd::RandomId(16) + "\"}";
-    static const std::string header = authd::Base64UrlEncode(authd::AsBytes("{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"f\"}"));
+    const std::string payload = "{\"iss\":\"http://localhost:8090\",\"sub\":\"" + user +
+                                "\",\"aud\":\"floor\",\"iat\":" + std::to_string(now) +
+                                ",\"exp\":" + std::to_string(now + 300) + ",\"jti\":\"" + authd::RandomId(16) + "\"}";
+    static const std::string header =
+        authd::Base64UrlEncode(authd::AsBytes("{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"f\"}"));
     const std::string input = header + "." + authd::Base64UrlEncode(authd::AsBytes(payload));
     return input + "." + authd::Base64UrlEncode(token_key_.Sign(authd::AsBytes(input)));
   }
@@ -259,8 +263,8 @@ class Floor {
     }
     if (count != 0 && count <= seen) return Answer(400, "{\"code\":\"counter\"}");
     const std::string token = Token(key->user);
-    journal_.Append("login " + key->user + " " + std::to_string(count) + " " + token.substr(token.size() - 16) + "\n", sock,
-                    TokenAnswer(token));
+    journal_.Append("login " + key->user + " " + std::to_string(count) + " " + token.substr(token.size() - 16) + "\n",
+                    sock, TokenAnswer(token));
     return {};
   }
 
@@ -351,13 +355,15 @@ class Floor {
     while (start <= query.size()) {
       const size_t amp = std::min(query.find('&', start), query.size());
       const size_t eq = query.find('=', start);
-      if (eq != std::string::npos && eq < amp) params[query.substr(start, eq - start)] = UrlDecode(query.substr(eq + 1, amp - eq - 1));
+      if (eq != std::string::npos && eq < amp)
+        params[query.substr(start, eq - start)] = UrlDecode(query.substr(eq + 1, amp - eq - 1));
       start = amp + 1;
     }
     const std::string h = params["h"];
     params.erase("h");
     const std::string expected = authd::domain::otp::YkvalSignature(params, ykval_key_);
-    std::map<std::string, std::string> fields = {{"otp", params["otp"]}, {"nonce", params["nonce"]}, {"t", std::to_string(std::time(nullptr))}};
+    std::map<std::string, std::string> fields = {
+        {"otp", params["otp"]}, {"nonce", params["nonce"]}, {"t", std::to_string(std::time(nullptr))}};
     fields["status"] = expected == h ? (CheckOtp(params["otp"]).empty() ? "BAD_OTP" : "OK") : "BAD_SIGNATURE";
     std::string text = "h=" + authd::domain::otp::YkvalSignature(fields, ykval_key_) + "\r\n";
     for (const auto& [k, v] : fields) text += k + "=" + v + "\r\n";
@@ -371,9 +377,11 @@ class Floor {
   std::string RegistrationOptions(const std::string& body) {
     const std::string user = Field(body, "username");
     return Answer(200, "{\"ceremony\":\"" + user + "\",\"publicKey\":{\"challenge\":\"" +
-                           authd::Base64UrlEncode(authd::RandomBytes(32)) + "\",\"rp\":{\"id\":\"localhost\",\"name\":\"floor\"}," +
-                           "\"user\":{\"id\":\"" + authd::Base64UrlEncode(authd::AsBytes(user)) + "\",\"name\":\"" + user +
-                           "\",\"displayName\":\"" + user + "\"},\"pubKeyCredParams\":[{\"type\":\"public-key\",\"alg\":-7}]}}");
+                           authd::Base64UrlEncode(authd::RandomBytes(32)) +
+                           "\",\"rp\":{\"id\":\"localhost\",\"name\":\"floor\"}," + "\"user\":{\"id\":\"" +
+                           authd::Base64UrlEncode(authd::AsBytes(user)) + "\",\"name\":\"" + user +
+                           "\",\"displayName\":\"" + user +
+                           "\"},\"pubKeyCredParams\":[{\"type\":\"public-key\",\"alg\":-7}]}}");
   }
 
   std::string RegistrationVerify(const std::string& body) {
@@ -444,8 +452,8 @@ void Serve(Floor& floor, SocketPtr sock) {
     const size_t sp1 = buf.find(' ');
     const size_t sp2 = buf.find(' ', sp1 + 1);
     if (sp1 == std::string::npos || sp2 == std::string::npos || sp2 > head_end) return;
-    const std::string answer = floor.Handle(buf.substr(0, sp1), buf.substr(sp1 + 1, sp2 - sp1 - 1),
-                                            buf.substr(head_end + 4, length), sock);
+    const std::string answer =
+        floor.Handle(buf.substr(0, sp1), buf.substr(sp1 + 1, sp2 - sp1 - 1), buf.substr(head_end + 4, length), sock);
     buf.erase(0, head_end + 4 + length);
     if (!answer.empty()) SendAll(sock->fd, answer);
   }
@@ -459,9 +467,12 @@ int main(int argc, char** argv) {
   Bytes ykval_key(20, 0);
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--port") port = std::atoi(v.c_str());
-    else if (a == "--log") log = v;
-    else if (a == "--ykval-key") ykval_key = authd::Base64Decode(v).value_or(ykval_key);
+    if (a == "--port")
+      port = std::atoi(v.c_str());
+    else if (a == "--log")
+      log = v;
+    else if (a == "--ykval-key")
+      ykval_key = authd::Base64Decode(v).value_or(ykval_key);
     else {
       std::fprintf(stderr, "usage: floor_server [--port 8090] [--log FILE] [--ykval-key BASE64]\n");
       return 2;
