@@ -438,12 +438,13 @@ void Serve(Floor& floor, SocketPtr sock) {
     size_t head_end;
     while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
       const ssize_t n = recv(sock->fd, tmp, sizeof tmp, 0);
-      if (n <= 0) return;
+      if (n <= 0 || buf.size() > (1u << 16)) return;
       buf.append(tmp, static_cast<size_t>(n));
     }
     size_t length = 0;
     const size_t cl = buf.find("Content-Length: ");
     if (cl != std::string::npos && cl < head_end) length = std::strtoul(buf.c_str() + cl + 16, nullptr, 10);
+    if (length > (1u << 20)) return;  // not loadgen's: end the connection
     while (buf.size() < head_end + 4 + length) {
       const ssize_t n = recv(sock->fd, tmp, sizeof tmp, 0);
       if (n <= 0) return;
