@@ -24,7 +24,12 @@
 // server. Keys registered during set-up are parsed with authd's own WebAuthn code, outside the
 // measured window.
 //
-//   floor_server --port 8090 --log /tmp/floor.log --ykval-key BASE64
+//   floor_server --port 8090 --log /tmp/floor.log --ykval-key BASE64 [--sqlite off|on|read]
+//
+// --sqlite on keeps the records in an SQLite database at --log instead, as a store would: WAL,
+// synchronous=FULL, per verification the subject's counter advanced (an upsert) and the record
+// inserted, one transaction per batch; --sqlite read also reads the subject's stored counter in
+// a read transaction before each check. Those two measure the least an SQLite store adds.
 //
 // scripts/bench-floor.sh runs it beside authd under the same generator (docs/PERFORMANCE.md).
 
@@ -32,6 +37,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,6 +51,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -89,31 +96,104 @@ std::string Answer(int status, const std::string& body, const char* type = "appl
 }
 
 // Group commit: records appended by any thread, written and made durable together, then each
-// one's answer sent.
+// one's answer sent. To a file (one write and one fdatasync per batch), or with --sqlite to an
+// SQLite database as a store would keep them (WAL, synchronous=FULL, one transaction per batch:
+// per record, the subject's counter advanced and the record inserted).
 class Journal {
  public:
-  explicit Journal(const std::string& path) : fd_(open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) {
-    if (fd_ < 0) {
-      std::perror("floor_server: opening the log");
-      std::exit(1);
+  Journal(const std::string& path, bool sqlite) : path_(path) {
+    if (sqlite) {
+      if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                          nullptr) != SQLITE_OK ||
+          sqlite3_exec(db_,
+                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                       "CREATE TABLE IF NOT EXISTS state(subject TEXT PRIMARY KEY, counter INTEGER NOT NULL);"
+                       "CREATE TABLE IF NOT EXISTS records(id INTEGER PRIMARY KEY, text TEXT NOT NULL);",
+                       nullptr, nullptr, nullptr) != SQLITE_OK ||
+          sqlite3_prepare_v2(db_,
+                             "INSERT INTO state(subject, counter) VALUES(?1, ?2) ON CONFLICT(subject) DO UPDATE "
+                             "SET counter = excluded.counter WHERE excluded.counter > state.counter",
+                             -1, &advance_, nullptr) != SQLITE_OK ||
+          sqlite3_prepare_v2(db_, "INSERT INTO records(text) VALUES(?1)", -1, &insert_, nullptr) != SQLITE_OK) {
+        std::fprintf(stderr, "floor_server: opening %s: %s\n", path.c_str(), db_ ? sqlite3_errmsg(db_) : "no memory");
+        std::exit(1);
+      }
+    } else {
+      fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      if (fd_ < 0) {
+        std::perror("floor_server: opening the log");
+        std::exit(1);
+      }
     }
     writer_ = std::thread([this] { Run(); });
   }
 
-  void Append(std::string record, SocketPtr to, std::string answer) {
+  // The subject's counter as stored, read in a transaction of this thread's own connection (with
+  // --sqlite and --read: the read a store makes before it checks), or -1.
+  int64_t Read(const std::string& subject) const {
+    struct Reader {
+      sqlite3* db = nullptr;
+      sqlite3_stmt* select = nullptr;
+      ~Reader() {
+        sqlite3_finalize(select);
+        sqlite3_close(db);
+      }
+    };
+    thread_local Reader reader;
+    if (!reader.db &&
+        (sqlite3_open_v2(path_.c_str(), &reader.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK ||
+         sqlite3_prepare_v2(reader.db, "SELECT counter FROM state WHERE subject = ?1", -1, &reader.select, nullptr) !=
+             SQLITE_OK)) {
+      std::fprintf(stderr, "floor_server: reading %s failed\n", path_.c_str());
+      std::exit(1);
+    }
+    sqlite3_bind_text(reader.select, 1, subject.data(), static_cast<int>(subject.size()), SQLITE_STATIC);
+    const int64_t counter = sqlite3_step(reader.select) == SQLITE_ROW ? sqlite3_column_int64(reader.select, 0) : -1;
+    sqlite3_reset(reader.select);
+    return counter;
+  }
+
+  void Append(std::string record, std::string subject, int64_t counter, SocketPtr to, std::string answer) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back({std::move(record), std::move(to), std::move(answer)});
+      queue_.push_back({std::move(record), std::move(subject), counter, std::move(to), std::move(answer)});
     }
     cv_.notify_one();
   }
 
  private:
   struct Pending {
-    std::string record;
+    std::string record, subject;
+    int64_t counter;
     SocketPtr to;
     std::string answer;
   };
+
+  void Commit(const std::vector<Pending>& batch, std::string& buffer) {
+    if (!db_) {
+      buffer.clear();
+      for (const auto& p : batch) buffer += p.record;
+      if (write(fd_, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size()) || fdatasync(fd_) != 0) {
+        std::perror("floor_server: writing the log");
+        std::exit(1);
+      }
+      return;
+    }
+    bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+    for (const auto& p : batch) {
+      sqlite3_bind_text(advance_, 1, p.subject.data(), static_cast<int>(p.subject.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(advance_, 2, p.counter);
+      ok = ok && sqlite3_step(advance_) == SQLITE_DONE;
+      sqlite3_reset(advance_);
+      sqlite3_bind_text(insert_, 1, p.record.data(), static_cast<int>(p.record.size()), SQLITE_STATIC);
+      ok = ok && sqlite3_step(insert_) == SQLITE_DONE;
+      sqlite3_reset(insert_);
+    }
+    if (!ok || sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      std::fprintf(stderr, "floor_server: writing %s: %s\n", path_.c_str(), sqlite3_errmsg(db_));
+      std::exit(1);
+    }
+  }
 
   void Run() {
     std::vector<Pending> batch;
@@ -125,18 +205,17 @@ class Journal {
         batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
         queue_.clear();
       }
-      buffer.clear();
-      for (const auto& p : batch) buffer += p.record;
-      if (write(fd_, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size()) || fdatasync(fd_) != 0) {
-        std::perror("floor_server: writing the log");
-        std::exit(1);
-      }
+      Commit(batch, buffer);
       for (const auto& p : batch) SendAll(p.to->fd, p.answer);
       batch.clear();
     }
   }
 
-  int fd_;
+  const std::string path_;
+  int fd_ = -1;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* advance_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;
@@ -164,8 +243,9 @@ struct YubiKey {
 
 class Floor {
  public:
-  Floor(const std::string& log, Bytes ykval_key)
-      : journal_(log),
+  Floor(const std::string& log, bool sqlite, bool read, Bytes ykval_key)
+      : journal_(log, sqlite),
+        read_(sqlite && read),
         token_key_(authd::SigningKey::Generate(authd::JwsAlg::kES256)),
         ykval_key_(std::move(ykval_key)) {}
 
@@ -250,6 +330,7 @@ class Floor {
       if (it != keys_.end()) key = it->second;
     }
     if (!key) return Answer(400, "{\"code\":\"unknown_credential\"}");
+    if (read_) journal_.Read(key->id);
     Bytes signed_data = *auth_data;
     const Bytes hash = authd::Sha256(*client_data);
     signed_data.insert(signed_data.end(), hash.begin(), hash.end());
@@ -264,12 +345,16 @@ class Floor {
     if (count != 0 && count <= seen) return Answer(400, "{\"code\":\"counter\"}");
     const std::string token = Token(key->user);
     journal_.Append("login " + key->user + " " + std::to_string(count) + " " + token.substr(token.size() - 16) + "\n",
-                    sock, TokenAnswer(token));
+                    key->id, count, sock, TokenAnswer(token));
     return {};
   }
 
-  // The OTP checked against its key's AES key and counters; the accepted key's owner, or empty.
-  std::string CheckOtp(const std::string& otp) {
+  struct AcceptedOtp {
+    std::string user, public_id;
+    uint32_t counter = 0;
+  };
+  // The OTP checked against its key's AES key and counters.
+  std::optional<AcceptedOtp> CheckOtp(const std::string& otp) {
     auto parts = authd::domain::otp::SplitYubiOtp(otp);
     if (!parts) return {};
     std::shared_ptr<YubiKey> key;
@@ -278,21 +363,22 @@ class Floor {
       auto it = yubikeys_.find(parts->public_id);
       if (it != yubikeys_.end()) key = it->second;
     }
-    if (!key) return {};
+    if (!key) return std::nullopt;
+    if (read_) journal_.Read(parts->public_id);
     auto token = authd::domain::otp::DecryptYubiOtp(parts->ciphertext, key->aes_key, key->private_id);
-    if (!token) return {};
+    if (!token) return std::nullopt;
     const uint32_t counter = (uint32_t{token->use_counter} << 8) | token->session_counter;
     std::lock_guard<std::mutex> lock(key->mu);
-    if (counter <= key->last) return {};
+    if (counter <= key->last) return std::nullopt;
     key->last = counter;
-    return key->user;
+    return AcceptedOtp{key->user, parts->public_id, counter};
   }
 
   std::string YubiOtp(const std::string& otp, const SocketPtr& sock) {
-    const std::string user = CheckOtp(otp);
-    if (user.empty()) return Answer(400, "{\"code\":\"otp_invalid\"}");
-    const std::string token = Token(user);
-    journal_.Append("yubiotp " + otp + "\n", sock, TokenAnswer(token));
+    const auto accepted = CheckOtp(otp);
+    if (!accepted) return Answer(400, "{\"code\":\"otp_invalid\"}");
+    const std::string token = Token(accepted->user);
+    journal_.Append("yubiotp " + otp + "\n", accepted->public_id, accepted->counter, sock, TokenAnswer(token));
     return {};
   }
 
@@ -305,6 +391,7 @@ class Floor {
       if (it != totp_.end()) secret = it->second;
     }
     if (!secret) return Answer(400, "{\"code\":\"otp_invalid\"}");
+    if (read_) journal_.Read(user);
     const int64_t now = static_cast<int64_t>(std::time(nullptr)) / 30;
     // The current step first, then its neighbours, stopping at the first match: the fewest HMACs.
     int64_t matched = -1;
@@ -322,7 +409,7 @@ class Floor {
       secret->last_step = matched;
     }
     const std::string token = Token(user);
-    journal_.Append("totp " + user + " " + std::to_string(matched) + "\n", sock, TokenAnswer(token));
+    journal_.Append("totp " + user + " " + std::to_string(matched) + "\n", user, matched, sock, TokenAnswer(token));
     return {};
   }
 
@@ -364,13 +451,15 @@ class Floor {
     const std::string expected = authd::domain::otp::YkvalSignature(params, ykval_key_);
     std::map<std::string, std::string> fields = {
         {"otp", params["otp"]}, {"nonce", params["nonce"]}, {"t", std::to_string(std::time(nullptr))}};
-    fields["status"] = expected == h ? (CheckOtp(params["otp"]).empty() ? "BAD_OTP" : "OK") : "BAD_SIGNATURE";
+    std::optional<AcceptedOtp> accepted;
+    if (expected == h) accepted = CheckOtp(params["otp"]);
+    fields["status"] = expected != h ? "BAD_SIGNATURE" : accepted ? "OK" : "BAD_OTP";
     std::string text = "h=" + authd::domain::otp::YkvalSignature(fields, ykval_key_) + "\r\n";
     for (const auto& [k, v] : fields) text += k + "=" + v + "\r\n";
     text += "\r\n";
     std::string answer = Answer(200, text, "text/plain");
     if (fields["status"] != "OK") return answer;
-    journal_.Append("ykval " + params["otp"] + "\n", sock, std::move(answer));
+    journal_.Append("ykval " + params["otp"] + "\n", accepted->public_id, accepted->counter, sock, std::move(answer));
     return {};
   }
 
@@ -420,6 +509,7 @@ class Floor {
   }
 
   Journal journal_;
+  const bool read_;  // each verification reads its subject's stored counter first
   authd::SigningKey token_key_;
   Bytes ykval_key_;
   std::shared_mutex mu_;
@@ -465,6 +555,7 @@ void Serve(Floor& floor, SocketPtr sock) {
 int main(int argc, char** argv) {
   int port = 8090;
   std::string log = "floor.log";
+  bool sqlite = false, read = false;
   Bytes ykval_key(20, 0);
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
@@ -472,10 +563,14 @@ int main(int argc, char** argv) {
       port = std::atoi(v.c_str());
     else if (a == "--log")
       log = v;
-    else if (a == "--ykval-key")
+    else if (a == "--sqlite") {
+      sqlite = v == "on" || v == "read";
+      read = v == "read";
+    } else if (a == "--ykval-key")
       ykval_key = authd::Base64Decode(v).value_or(ykval_key);
     else {
-      std::fprintf(stderr, "usage: floor_server [--port 8090] [--log FILE] [--ykval-key BASE64]\n");
+      std::fprintf(stderr,
+                   "usage: floor_server [--port 8090] [--log FILE] [--sqlite off|on|read] [--ykval-key BASE64]\n");
       return 2;
     }
   }
@@ -490,7 +585,7 @@ int main(int argc, char** argv) {
     std::perror("floor_server: listening");
     return 1;
   }
-  Floor floor(log, std::move(ykval_key));
+  Floor floor(log, sqlite, read, std::move(ykval_key));
   std::fprintf(stderr, "floor_server: listening on 127.0.0.1:%d, records in %s\n", port, log.c_str());
   while (true) {
     const int fd = accept(listener, nullptr, nullptr);
