@@ -87,6 +87,14 @@ class CoreFixture : public ::testing::Test {
     return events && !events->empty() ? events->front() : AuditEvent{};
   }
 
+  // The newest audit event is a refused `action`, for `reason`.
+  void ExpectNewestRefusal(const std::string& action, const std::string& reason) {
+    const AuditEvent e = NewestAudit();
+    EXPECT_EQ(e.action, action);
+    EXPECT_EQ(e.outcome, "failure");
+    EXPECT_EQ(e.reason, reason);
+  }
+
   testing::TempDir dir_;
   ManualClock clock_;
   SecretBytes master_;

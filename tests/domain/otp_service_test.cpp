@@ -146,10 +146,7 @@ TEST_F(OtpServiceTest, AVerificationCheckedBeforeItsUserWasDisabledOrItsKeyRevok
 
   EXPECT_EQ(checked_then([&] { ASSERT_TRUE(core_->SetUserStatus(Ctx(), "alice", kStatusDisabled)); }),
             ErrorCode::kOtpInvalid);
-  AuditEvent e = NewestAudit();
-  EXPECT_EQ(e.action, "totp.verify");
-  EXPECT_EQ(e.outcome, "failure");
-  EXPECT_EQ(e.reason, "user_disabled");
+  ExpectNewestRefusal("totp.verify", "user_disabled");
   ASSERT_TRUE(core_->SetUserStatus(Ctx(), "alice", kStatusActive));
   EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "alice").value(), 0);  // none was issued
   // The step was not consumed: the same code verifies now.
@@ -158,9 +155,7 @@ TEST_F(OtpServiceTest, AVerificationCheckedBeforeItsUserWasDisabledOrItsKeyRevok
 
   clock_.AdvanceSeconds(30);
   EXPECT_EQ(checked_then([&] { ASSERT_TRUE(core_->RevokeCredential(Ctx(), "alice", id)); }), ErrorCode::kOtpInvalid);
-  e = NewestAudit();
-  EXPECT_EQ(e.action, "totp.verify");
-  EXPECT_EQ(e.reason, "credential_revoked");
+  ExpectNewestRefusal("totp.verify", "credential_revoked");
   EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "alice").value(), 0);
 }
 
@@ -229,9 +224,7 @@ TEST_F(OtpServiceTest, AYubiKeyOtpCheckedBeforeItsKeyWasRevokedIsNotAccepted) {
   auto answer = RunNow(*store_, std::move(ykval));
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->fields["status"], "BAD_OTP");
-  const AuditEvent e = NewestAudit();
-  EXPECT_EQ(e.action, "ykval.verify");
-  EXPECT_EQ(e.reason, "credential_revoked");
+  ExpectNewestRefusal("ykval.verify", "credential_revoked");
 }
 
 TEST_F(OtpServiceTest, T08_ClockSteppedBackDoesNotRevivePastSteps) {

@@ -112,10 +112,7 @@ TEST_F(WebAuthnServiceTest, ALoginCheckedBeforeItsUserWasDisabledOrItsKeyRevoked
     ASSERT_TRUE(core_->SetUserStatus(Ctx(), "carol", kStatusDisabled));
   });
   EXPECT_EQ(disabled.code(), ErrorCode::kUserDisabled);
-  AuditEvent e = NewestAudit();
-  EXPECT_EQ(e.action, "webauthn.authenticate");
-  EXPECT_EQ(e.outcome, "failure");
-  EXPECT_EQ(e.reason, "user_disabled");
+  ExpectNewestRefusal("webauthn.authenticate", "user_disabled");
   ASSERT_TRUE(core_->SetUserStatus(Ctx(), "carol", kStatusActive));
   EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "carol").value(), 0);  // none was issued
   // The refused write advanced nothing: the same signature count is accepted next.
@@ -127,9 +124,7 @@ TEST_F(WebAuthnServiceTest, ALoginCheckedBeforeItsUserWasDisabledOrItsKeyRevoked
     ASSERT_TRUE(core_->RevokeCredential(Ctx(), "carol", id));
   });
   EXPECT_EQ(revoked.code(), ErrorCode::kCredentialRevoked);
-  e = NewestAudit();
-  EXPECT_EQ(e.action, "webauthn.authenticate");
-  EXPECT_EQ(e.reason, "credential_revoked");
+  ExpectNewestRefusal("webauthn.authenticate", "credential_revoked");
   EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "carol").value(), 0);
 }
 
@@ -165,9 +160,7 @@ TEST_F(WebAuthnServiceTest, ARegistrationFinishedAsItsUserIsDisabledStoresNoKey)
   counting_->BeforeNextWrite([&] { ASSERT_TRUE(core_->SetUserStatus(Ctx(), "dave", kStatusDisabled)); });
   EXPECT_EQ(service_->FinishRegistration(started->handle, cred, "key", Ctx()).code(), ErrorCode::kUserDisabled);
   EXPECT_EQ(keys(), 0u);
-  const AuditEvent e = NewestAudit();
-  EXPECT_EQ(e.action, "webauthn.register");
-  EXPECT_EQ(e.reason, "user_disabled");
+  ExpectNewestRefusal("webauthn.register", "user_disabled");
   // The refused ceremony is spent, as every refused one is.
   ASSERT_TRUE(core_->SetUserStatus(Ctx(), "dave", kStatusActive));
   EXPECT_EQ(service_->FinishRegistration(started->handle, cred, "key", Ctx()).code(), ErrorCode::kChallengeUnknown);
