@@ -129,7 +129,7 @@ class Journal {
   }
 
   // The subject's counter as stored, read in a transaction of this thread's own connection (with
-  // --sqlite and --read: the read a store makes before it checks), or -1.
+  // --sqlite read: the read a store makes before it checks), or -1.
   int64_t Read(const std::string& subject) const {
     struct Reader {
       sqlite3* db = nullptr;
