@@ -31,7 +31,7 @@
 // inserted, one transaction per batch; --sqlite read also reads the subject's stored counter in
 // a read transaction before each check. Those two measure the least an SQLite store adds.
 //
-// scripts/bench-floor.sh runs it beside authd under the same generator (docs/PERFORMANCE.md).
+// scripts/bench.sh runs it beside authd under the same generator (docs/PERFORMANCE.md).
 
 #include <arpa/inet.h>
 #include <fcntl.h>
