@@ -299,15 +299,17 @@ class Floor {
     return Answer(200, "{\"access_token\":\"" + token + "\",\"token_type\":\"Bearer\",\"expires_in\":300}");
   }
 
-  std::shared_ptr<WebAuthnKey> KeyOfUser(const std::string& user) {
+  // The entry of `map` under `key`, or null; the maps change only during set-up.
+  template <typename T>
+  std::shared_ptr<T> Find(const std::unordered_map<std::string, std::shared_ptr<T>>& map, const std::string& key) {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    auto it = user_keys_.find(user);
-    return it == user_keys_.end() ? nullptr : it->second;
+    auto it = map.find(key);
+    return it == map.end() ? nullptr : it->second;
   }
 
   std::string Options(const std::string& body) {
     const std::string user = Field(body, "username");
-    auto key = KeyOfUser(user);
+    auto key = Find(user_keys_, user);
     if (!key) return Answer(400, "{\"code\":\"unknown_user\"}");
     const std::string challenge = authd::Base64UrlEncode(authd::RandomBytes(32));
     return Answer(200, "{\"ceremony\":\"" + user + "\",\"publicKey\":{\"challenge\":\"" + challenge +
@@ -323,12 +325,7 @@ class Floor {
     if (!raw_id || !client_data || !auth_data || !signature || auth_data->size() < 37) {
       return Answer(400, "{\"code\":\"malformed\"}");
     }
-    std::shared_ptr<WebAuthnKey> key;
-    {
-      std::shared_lock<std::shared_mutex> lock(mu_);
-      auto it = keys_.find(std::string(raw_id->begin(), raw_id->end()));
-      if (it != keys_.end()) key = it->second;
-    }
+    const auto key = Find(keys_, std::string(raw_id->begin(), raw_id->end()));
     if (!key) return Answer(400, "{\"code\":\"unknown_credential\"}");
     if (read_) journal_.Read(key->id);
     Bytes signed_data = *auth_data;
@@ -357,12 +354,7 @@ class Floor {
   std::optional<AcceptedOtp> CheckOtp(const std::string& otp) {
     auto parts = authd::domain::otp::SplitYubiOtp(otp);
     if (!parts) return {};
-    std::shared_ptr<YubiKey> key;
-    {
-      std::shared_lock<std::shared_mutex> lock(mu_);
-      auto it = yubikeys_.find(parts->public_id);
-      if (it != yubikeys_.end()) key = it->second;
-    }
+    const auto key = Find(yubikeys_, parts->public_id);
     if (!key) return std::nullopt;
     if (read_) journal_.Read(parts->public_id);
     auto token = authd::domain::otp::DecryptYubiOtp(parts->ciphertext, key->aes_key, key->private_id);
@@ -384,12 +376,7 @@ class Floor {
 
   std::string Totp(const std::string& body, const SocketPtr& sock) {
     const std::string user = Field(body, "username"), code = Field(body, "code");
-    std::shared_ptr<TotpSecret> secret;
-    {
-      std::shared_lock<std::shared_mutex> lock(mu_);
-      auto it = totp_.find(user);
-      if (it != totp_.end()) secret = it->second;
-    }
+    const auto secret = Find(totp_, user);
     if (!secret) return Answer(400, "{\"code\":\"otp_invalid\"}");
     if (read_) journal_.Read(user);
     const int64_t now = static_cast<int64_t>(std::time(nullptr)) / 30;
