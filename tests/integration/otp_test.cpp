@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <thread>
@@ -95,6 +96,15 @@ class OtpHttp : public ::testing::Test {
     return secret;
   }
 
+  // The current time, once at least `margin` seconds are left of its 30 s step (waiting for the
+  // next step if fewer are), so that checks relative to it see the server in the same step.
+  static int64_t NowWellInsideStep(int64_t margin = 5) {
+    const int64_t now = std::time(nullptr);
+    if (30 - now % 30 >= margin) return now;
+    std::this_thread::sleep_for(std::chrono::seconds(30 - now % 30));
+    return std::time(nullptr);
+  }
+
   HttpResult Totp(const std::string& code, const std::string& user = "alice") {
     return server_.PostJson("/v1/totp/verify", {{"username", user}, {"code", code}});
   }
@@ -146,8 +156,8 @@ TEST_F(OtpHttp, T09_RefusesBadParametersAndUnauthorisedEnrolment) {
 }
 
 TEST_F(OtpHttp, OathtoolCodesLogInOnceEach) {
+  const int64_t now = NowWellInsideStep();
   const std::string secret = EnrolTotp();
-  const int64_t now = std::time(nullptr);
   // The next step's code (inside the window): a token with amr otp.
   const std::string next = Oathtool(secret, now + 30);
   HttpResult ok = Totp(next);
