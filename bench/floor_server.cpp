@@ -25,11 +25,21 @@
 // measured window.
 //
 //   floor_server --port 8090 --log /tmp/floor.log --ykval-key BASE64 [--sqlite off|on|read]
+//   floor_server --port 8090 --population COPY_OF_POPULATED_DB
 //
 // --sqlite on keeps the records in an SQLite database at --log instead, as a store would: WAL,
 // synchronous=FULL, per verification the subject's counter advanced (an upsert) and the record
 // inserted, one transaction per batch; --sqlite read also reads the subject's stored counter in
 // a read transaction before each check. Those two measure the least an SQLite store adds.
+//
+// --population DB serves loadgen's webauthn-login with --spread-users instead: the users and keys
+// of an authd database that bench/populate filled (a copy: the floor writes to it), looked up as a
+// store must, since a million users' keys do not all stay in memory: per ceremony, the options
+// read the user's id and credential ids (one read transaction, two statements), the verification
+// reads the credential's public key and counter (one, one), parses the key unless it is among the
+// 16,384 last parsed (authd keeps as many; --kept-keys), and its write advances the credential's counter and
+// last use in its row beside inserting the record. What no store of those keys can leave out, on
+// the very B-trees authd searches; scripts/bench-scale.sh runs it with a thousand and a million.
 //
 // scripts/bench.sh runs it beside authd under the same generator (docs/PERFORMANCE.md).
 
@@ -41,6 +51,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -62,6 +73,7 @@
 #include "authd/base/encoding.h"
 #include "authd/base/json.h"
 #include "authd/domain/otp.h"
+#include "authd/store/store_vfs.h"
 #include "authd/webauthn/attestation.h"
 #include "authd/webauthn/cose_key.h"
 
@@ -101,18 +113,22 @@ std::string Answer(int status, const std::string& body, const char* type = "appl
 // per record, the subject's counter advanced and the record inserted).
 class Journal {
  public:
-  Journal(const std::string& path, bool sqlite) : path_(path) {
+  // `population`: the records go into an authd database, each advancing its credential's row.
+  Journal(const std::string& path, bool sqlite, bool population = false) : path_(path), population_(population) {
     if (sqlite) {
       if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                          nullptr) != SQLITE_OK ||
+                          population ? authd::store::StoreVfs() : nullptr) != SQLITE_OK ||
           sqlite3_exec(db_,
                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                        "CREATE TABLE IF NOT EXISTS state(subject TEXT PRIMARY KEY, counter INTEGER NOT NULL);"
                        "CREATE TABLE IF NOT EXISTS records(id INTEGER PRIMARY KEY, text TEXT NOT NULL);",
                        nullptr, nullptr, nullptr) != SQLITE_OK ||
           sqlite3_prepare_v2(db_,
-                             "INSERT INTO state(subject, counter) VALUES(?1, ?2) ON CONFLICT(subject) DO UPDATE "
-                             "SET counter = excluded.counter WHERE excluded.counter > state.counter",
+                             population ? "UPDATE webauthn_credentials SET sign_count = ?2, last_used_at = ?3 "
+                                          "WHERE raw_id = ?1 AND (sign_count < ?2 OR ?2 = 0)"
+                                        : "INSERT INTO state(subject, counter) VALUES(?1, ?2) ON CONFLICT(subject) "
+                                          "DO UPDATE SET counter = excluded.counter WHERE excluded.counter > "
+                                          "state.counter",
                              -1, &advance_, nullptr) != SQLITE_OK ||
           sqlite3_prepare_v2(db_, "INSERT INTO records(text) VALUES(?1)", -1, &insert_, nullptr) != SQLITE_OK) {
         std::fprintf(stderr, "floor_server: opening %s: %s\n", path.c_str(), db_ ? sqlite3_errmsg(db_) : "no memory");
@@ -181,7 +197,12 @@ class Journal {
     }
     bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
     for (const auto& p : batch) {
-      sqlite3_bind_text(advance_, 1, p.subject.data(), static_cast<int>(p.subject.size()), SQLITE_STATIC);
+      if (population_) {
+        sqlite3_bind_blob(advance_, 1, p.subject.data(), static_cast<int>(p.subject.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(advance_, 3, static_cast<int64_t>(std::time(nullptr)));
+      } else {
+        sqlite3_bind_text(advance_, 1, p.subject.data(), static_cast<int>(p.subject.size()), SQLITE_STATIC);
+      }
       sqlite3_bind_int64(advance_, 2, p.counter);
       ok = ok && sqlite3_step(advance_) == SQLITE_DONE;
       sqlite3_reset(advance_);
@@ -212,6 +233,7 @@ class Journal {
   }
 
   const std::string path_;
+  const bool population_;
   int fd_ = -1;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* advance_ = nullptr;
@@ -220,6 +242,84 @@ class Journal {
   std::condition_variable cv_;
   std::deque<Pending> queue_;
   std::thread writer_;
+};
+
+// An authd database's users and WebAuthn keys (--population), read as authd's store reads them:
+// each thread through its own read-only connection, each lookup in its own read transaction,
+// through authd's VFS (store_vfs.h: lasting maps, up to the 256 MiB authd's readers map, and its
+// page cache; SQLite's own maps cost more than they save under writes).
+class Population {
+ public:
+  explicit Population(std::string path) : path_(std::move(path)) {}
+
+  // The user's credential ids (raw), or nullopt for an unknown user.
+  std::optional<std::vector<Bytes>> CredentialIds(const std::string& username) const {
+    Reader& r = Open();
+    sqlite3_exec(r.db, "BEGIN", nullptr, nullptr, nullptr);
+    sqlite3_bind_text(r.user, 1, username.data(), static_cast<int>(username.size()), SQLITE_STATIC);
+    std::optional<std::vector<Bytes>> out;
+    if (sqlite3_step(r.user) == SQLITE_ROW) {
+      out.emplace();
+      sqlite3_bind_text(r.ids, 1, reinterpret_cast<const char*>(sqlite3_column_text(r.user, 0)),
+                        sqlite3_column_bytes(r.user, 0), SQLITE_TRANSIENT);
+      while (sqlite3_step(r.ids) == SQLITE_ROW) out->push_back(Column(r.ids, 0));
+      sqlite3_reset(r.ids);
+    }
+    sqlite3_reset(r.user);
+    sqlite3_exec(r.db, "COMMIT", nullptr, nullptr, nullptr);
+    return out;
+  }
+
+  struct Key {
+    Bytes cose;
+    int64_t sign_count = 0;
+    std::string user_id;
+  };
+  // The credential's stored key and counter, or nullopt.
+  std::optional<Key> Credential(const Bytes& raw_id) const {
+    Reader& r = Open();
+    sqlite3_bind_blob(r.key, 1, raw_id.data(), static_cast<int>(raw_id.size()), SQLITE_STATIC);
+    std::optional<Key> out;
+    if (sqlite3_step(r.key) == SQLITE_ROW) {
+      out = Key{Column(r.key, 0), sqlite3_column_int64(r.key, 1),
+                reinterpret_cast<const char*>(sqlite3_column_text(r.key, 2))};
+    }
+    sqlite3_reset(r.key);
+    return out;
+  }
+
+ private:
+  struct Reader {
+    sqlite3* db = nullptr;
+    sqlite3_stmt *user = nullptr, *ids = nullptr, *key = nullptr;
+    ~Reader() {
+      sqlite3_finalize(user);
+      sqlite3_finalize(ids);
+      sqlite3_finalize(key);
+      sqlite3_close(db);
+    }
+  };
+  static Bytes Column(sqlite3_stmt* st, int col) {
+    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(st, col));
+    return p ? Bytes(p, p + sqlite3_column_bytes(st, col)) : Bytes();
+  }
+  Reader& Open() const {
+    thread_local Reader r;
+    if (!r.db &&
+        (sqlite3_open_v2(path_.c_str(), &r.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                         authd::store::StoreVfs()) != SQLITE_OK ||
+         sqlite3_exec(r.db, "PRAGMA mmap_size=268435456", nullptr, nullptr, nullptr) != SQLITE_OK ||
+         sqlite3_prepare_v2(r.db, "SELECT id FROM users WHERE username = ?1", -1, &r.user, nullptr) != SQLITE_OK ||
+         sqlite3_prepare_v2(r.db, "SELECT raw_id FROM webauthn_credentials WHERE user_id = ?1", -1, &r.ids,
+                            nullptr) != SQLITE_OK ||
+         sqlite3_prepare_v2(r.db, "SELECT public_key, sign_count, user_id FROM webauthn_credentials WHERE raw_id = ?1",
+                            -1, &r.key, nullptr) != SQLITE_OK)) {
+      std::fprintf(stderr, "floor_server: reading %s: %s\n", path_.c_str(), r.db ? sqlite3_errmsg(r.db) : "no memory");
+      std::exit(1);
+    }
+    return r;
+  }
+  const std::string path_;
 };
 
 struct WebAuthnKey {
@@ -243,8 +343,13 @@ struct YubiKey {
 
 class Floor {
  public:
-  Floor(const std::string& log, bool sqlite, bool read, Bytes ykval_key)
-      : journal_(log, sqlite),
+  // `population`: an authd database whose users log in (webauthn-login --spread-users), at most
+  // `kept_keys` of its keys kept parsed; empty: none.
+  Floor(const std::string& log, bool sqlite, bool read, Bytes ykval_key, const std::string& population = {},
+        size_t kept_keys = 16384)
+      : journal_(population.empty() ? log : population, sqlite || !population.empty(), !population.empty()),
+        population_(population.empty() ? nullptr : std::make_unique<Population>(population)),
+        kept_keys_(std::max<size_t>(kept_keys, 1)),
         read_(sqlite && read),
         token_key_(authd::SigningKey::Generate(authd::JwsAlg::kES256)),
         ykval_key_(std::move(ykval_key)) {}
@@ -309,6 +414,7 @@ class Floor {
 
   std::string Options(const std::string& body) {
     const std::string user = Field(body, "username");
+    if (population_) return PopulationOptions(user);
     auto key = Find(user_keys_, user);
     if (!key) return Answer(400, "{\"code\":\"unknown_user\"}");
     const std::string challenge = authd::Base64UrlEncode(authd::RandomBytes(32));
@@ -325,6 +431,7 @@ class Floor {
     if (!raw_id || !client_data || !auth_data || !signature || auth_data->size() < 37) {
       return Answer(400, "{\"code\":\"malformed\"}");
     }
+    if (population_) return PopulationVerify(*raw_id, *client_data, *auth_data, *signature, sock);
     const auto key = Find(keys_, std::string(raw_id->begin(), raw_id->end()));
     if (!key) return Answer(400, "{\"code\":\"unknown_credential\"}");
     if (read_) journal_.Read(key->id);
@@ -343,6 +450,65 @@ class Floor {
     const std::string token = Token(key->user);
     journal_.Append("login " + key->user + " " + std::to_string(count) + " " + token.substr(token.size() - 16) + "\n",
                     key->id, count, sock, TokenAnswer(token));
+    return {};
+  }
+
+  std::string PopulationOptions(const std::string& user) {
+    const auto ids = population_->CredentialIds(user);
+    if (!ids || ids->empty()) return Answer(400, "{\"code\":\"unknown_user\"}");
+    std::string allowed;
+    for (const Bytes& id : *ids) {
+      allowed += std::string(allowed.empty() ? "" : ",") + "{\"type\":\"public-key\",\"id\":\"" +
+                 authd::Base64UrlEncode(id) + "\"}";
+    }
+    const std::string challenge = authd::Base64UrlEncode(authd::RandomBytes(32));
+    return Answer(200, "{\"ceremony\":\"" + user + "\",\"publicKey\":{\"challenge\":\"" + challenge +
+                           "\",\"rpId\":\"localhost\",\"allowCredentials\":[" + allowed + "]}}");
+  }
+
+  // The key parsed from its stored COSE form, kept among the last kept_keys_ parsed.
+  std::shared_ptr<const authd::webauthn::CosePublicKey> ParsedKey(const Bytes& raw_id, const Bytes& cose) {
+    const std::string id(raw_id.begin(), raw_id.end());
+    {
+      std::lock_guard<std::mutex> lock(kept_mu_);
+      auto it = kept_.find(id);
+      if (it != kept_.end()) return it->second;
+    }
+    auto parsed = authd::webauthn::ParseCoseKey(cose);
+    if (!parsed || !authd::webauthn::PrepareVerifier(*parsed)) return nullptr;
+    auto key = std::make_shared<const authd::webauthn::CosePublicKey>(std::move(*parsed));
+    std::shared_ptr<const authd::webauthn::CosePublicKey> evicted;  // freed after the lock
+    std::lock_guard<std::mutex> lock(kept_mu_);
+    if (kept_.size() >= kept_keys_) {
+      evicted = std::move(kept_.begin()->second);
+      kept_.erase(kept_.begin());
+    }
+    kept_[id] = key;
+    return key;
+  }
+
+  std::string PopulationVerify(const Bytes& raw_id, const Bytes& client_data, const Bytes& auth_data,
+                               const Bytes& signature, const SocketPtr& sock) {
+    const auto stored = population_->Credential(raw_id);
+    if (!stored) return Answer(400, "{\"code\":\"unknown_credential\"}");
+    const auto key = ParsedKey(raw_id, stored->cose);
+    if (!key) return Answer(400, "{\"code\":\"bad_key\"}");
+    Bytes signed_data = auth_data;
+    const Bytes hash = authd::Sha256(client_data);
+    signed_data.insert(signed_data.end(), hash.begin(), hash.end());
+    if (!authd::webauthn::VerifySignature(*key, signed_data, signature)) {
+      return Answer(400, "{\"code\":\"signature_invalid\"}");
+    }
+    const uint32_t count = (uint32_t{auth_data[33]} << 24) | (uint32_t{auth_data[34]} << 16) |
+                           (uint32_t{auth_data[35]} << 8) | uint32_t{auth_data[36]};
+    // Zero on both sides: a key without a counter; otherwise it must move forward.
+    if ((count != 0 || stored->sign_count != 0) && count <= stored->sign_count) {
+      return Answer(400, "{\"code\":\"counter\"}");
+    }
+    const std::string token = Token(stored->user_id);
+    journal_.Append("login " + stored->user_id + " " + std::to_string(count) + " " + token.substr(token.size() - 16) +
+                        "\n",
+                    std::string(raw_id.begin(), raw_id.end()), count, sock, TokenAnswer(token));
     return {};
   }
 
@@ -496,6 +662,10 @@ class Floor {
   }
 
   Journal journal_;
+  const std::unique_ptr<Population> population_;
+  size_t kept_keys_ = 16384;  // as many as authd keeps by default
+  std::mutex kept_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const authd::webauthn::CosePublicKey>> kept_;
   const bool read_;  // each verification reads its subject's stored counter first
   authd::SigningKey token_key_;
   Bytes ykval_key_;
@@ -541,7 +711,8 @@ void Serve(Floor& floor, SocketPtr sock) {
 
 int main(int argc, char** argv) {
   int port = 8090;
-  std::string log = "floor.log";
+  std::string log = "floor.log", population;
+  size_t kept_keys = 16384;
   bool sqlite = false, read = false;
   Bytes ykval_key(20, 0);
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -553,11 +724,16 @@ int main(int argc, char** argv) {
     else if (a == "--sqlite") {
       sqlite = v == "on" || v == "read";
       read = v == "read";
+    } else if (a == "--population") {
+      population = v;
+    } else if (a == "--kept-keys") {
+      kept_keys = std::strtoul(v.c_str(), nullptr, 10);
     } else if (a == "--ykval-key")
       ykval_key = authd::Base64Decode(v).value_or(ykval_key);
     else {
       std::fprintf(stderr,
-                   "usage: floor_server [--port 8090] [--log FILE] [--sqlite off|on|read] [--ykval-key BASE64]\n");
+                   "usage: floor_server [--port 8090] [--log FILE] [--sqlite off|on|read] [--ykval-key BASE64] "
+                   "[--population DB [--kept-keys 16384]]\n");
       return 2;
     }
   }
@@ -572,8 +748,9 @@ int main(int argc, char** argv) {
     std::perror("floor_server: listening");
     return 1;
   }
-  Floor floor(log, sqlite, read, std::move(ykval_key));
-  std::fprintf(stderr, "floor_server: listening on 127.0.0.1:%d, records in %s\n", port, log.c_str());
+  Floor floor(log, sqlite, read, std::move(ykval_key), population, kept_keys);
+  std::fprintf(stderr, "floor_server: listening on 127.0.0.1:%d, records in %s\n", port,
+               population.empty() ? log.c_str() : population.c_str());
   while (true) {
     const int fd = accept(listener, nullptr, nullptr);
     if (fd < 0) continue;

@@ -4,7 +4,9 @@
 # and another with 1000 users, times each authd's start-up to its first answered /healthz
 # (median of 5), then runs both side by side and measures the webauthn-login (16 users of its own,
 # and all the populated users at random) and introspect scenarios on them alternately, run by run
-# (5 runs each), so that both see the same machine.
+# (5 runs each), so that both see the same machine. Spread logins also run against the floor
+# (bench/floor_server --population) on a copy of each database: the least a server reading the
+# same keys from the same store does, for the same ratio.
 #   scripts/bench-scale.sh [USERS] [KEYS_PER_USER] [DURATION_SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +14,7 @@ users=${1:-1000000}
 keys=${2:-2}
 duration=${3:-5}
 bash scripts/install-deps.sh >/dev/null
-AUTHD_BUILD_TARGETS="authd authctl loadgen populate" bash scripts/build.sh >/dev/null
+AUTHD_BUILD_TARGETS="authd authctl loadgen populate floor_server" bash scripts/build.sh >/dev/null
 dir=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
@@ -25,6 +27,15 @@ for label in small large; do
   export AUTHD_DB=$dir/$label.db
   echo "bench-scale: filling $label with ${count[$label]} users, $keys keys each" >&2
   build/bench/populate --db "$AUTHD_DB" --users "${count[$label]}" --keys-per-user "$keys" --key-out "$dir/$label.key"
+  if [[ $keys -ge 1 ]]; then  # the floor's copy (it writes to it), served beside authd
+    cp "$AUTHD_DB" "$dir/floor-$label.db"
+    port[floor-$label]=$(free_port)
+    build/bench/floor_server --port "${port[floor-$label]}" --population "$dir/floor-$label.db" \
+      >>"$dir/floor-$label.log" 2>&1 &
+    pid[floor-$label]=$!
+    pids+=("${pid[floor-$label]}")
+    token[floor-$label]=x client_id[floor-$label]=x client_secret[floor-$label]=x count[floor-$label]=${count[$label]}
+  fi
   build/bin/authctl user add benchadmin --role admin >/dev/null
   token[$label]=$(build/bin/authctl token issue benchadmin)
   c=$(build/bin/authctl client add bench --scope introspect)
@@ -48,19 +59,24 @@ for label in small large; do
   db_mib[$label]=$(du -m "$AUTHD_DB" | cut -f1)
 done
 sleep 4  # idle, after the background integrity check of the large file
-for label in small large; do idle_rss[$label]=$(awk '/VmRSS/ {print $2}' "/proc/${pid[$label]}/status"); done
+for label in small large; do
+  idle_rss[$label]=$(awk '/VmRSS/ {print $2}' "/proc/${pid[$label]}/status")
+  start_ms[floor-$label]=0 idle_rss[floor-$label]=0 db_mib[floor-$label]=${db_mib[$label]}
+done
 # webauthn-login: 16 users of its own logging in over and over (the pages they need stay hot);
 # webauthn-login-spread: each ceremony one of all the populated users, at random (when they have
 # keys), so that logins reach all over the store, as a real organisation's do.
 scenarios="webauthn-login introspect"
 [[ $keys -ge 1 ]] && scenarios="webauthn-login webauthn-login-spread introspect"
 for scenario in $scenarios; do
+  labels="small large"
+  [[ $scenario == webauthn-login-spread ]] && labels="small large floor-small floor-large"
   for run in 1 2 3 4 5; do
-    for label in small large; do
+    for label in $labels; do
       echo "bench-scale: $scenario on $label, run $run/5" >&2
       extra=(--scenario "$scenario")
       [[ $scenario == webauthn-login-spread ]] &&
-        extra=(--scenario webauthn-login --spread-users "${count[$label]}" --spread-key "$dir/$label.key")
+        extra=(--scenario webauthn-login --spread-users "${count[$label]}" --spread-key "$dir/${label#floor-}.key")
       build/bench/loadgen --port "${port[$label]}" "${extra[@]}" --admin-token "${token[$label]}" \
         --token "${token[$label]}" --client-id "${client_id[$label]}" --client-secret "${client_secret[$label]}" \
         --connections 16 --warmup 1 --duration "$duration" --server-pid "${pid[$label]}" --json 2>/dev/null |

@@ -112,21 +112,29 @@ def scale(path):
     print("| users | database MiB | start-up ms (median of 5) | idle RSS MiB | scenario | operations/s | "
           "server CPU µs/op | peak RSS MiB |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for (label, scenario), rs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0] != "small")):
+    order = {"small": 0, "large": 1, "floor-small": 2, "floor-large": 3}
+    for (label, scenario), rs in sorted(rows.items(), key=lambda kv: (kv[0][1], order.get(kv[0][0], 4))):
         r0 = rs[0]
-        print(f"| {r0['users']} | {r0['db_mib']} | {r0['start_ms']} | {r0['idle_rss_kib'] / 1024:.1f} | {scenario} | "
+        floor = label.startswith("floor-")
+        start = "-" if floor else r0["start_ms"]
+        idle = "-" if floor else f"{r0['idle_rss_kib'] / 1024:.1f}"
+        name = f"{scenario} (floor)" if floor else scenario
+        print(f"| {r0['users']} | {r0['db_mib']} | {start} | {idle} | {name} | "
               f"{cell(rs, 'rps', f0)} | {cell(rs, 'server_cpu_us_per_request', f1)} | {peak_mib(rs)} |")
     print()
     # Runs alternate small, large, run by run: each pair saw the same minute of the machine, so
     # the median of the pairs' ratios is steadier than the ratio of the two medians.
     for scenario in sorted({s for _, s in rows}):
-        small_runs, large_runs = rows[("small", scenario)], rows[("large", scenario)]
-        small = med(small_runs, "server_cpu_us_per_request")
-        large = med(large_runs, "server_cpu_us_per_request")
-        pairs = sorted(l["server_cpu_us_per_request"] / s["server_cpu_us_per_request"]
-                       for s, l in zip(small_runs, large_runs))
-        print(f"- {scenario}: CPU per operation with many users / with 1000 users = {large / small:.2f} "
-              f"(medians); {statistics.median(pairs):.2f} ({pairs[0]:.2f}-{pairs[-1]:.2f}) over the pairs of runs")
+        for prefix, who in (("", ""), ("floor-", " (the floor)")):
+            if (prefix + "small", scenario) not in rows or (prefix + "large", scenario) not in rows:
+                continue
+            small_runs, large_runs = rows[(prefix + "small", scenario)], rows[(prefix + "large", scenario)]
+            small = med(small_runs, "server_cpu_us_per_request")
+            large = med(large_runs, "server_cpu_us_per_request")
+            pairs = sorted(l["server_cpu_us_per_request"] / s["server_cpu_us_per_request"]
+                           for s, l in zip(small_runs, large_runs))
+            print(f"- {scenario}{who}: CPU per operation with many users / with 1000 users = {large / small:.2f} "
+                  f"(medians); {statistics.median(pairs):.2f} ({pairs[0]:.2f}-{pairs[-1]:.2f}) over the pairs of runs")
 
 
 if __name__ == "__main__":
