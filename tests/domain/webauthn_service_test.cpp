@@ -1,6 +1,7 @@
 #include "authd/domain/webauthn_service.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <functional>
 
@@ -37,11 +38,14 @@ class WebAuthnServiceTest : public CoreFixture {
   }
 
   // One login ceremony of `user` with credential `id`, its assertion signed by `signer`;
-  // `between`, if given, runs after the assertion was checked and before its write.
+  // `between`, if given, runs after the assertion was checked and before its write;
+  // `after_options` after the options and before the verification. `issued`: the token.
   Status LogIn(const std::string& user, const Bytes& id, EVP_PKEY* signer, uint32_t count,
-               const std::function<void()>& between = nullptr) {
+               const std::function<void()>& between = nullptr, const std::function<void()>& after_options = nullptr,
+               IssuedToken* issued = nullptr) {
     auto started = service_->StartAuthentication({user, "", "discouraged"}, Ctx());
     if (!started) return started.error();
+    if (after_options) after_options();
     auto options = ParseJsonStrict(started->public_key);
     if (!options) return options.error();
     auto challenge = Base64UrlDecode((*options)["challenge"].get<std::string>());
@@ -61,6 +65,7 @@ class WebAuthnServiceTest : public CoreFixture {
     if (between) between();
     auto token = RunNow(*store_, std::move(plan.value()));
     if (!token) return token.error();
+    if (issued) *issued = std::move(token.value());
     return Ok();
   }
 
@@ -126,6 +131,39 @@ TEST_F(WebAuthnServiceTest, ALoginCheckedBeforeItsUserWasDisabledOrItsKeyRevoked
   EXPECT_EQ(revoked.code(), ErrorCode::kCredentialRevoked);
   ExpectNewestRefusal("webauthn.authenticate", "credential_revoked");
   EXPECT_EQ(core_->RevokeUserTokens(Ctx(), "carol").value(), 0);
+}
+
+// The verification takes its key's owner as the options read it, unless a user or credential
+// record changed in between (the store's change count moved): a user disabled between the two
+// is refused at the verification's read. A change made outside authd's store, which the count
+// does not see, shows from the next ceremony's options on.
+TEST_F(WebAuthnServiceTest, AVerificationTakesTheOwnerTheOptionsReadUnlessARecordChangedBetween) {
+  MakeService(8);
+  MakeUser("erin");
+  Key key = Import("erin", 0);
+
+  int writes = 0;
+  const Status disabled = LogIn("erin", key.raw_id, key.pkey.get(), ++key.count, [&] { writes = 1; }, [&] {
+    ASSERT_TRUE(core_->SetUserStatus(Ctx(), "erin", kStatusDisabled));
+  });
+  EXPECT_EQ(disabled.code(), ErrorCode::kUserDisabled);
+  EXPECT_EQ(writes, 0);  // refused by the check, before any write was planned
+  ASSERT_TRUE(core_->SetUserStatus(Ctx(), "erin", kStatusActive));
+
+  auto rename_outside = [&](const char* from, const char* to) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(dir_.File("authd.db").c_str(), &db), SQLITE_OK);
+    const std::string sql = std::string("UPDATE users SET username = '") + to + "' WHERE username = '" + from + "'";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+  };
+  IssuedToken token;
+  ASSERT_TRUE(LogIn("erin", key.raw_id, key.pkey.get(), ++key.count, nullptr,
+                    [&] { rename_outside("erin", "erin2"); }, &token));
+  EXPECT_EQ(token.record.username, "erin");
+  ASSERT_TRUE(LogIn("erin2", key.raw_id, key.pkey.get(), ++key.count, nullptr, nullptr, &token));
+  EXPECT_EQ(token.record.username, "erin2");
 }
 
 // A registration whose user is disabled after its attestation was checked and before its write

@@ -339,6 +339,7 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
   std::vector<WebAuthnCredential> creds;
   std::optional<Client> client;
   auto username = NormalizeUsername(req.username);
+  const uint64_t stamp = core_.store().CacheStamp();
   AUTHD_RETURN_IF_ERROR(core_.store().Read([&](ReadTx& tx) -> Status {
     if (!req.username.empty() && username) {
       AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserByName(*username));
@@ -351,6 +352,8 @@ Result<CeremonyStarted> WebAuthnService::StartAuthentication(const Authenticatio
     }
     return Ok();
   }));
+  // Kept for the verification, if nothing changed while it was read.
+  if (user && stamp != 0 && core_.store().CacheStamp() == stamp) users_read_.Put(user->id, *user, stamp, now);
   if (!req.client_id.empty() && (!client || client->status != kStatusActive)) {
     return Err(ErrorCode::kInvalidArgument, "client_id is not a known client");
   }
@@ -457,7 +460,12 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
     AUTHD_ASSIGN_OR_RETURN(w, tx.FindWebAuthnCredential(cred.raw_id));
     if (w) {
       AUTHD_ASSIGN_OR_RETURN(status, tx.FindCredentialStatus(w->id));
-      AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserById(w->user_id));
+      // The owner as the options read it, while no user or credential record has changed since
+      // (then as now: `read_at` holds for it too); else read now.
+      user = users_read_.Find(w->user_id, read_at, core_.clock().NowSeconds());
+      if (!user) {
+        AUTHD_ASSIGN_OR_RETURN(user, tx.FindUserById(w->user_id));
+      }
     }
     return Ok();
   }));

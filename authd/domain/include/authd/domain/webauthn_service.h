@@ -129,6 +129,10 @@ class WebAuthnService {
   std::mutex key_cache_mu_;
   std::unordered_map<std::string, std::pair<Bytes, std::shared_ptr<const webauthn::CosePublicKey>>> key_cache_;
   std::minstd_rand key_cache_rng_;  // which key goes when the cache is full; under key_cache_mu_
+  // The users the authentication options read, by id, while the store's change generation stands
+  // (record_cache.h): the verification that follows finds its credential's owner here instead of
+  // searching the users again (a cold search with many users).
+  RecordCache<User> users_read_{16384, 30};
 };
 
 }  // namespace authd::domain
