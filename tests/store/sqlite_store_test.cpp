@@ -654,6 +654,91 @@ TEST(SqliteStore, LastUseIsWrittenWithTheFactorsOwnUpdate) {
   EXPECT_EQ(Pragma(path, "SELECT count(*) FROM yubiotp_credentials"), "0");
 }
 
+// Schema 8: a WebAuthn credential's row carries its credential record's status, copied at the
+// upgrade and kept equal by triggers whoever writes (authd's store, or the sqlite3 shell), in
+// either order of the two inserts; NULL where there is no credential record.
+TEST(SqliteStore, WebAuthnRowsCarryTheirCredentialRecordsStatus) {
+  testing::TempDir dir;
+  std::string path = dir.File("a.db");
+  auto row = [](const char* raw, const char* id) {
+    return std::string("INSERT INTO webauthn_credentials (raw_id, id, user_id, public_key, alg, sign_count, "
+                       "uv_initialized, backup_eligible, backup_state, transports, aaguid, fmt, attestation_type) "
+                       "VALUES (x'") + raw + "', '" + id + "', 'u1', x'00', -7, 0, 0, 0, 0, '', x'00', 'none', 'none');";
+  };
+  ASSERT_TRUE(CreateAtVersion(
+      path, 7,
+      "INSERT INTO users (id, username, display_name, status, roles, created_at, updated_at) "
+      "VALUES ('u1', 'alice', 'Alice', 'active', '', 1, 1);"
+      "INSERT INTO credentials (id, user_id, type, nickname, status, info, created_at) VALUES "
+      "('w1', 'u1', 'webauthn', '', 'active', '{}', 1), ('w2', 'u1', 'webauthn', '', 'revoked', '{}', 2);" +
+          row("01", "w1") + row("02", "w2") + row("03", "w3")));
+  auto s = MustOpen(path);
+  ASSERT_TRUE(s);
+  auto status = [&](uint8_t raw) {
+    std::optional<std::string> out;
+    EXPECT_TRUE(s->Read([&](ReadTx& tx) -> Status {
+      AUTHD_ASSIGN_OR_RETURN(auto w, tx.FindWebAuthnCredential(Bytes{raw}));
+      EXPECT_TRUE(w) << int{raw};
+      if (w) out = w->status;
+      AUTHD_ASSIGN_OR_RETURN(auto all, tx.ListWebAuthnCredentials("u1"));
+      for (const auto& one : all) {
+        if (w && one.raw_id == w->raw_id) {
+          EXPECT_EQ(one.status, out);
+        }
+      }
+      return Ok();
+    }));
+    return out;
+  };
+  using S = std::optional<std::string>;
+  EXPECT_EQ(status(1), S("active"));
+  EXPECT_EQ(status(2), S("revoked"));
+  EXPECT_EQ(status(3), S());
+
+  ASSERT_TRUE(s->Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(bool changed, tx.SetCredentialStatus("u1", "w1", "revoked"));
+    EXPECT_TRUE(changed);
+    return Ok();
+  }));
+  EXPECT_EQ(status(1), S("revoked"));
+
+  // New keys: the credential record first, or the key's row first.
+  auto key = [](uint8_t raw, const std::string& id) {
+    domain::WebAuthnCredential w;
+    w.raw_id = Bytes{raw};
+    w.id = id;
+    w.user_id = "u1";
+    w.public_key = Bytes{0};
+    w.alg = -7;
+    w.aaguid = Bytes(16, 0);
+    w.fmt = w.attestation_type = "none";
+    return w;
+  };
+  auto record = [](const std::string& id, const char* state) {
+    domain::Credential c;
+    c.id = id;
+    c.user_id = "u1";
+    c.type = "webauthn";
+    c.status = state;
+    return c;
+  };
+  ASSERT_TRUE(s->Write([&](WriteTx& tx) -> Status {
+    AUTHD_RETURN_IF_ERROR(tx.InsertCredential(record("w4", "active")));
+    AUTHD_RETURN_IF_ERROR(tx.InsertWebAuthnCredential(key(4, "w4")));
+    AUTHD_RETURN_IF_ERROR(tx.InsertWebAuthnCredential(key(5, "w5")));
+    return tx.InsertCredential(record("w5", "disabled"));
+  }));
+  EXPECT_EQ(status(4), S("active"));
+  EXPECT_EQ(status(5), S("disabled"));
+
+  // Another writer, outside authd's store.
+  EXPECT_EQ(Pragma(path, "UPDATE credentials SET status = 'active' WHERE id = 'w2' RETURNING status"), "active");
+  EXPECT_EQ(status(2), S("active"));
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM webauthn_credentials w JOIN credentials c ON c.id = w.id "
+                         "WHERE w.status IS NOT c.status"),
+            "0");
+}
+
 domain::TokenRecord NewToken(const std::string& jti) {
   domain::TokenRecord t;
   t.jti = jti;

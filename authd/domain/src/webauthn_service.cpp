@@ -451,7 +451,6 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
   const std::string action = "webauthn.authenticate";
   AUTHD_ASSIGN_OR_RETURN(Ceremony c, OpenLiveCeremony(handle, kAuthentication, ctx, action));
   std::optional<WebAuthnCredential> w;
-  std::optional<std::string> status;  // of its credential record
   std::optional<User> user;
   bool used = false;
   const uint64_t read_at = core_.store().CacheStamp();
@@ -459,7 +458,6 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
     AUTHD_ASSIGN_OR_RETURN(used, tx.CeremonyUsed(c.id, c.expires_at));
     AUTHD_ASSIGN_OR_RETURN(w, tx.FindWebAuthnCredential(cred.raw_id));
     if (w) {
-      AUTHD_ASSIGN_OR_RETURN(status, tx.FindCredentialStatus(w->id));
       // The owner as the options read it, while no user or credential record has changed since
       // (then as now: `read_at` holds for it too); else read now.
       user = users_read_.Find(w->user_id, read_at, core_.clock().NowSeconds());
@@ -477,7 +475,8 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
     Refuse(ctx, action, target, e, &c);
     return e;
   };
-  if (!w || !status || !user) return fail(Err(ErrorCode::kUnknownCredential, "this key is not registered"));
+  // The credential record's status comes in the key's row (the store keeps it there too).
+  if (!w || !w->status || !user) return fail(Err(ErrorCode::kUnknownCredential, "this key is not registered"));
   std::string id = Base64UrlEncode(cred.raw_id);
   // §7.2 step 5: the credential must be one the options allowed.
   if (!c.allowed.empty() && std::find(c.allowed.begin(), c.allowed.end(), AllowedCredentialDigest(id)) == c.allowed.end()) {
@@ -497,7 +496,7 @@ Result<Plan<IssuedToken>> WebAuthnService::PlanFinishAuthentication(std::string_
     }
   }
   if (user->status != kStatusActive) return fail(Err(ErrorCode::kUserDisabled, "the user is disabled"));
-  if (*status != kStatusActive) return fail(Err(ErrorCode::kCredentialRevoked, "this key was revoked"));
+  if (*w->status != kStatusActive) return fail(Err(ErrorCode::kCredentialRevoked, "this key was revoked"));
 
   webauthn::AssertionExpectations expected;
   expected.challenge = c.challenge;

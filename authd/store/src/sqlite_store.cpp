@@ -124,6 +124,7 @@ class Query {
     return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   Bytes Blob(int col) const {
     const void* p = sqlite3_column_blob(stmt_, col);
     int n = sqlite3_column_bytes(stmt_, col);
@@ -367,6 +368,8 @@ AuditEvent ReadAudit(const Query& q) {
 #define WEBAUTHN_COLS \
   "raw_id, id, user_id, public_key, alg, sign_count, uv_initialized, backup_eligible, backup_state, transports, " \
   "aaguid, fmt, attestation_type, discoverable, appid, clone_suspected"
+// Read with the status of the credential record, which triggers keep in the row (schema 8).
+#define WEBAUTHN_READ_COLS WEBAUTHN_COLS ", status"
 
 domain::WebAuthnCredential ReadWebAuthn(const Query& q) {
   domain::WebAuthnCredential c;
@@ -386,6 +389,7 @@ domain::WebAuthnCredential ReadWebAuthn(const Query& q) {
   c.discoverable = q.Int(13) != 0;
   c.appid = q.Text(14);
   c.clone_suspected = q.Int(15) != 0;
+  if (!q.IsNull(16)) c.status = q.Text(16);
   return c;
 }
 
@@ -596,12 +600,12 @@ class SqliteTx final : public domain::WriteTx {
     });
   }
   Result<std::optional<domain::WebAuthnCredential>> FindWebAuthnCredential(ByteView raw_id) override {
-    AUTHD_PREPARE(q, "SELECT " WEBAUTHN_COLS " FROM webauthn_credentials WHERE raw_id = ?1");
+    AUTHD_PREPARE(q, "SELECT " WEBAUTHN_READ_COLS " FROM webauthn_credentials WHERE raw_id = ?1");
     q.Bind(1, raw_id);
     return One<domain::WebAuthnCredential>(q, ReadWebAuthn);
   }
   Result<std::vector<domain::WebAuthnCredential>> ListWebAuthnCredentials(std::string_view user_id) override {
-    AUTHD_PREPARE(q, "SELECT " WEBAUTHN_COLS " FROM webauthn_credentials WHERE user_id = ?1");
+    AUTHD_PREPARE(q, "SELECT " WEBAUTHN_READ_COLS " FROM webauthn_credentials WHERE user_id = ?1");
     q.Bind(1, user_id);
     return SortedById(All<domain::WebAuthnCredential>(q, ReadWebAuthn));
   }

@@ -180,6 +180,9 @@ struct WebAuthnCredential {
   bool discoverable = false;
   std::string appid;
   bool clone_suspected = false;
+  // The status of its credential record, as the store keeps it in this row too (read only);
+  // absent when it has none.
+  std::optional<std::string> status;
 };
 
 }  // namespace authd::domain
