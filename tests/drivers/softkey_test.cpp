@@ -263,6 +263,20 @@ TEST_F(Ctaphid, PingEchoesAcrossContinuationFrames) {
   EXPECT_EQ(echoed, payload);
 }
 
+// Messages without data (an empty PING, a WINK) are answered with one frame of length 0.
+TEST_F(Ctaphid, EmptyMessagesAreAnsweredWithOneEmptyFrame) {
+  for (uint8_t cmd : {uint8_t{0x81}, uint8_t{0x88}}) {
+    ASSERT_EQ(key_->Write(Ours(cmd, 0)), 64);
+    Bytes reply = ReadFrame();
+    EXPECT_EQ(reply[4], cmd);
+    EXPECT_EQ(reply[5], 0);
+    EXPECT_EQ(reply[6], 0);
+    EXPECT_EQ(Bytes(reply.begin() + 7, reply.end()), Bytes(57, 0));
+    Bytes none(64);
+    EXPECT_EQ(key_->Read(none.data(), none.size()), -1);  // nothing more
+  }
+}
+
 TEST_F(Ctaphid, RefusesWhatAKeyRefuses) {
   // A continuation frame out of sequence.
   Bytes first = Ours(0x81, 100);

@@ -251,7 +251,7 @@ void SoftKey::Reply(const uint8_t cid[4], uint8_t cmd, ByteView payload) {
       at = 5;
     }
     const size_t n = std::min(room, payload.size() - pos);
-    std::memcpy(frame.data() + at, payload.data() + pos, n);
+    if (n > 0) std::memcpy(frame.data() + at, payload.data() + pos, n);  // an empty payload may have no data()
     pos += n;
     outbox_.push_back(std::move(frame));
   } while (pos < payload.size());
