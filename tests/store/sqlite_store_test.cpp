@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
@@ -654,9 +655,90 @@ TEST(SqliteStore, LastUseIsWrittenWithTheFactorsOwnUpdate) {
   EXPECT_EQ(Pragma(path, "SELECT count(*) FROM yubiotp_credentials"), "0");
 }
 
-// Schema 8: a WebAuthn credential's row carries its credential record's status, copied at the
-// upgrade and kept equal by triggers whoever writes (authd's store, or the sqlite3 shell), in
-// either order of the two inserts; NULL where there is no credential record.
+// Waits (at most 10 s) until schema 8's fill is done in the database at `path`.
+bool FillDone(const std::string& path) {
+  for (int i = 0; i < 1000; ++i) {
+    if (Pragma(path, "SELECT count(*) FROM meta WHERE key = 'webauthn_status_fill'") == "0") return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// Schema 8's fill goes a step at a time while the store serves, leaves what other writes put in
+// the rows, stops at once when the store closes (not after its pause) and goes on from where it
+// stopped at the next open. Reads are right at every point of it.
+TEST(SqliteStore, SchemaEightsFillGoesOnBesideWritesAndAfterAStop) {
+  testing::TempDir dir;
+  std::string path = dir.File("a.db");
+  ASSERT_TRUE(CreateAtVersion(
+      path, 7,
+      "INSERT INTO users (id, username, display_name, status, roles, created_at, updated_at) "
+      "VALUES ('u1', 'alice', 'Alice', 'active', '', 1, 1);"
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
+      "INSERT INTO credentials (id, user_id, type, nickname, status, info, created_at) "
+      "SELECT 'w' || i, 'u1', 'webauthn', '', CASE WHEN i % 3 = 0 THEN 'revoked' ELSE 'active' END, '{}', i FROM n;"
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
+      "INSERT INTO webauthn_credentials (raw_id, id, user_id, public_key, alg, sign_count, uv_initialized, "
+      "backup_eligible, backup_state, transports, aaguid, fmt, attestation_type) "
+      "SELECT CAST(printf('%08d', i) AS BLOB), 'w' || i, 'u1', x'00', -7, 0, 0, 0, 0, '', x'00', 'none', 'none' FROM n;"));
+  const char* mismatches = "SELECT count(*) FROM webauthn_credentials w JOIN credentials c ON c.id = w.id "
+                           "WHERE w.status IS NOT c.status";
+  auto reads_match = [&](domain::Store& store) {
+    int checked = 0;
+    EXPECT_TRUE(store.Read([&](ReadTx& tx) -> Status {
+      AUTHD_ASSIGN_OR_RETURN(auto all, tx.ListWebAuthnCredentials("u1"));
+      for (const auto& w : all) {
+        AUTHD_ASSIGN_OR_RETURN(auto record, tx.FindCredentialStatus(w.id));
+        EXPECT_EQ(w.status, record) << w.id;
+        ++checked;
+      }
+      return Ok();
+    }));
+    return checked;
+  };
+
+  SqliteOptions slow;
+  slow.fill_span = 100;
+  slow.fill_pause = std::chrono::milliseconds(3000);
+  auto opened = OpenSqliteStore(path, slow);
+  ASSERT_TRUE(opened) << opened.error().detail;
+  auto s = std::move(opened.value());
+  // The first step runs at once; then it pauses.
+  for (int i = 0; i < 500 && Pragma(path, "SELECT value FROM meta WHERE key = 'webauthn_status_fill'") != "100"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(Pragma(path, "SELECT value FROM meta WHERE key = 'webauthn_status_fill'"), "100");
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM webauthn_credentials WHERE status IS NULL"), "900");
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM webauthn_credentials WHERE status IS NULL AND rowid <= 100"), "0");
+  EXPECT_EQ(reads_match(*s), 1000);
+  // Changes meanwhile, to rows filled and not: the triggers write them, the fill leaves them.
+  ASSERT_TRUE(s->Write([&](WriteTx& tx) -> Status {
+    AUTHD_ASSIGN_OR_RETURN(bool filled_one, tx.SetCredentialStatus("u1", "w7", "disabled"));
+    AUTHD_ASSIGN_OR_RETURN(bool unfilled_one, tx.SetCredentialStatus("u1", "w999", "disabled"));
+    EXPECT_TRUE(filled_one && unfilled_one);
+    return Ok();
+  }));
+  EXPECT_EQ(Pragma(path, "SELECT group_concat(status) FROM webauthn_credentials WHERE id IN ('w7', 'w999')"),
+            "disabled,disabled");
+  const auto closing = std::chrono::steady_clock::now();
+  s.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - closing, std::chrono::milliseconds(2000)) << "it waited out its pause";
+  EXPECT_EQ(Pragma(path, "SELECT value FROM meta WHERE key = 'webauthn_status_fill'"), "100");
+
+  // The next open goes on from rowid 100 to the end.
+  s = MustOpen(path);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(FillDone(path));
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM webauthn_credentials WHERE status IS NULL"), "0");
+  EXPECT_EQ(Pragma(path, mismatches), "0");
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM webauthn_credentials WHERE status = 'disabled'"), "2");
+  EXPECT_EQ(reads_match(*s), 1000);
+}
+
+// Schema 8: a WebAuthn credential's row carries its credential record's status, filled in after
+// the upgrade and kept equal by triggers whoever writes (authd's store, or the sqlite3 shell), in
+// either order of the two inserts; NULL where there is no credential record. Reads find the
+// status before the fill as after it.
 TEST(SqliteStore, WebAuthnRowsCarryTheirCredentialRecordsStatus) {
   testing::TempDir dir;
   std::string path = dir.File("a.db");
@@ -672,8 +754,11 @@ TEST(SqliteStore, WebAuthnRowsCarryTheirCredentialRecordsStatus) {
       "INSERT INTO credentials (id, user_id, type, nickname, status, info, created_at) VALUES "
       "('w1', 'u1', 'webauthn', '', 'active', '{}', 1), ('w2', 'u1', 'webauthn', '', 'revoked', '{}', 2);" +
           row("01", "w1") + row("02", "w2") + row("03", "w3")));
-  auto s = MustOpen(path);
-  ASSERT_TRUE(s);
+  SqliteOptions unfilled;
+  unfilled.fill_in_background = false;
+  auto opened = OpenSqliteStore(path, unfilled);
+  ASSERT_TRUE(opened) << opened.error().detail;
+  auto s = std::move(opened.value());
   auto status = [&](uint8_t raw) {
     std::optional<std::string> out;
     EXPECT_TRUE(s->Read([&](ReadTx& tx) -> Status {
@@ -691,6 +776,18 @@ TEST(SqliteStore, WebAuthnRowsCarryTheirCredentialRecordsStatus) {
     return out;
   };
   using S = std::optional<std::string>;
+  // Not filled yet: the statuses come from the credential records.
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM webauthn_credentials WHERE status IS NULL"), "3");
+  EXPECT_EQ(status(1), S("active"));
+  EXPECT_EQ(status(2), S("revoked"));
+  EXPECT_EQ(status(3), S());
+  // Filled (the next open), and read the same from the rows.
+  s.reset();
+  s = MustOpen(path);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(FillDone(path));
+  EXPECT_EQ(Pragma(path, "SELECT group_concat(coalesce(status, '-')) FROM webauthn_credentials ORDER BY rowid"),
+            "active,revoked,-");
   EXPECT_EQ(status(1), S("active"));
   EXPECT_EQ(status(2), S("revoked"));
   EXPECT_EQ(status(3), S());

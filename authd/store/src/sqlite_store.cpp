@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -368,8 +369,12 @@ AuditEvent ReadAudit(const Query& q) {
 #define WEBAUTHN_COLS \
   "raw_id, id, user_id, public_key, alg, sign_count, uv_initialized, backup_eligible, backup_state, transports, " \
   "aaguid, fmt, attestation_type, discoverable, appid, clone_suspected"
-// Read with the status of the credential record, which triggers keep in the row (schema 8).
-#define WEBAUTHN_READ_COLS WEBAUTHN_COLS ", status"
+// Read with the status of the credential record, which triggers keep in the row (schema 8), or
+// from the record itself while the row is one that schema 8's fill has not reached yet.
+#define WEBAUTHN_READ_COLS \
+  WEBAUTHN_COLS ", coalesce(status, (SELECT c.status FROM credentials c WHERE c.id = webauthn_credentials.id))"
+// Where schema 8's fill of existing rows keeps its progress (the last rowid done) until it is done.
+constexpr const char* kWebAuthnStatusFill = "webauthn_status_fill";
 
 domain::WebAuthnCredential ReadWebAuthn(const Query& q) {
   domain::WebAuthnCredential c;
@@ -900,6 +905,31 @@ class SqliteTx final : public domain::WriteTx {
     return q.Run();
   }
 
+  // Schema 8's fill, one step: copies the credential record's status into the WebAuthn rows with
+  // rowids in the next `span` after the one meta's kWebAuthnStatusFill holds, and moves that on.
+  // Rows added since the upgrade have it from the triggers already. Done (true, and the progress
+  // forgotten) once past the highest rowid, or when there is nothing to fill.
+  Result<bool> FillWebAuthnStatuses(int64_t span) {
+    AUTHD_ASSIGN_OR_RETURN(auto from_text, GetMeta(kWebAuthnStatusFill));
+    if (!from_text) return true;
+    const int64_t from = std::strtoll(from_text->c_str(), nullptr, 10);
+    AUTHD_PREPARE(top, "SELECT coalesce(max(rowid), 0) FROM webauthn_credentials");
+    AUTHD_ASSIGN_OR_RETURN(bool row, top.Step());
+    if (!row || from >= top.Int(0)) {
+      AUTHD_PREPARE(q, "DELETE FROM meta WHERE key = ?1");
+      q.Bind(1, kWebAuthnStatusFill);
+      AUTHD_RETURN_IF_ERROR(q.Run());
+      return true;
+    }
+    AUTHD_PREPARE(q, "UPDATE webauthn_credentials SET status = "
+                     "(SELECT c.status FROM credentials c WHERE c.id = webauthn_credentials.id) "
+                     "WHERE rowid > ?1 AND rowid <= ?2 AND status IS NULL");
+    q.Bind(1, from).Bind(2, from + span);
+    AUTHD_RETURN_IF_ERROR(q.Run());
+    AUTHD_RETURN_IF_ERROR(PutMeta(kWebAuthnStatusFill, std::to_string(from + span)));
+    return false;
+  }
+
  private:
   Connection& conn_;
 };
@@ -986,6 +1016,10 @@ class SqliteStore final : public domain::Store {
       idle_readers_.push_back(std::move(r));
     }
     writer_thread_ = std::thread([this] { WriterLoop(); });
+    if (opt_.fill_in_background) {
+      AUTHD_ASSIGN_OR_RETURN(auto fill, SqliteTx(*writer_).GetMeta(kWebAuthnStatusFill));
+      if (fill) fill_thread_ = std::thread([this, from = *fill] { FillLoop(from); });
+    }
     if (check_later) {
       AUTHD_ASSIGN_OR_RETURN(checker_, OpenConnection(path_, opt_, &health_, false));
       AUTHD_RETURN_IF_ERROR(checker_->Exec("PRAGMA query_only=ON;"));
@@ -1004,6 +1038,14 @@ class SqliteStore final : public domain::Store {
   }
 
   ~SqliteStore() override {
+    if (fill_thread_.joinable()) {
+      {
+        std::lock_guard lock(fill_mu_);
+        stopping_ = true;
+      }
+      fill_cv_.notify_one();
+      fill_thread_.join();
+    }
     if (writer_thread_.joinable()) {
       {
         std::lock_guard lock(queue_mu_);
@@ -1273,6 +1315,37 @@ class SqliteStore final : public domain::Store {
     }
   }
 
+  // Schema 8's fill of the WebAuthn rows it found (FillWebAuthnStatuses), a step per write
+  // through the writer's queue, so that each is batched with the requests' writes and holds the
+  // writer briefly, with a pause between two; it stops when the store closes and goes on from
+  // where it was at the next open.
+  void FillLoop(const std::string& from) {
+    Log(LogLevel::kInfo, "storage_fill_started",
+        {{"path", path_}, {"what", "the status of each WebAuthn key's row"}, {"after_rowid", from}});
+    const auto start = std::chrono::steady_clock::now();
+    int64_t steps = 0;
+    for (;;) {
+      bool done = false;
+      Status s = Write([&](domain::WriteTx& tx) -> Status {
+        AUTHD_ASSIGN_OR_RETURN(done, static_cast<SqliteTx&>(tx).FillWebAuthnStatuses(opt_.fill_span));
+        return Ok();
+      });
+      if (!s) {
+        Log(LogLevel::kWarn, "storage_fill_stopped",
+            {{"path", path_}, {"error", s.error().detail}, {"advice", "it goes on when authd starts again"}});
+        return;
+      }
+      ++steps;
+      if (done) {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        Log(LogLevel::kInfo, "storage_fill_done", {{"path", path_}, {"steps", steps}, {"ms", static_cast<int64_t>(ms.count())}});
+        return;
+      }
+      std::unique_lock lock(fill_mu_);
+      if (fill_cv_.wait_for(lock, opt_.fill_pause, [&] { return stopping_.load(); })) return;
+    }
+  }
+
   Status QuickCheck(Connection& conn) {
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(conn.raw(), "PRAGMA quick_check", -1, &raw, nullptr);
@@ -1345,6 +1418,9 @@ class SqliteStore final : public domain::Store {
   std::unique_ptr<Connection> checker_;  // the background integrity check's own connection
   std::atomic<bool> stopping_{false};
   std::thread check_thread_;
+  std::mutex fill_mu_;
+  std::condition_variable fill_cv_;  // wakes the fill's pause when the store closes
+  std::thread fill_thread_;
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;  // the writer waits here for writes
   std::deque<PendingWrite*> queue_;

@@ -3,6 +3,7 @@
 // migrations and an integrity check at open.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,11 @@ struct SqliteOptions {
   // Larger files (database and WAL) are checked in the background after opening, so that start-up
   // does not wait seconds: damage found then refuses writes and fails Ping (readiness).
   int64_t check_before_open_max_bytes = 64 << 20;
+  // An upgrade's rewrite of existing rows (schema 8's statuses in the WebAuthn rows) runs after
+  // opening, `fill_span` rowids per write, `fill_pause` between two; reads do not depend on it.
+  bool fill_in_background = true;
+  int64_t fill_span = 250;
+  std::chrono::milliseconds fill_pause{8};
 };
 
 // Opens (creating if needed, mode 0600) and migrates the database at `path`.
