@@ -53,9 +53,18 @@ TEST(IpAllowList, MatchesNetworks) {
 }
 
 TEST(IpAllowList, RefusesMalformedEntries) {
-  for (const char* bad : {"10.0.0.0/33", "10.0.0/8", "x", "10.0.0.0/", "::/129", "1.2.3.4/-1", "1.2.3.4/8/8"}) {
+  for (const char* bad : {"10.0.0.0/33", "10.0.0/8", "x", "10.0.0.0/", "::/129", "1.2.3.4/-1", "1.2.3.4/8/8", "", "/8"}) {
     EXPECT_FALSE(IpAllowList::Parse({bad})) << bad;
   }
+}
+
+// No address (an empty view, whose data may be null) is in no network, and reads nothing.
+TEST(IpAllowList, NoAddressIsInNoNetwork) {
+  auto list = IpAllowList::Parse({"0.0.0.0/0", "::/0"});
+  ASSERT_TRUE(list);
+  EXPECT_TRUE(list->Allows("203.0.113.9"));
+  EXPECT_FALSE(list->Allows(std::string_view()));
+  EXPECT_FALSE(list->Allows(""));
 }
 
 TEST(Lists, SplitAndJoin) {

@@ -102,7 +102,7 @@ std::string_view PermissionName(Permission p) {
 namespace {
 // Parses an address; fills 16 bytes (IPv4 as the first 4). IPv4-mapped IPv6 becomes IPv4.
 bool ParseAddress(std::string_view text, bool& v6, uint8_t out[16]) {
-  if (text.size() >= INET6_ADDRSTRLEN) return false;
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;  // an empty view may have no data
   char buf[INET6_ADDRSTRLEN];
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';
