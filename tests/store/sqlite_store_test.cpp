@@ -664,6 +664,43 @@ bool FillDone(const std::string& path) {
   return false;
 }
 
+// A step of schema 8's fill that meets the write lock held by another process past the busy
+// timeout is tried again later; the fill still finishes without a restart.
+TEST(SqliteStore, SchemaEightsFillWaitsOutAnotherWriter) {
+  testing::TempDir dir;
+  std::string path = dir.File("a.db");
+  ASSERT_TRUE(CreateAtVersion(
+      path, 7,
+      "INSERT INTO users (id, username, display_name, status, roles, created_at, updated_at) "
+      "VALUES ('u1', 'alice', 'Alice', 'active', '', 1, 1);"
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+      "INSERT INTO credentials (id, user_id, type, nickname, status, info, created_at) "
+      "SELECT 'w' || i, 'u1', 'webauthn', '', 'active', '{}', i FROM n;"
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+      "INSERT INTO webauthn_credentials (raw_id, id, user_id, public_key, alg, sign_count, uv_initialized, "
+      "backup_eligible, backup_state, transports, aaguid, fmt, attestation_type) "
+      "SELECT CAST(printf('%08d', i) AS BLOB), 'w' || i, 'u1', x'00', -7, 0, 0, 0, 0, '', x'00', 'none', 'none' FROM n;"));
+  SqliteOptions opt;
+  opt.busy_timeout_ms = 20;
+  opt.fill_span = 100;
+  opt.fill_pause = std::chrono::milliseconds(400);
+  auto opened = OpenSqliteStore(path, opt);
+  ASSERT_TRUE(opened) << opened.error().detail;
+  auto s = std::move(opened.value());
+  for (int i = 0; i < 500 && Pragma(path, "SELECT value FROM meta WHERE key = 'webauthn_status_fill'") != "100"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Another process takes the write lock during the pause and keeps it past the next step.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  ASSERT_TRUE(FillDone(path));
+  EXPECT_EQ(Pragma(path, "SELECT count(*) FROM webauthn_credentials WHERE status IS NULL"), "0");
+}
+
 // Schema 8's fill goes a step at a time while the store serves, leaves what other writes put in
 // the rows, stops at once when the store closes (not after its pause) and goes on from where it
 // stopped at the next open. Reads are right at every point of it.

@@ -1317,32 +1317,39 @@ class SqliteStore final : public domain::Store {
 
   // Schema 8's fill of the WebAuthn rows it found (FillWebAuthnStatuses), a step per write
   // through the writer's queue, so that each is batched with the requests' writes and holds the
-  // writer briefly, with a pause between two; it stops when the store closes and goes on from
-  // where it was at the next open.
+  // writer briefly, with a pause between two. A step that fails (another process holding the
+  // write lock past the busy timeout, a full disk) is tried again a second later; the fill stops
+  // when the store refuses writes or closes, and goes on from where it was at the next open.
   void FillLoop(const std::string& from) {
     Log(LogLevel::kInfo, "storage_fill_started",
         {{"path", path_}, {"what", "the status of each WebAuthn key's row"}, {"after_rowid", from}});
     const auto start = std::chrono::steady_clock::now();
     int64_t steps = 0;
+    bool failing = false;
     for (;;) {
       bool done = false;
       Status s = Write([&](domain::WriteTx& tx) -> Status {
         AUTHD_ASSIGN_OR_RETURN(done, static_cast<SqliteTx&>(tx).FillWebAuthnStatuses(opt_.fill_span));
         return Ok();
       });
-      if (!s) {
+      if (!s && Refused()) {
         Log(LogLevel::kWarn, "storage_fill_stopped",
             {{"path", path_}, {"error", s.error().detail}, {"advice", "it goes on when authd starts again"}});
         return;
       }
-      ++steps;
-      if (done) {
+      if (!s && !failing) {
+        Log(LogLevel::kWarn, "storage_fill_waiting", {{"path", path_}, {"error", s.error().detail}, {"retry_ms", 1000}});
+      }
+      failing = !s;
+      if (s) ++steps;
+      if (s && done) {
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
         Log(LogLevel::kInfo, "storage_fill_done", {{"path", path_}, {"steps", steps}, {"ms", static_cast<int64_t>(ms.count())}});
         return;
       }
       std::unique_lock lock(fill_mu_);
-      if (fill_cv_.wait_for(lock, opt_.fill_pause, [&] { return stopping_.load(); })) return;
+      const auto pause = failing ? std::chrono::milliseconds(1000) : opt_.fill_pause;
+      if (fill_cv_.wait_for(lock, pause, [&] { return stopping_.load(); })) return;
     }
   }
 
