@@ -655,6 +655,34 @@ TEST(SqliteStore, LastUseIsWrittenWithTheFactorsOwnUpdate) {
   EXPECT_EQ(Pragma(path, "SELECT count(*) FROM yubiotp_credentials"), "0");
 }
 
+// A database at schema 7 with `keys` WebAuthn keys of one user, 'w1' to 'wN', whose credential
+// records have the status `status_sql` gives for their number i.
+::testing::AssertionResult CreateSevenWithKeys(const std::string& path, int keys, const std::string& status_sql) {
+  const std::string n = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+                        std::to_string(keys) + ") ";
+  return CreateAtVersion(
+      path, 7,
+      "INSERT INTO users (id, username, display_name, status, roles, created_at, updated_at) "
+      "VALUES ('u1', 'alice', 'Alice', 'active', '', 1, 1);" +
+          n + "INSERT INTO credentials (id, user_id, type, nickname, status, info, created_at) "
+          "SELECT 'w' || i, 'u1', 'webauthn', '', " + status_sql + ", '{}', i FROM n;" +
+          n + "INSERT INTO webauthn_credentials (raw_id, id, user_id, public_key, alg, sign_count, uv_initialized, "
+          "backup_eligible, backup_state, transports, aaguid, fmt, attestation_type) "
+          "SELECT CAST(printf('%08d', i) AS BLOB), 'w' || i, 'u1', x'00', -7, 0, 0, 0, 0, '', x'00', 'none', 'none' FROM n;");
+}
+
+// Opens the store on `path` with `opt` and waits (at most 5 s) until the fill's first step is done.
+std::unique_ptr<domain::Store> OpenAfterFirstFillStep(const std::string& path, const SqliteOptions& opt) {
+  auto opened = OpenSqliteStore(path, opt);
+  EXPECT_TRUE(opened) << (opened ? "" : opened.error().detail);
+  if (!opened) return nullptr;
+  const std::string first = std::to_string(opt.fill_span);
+  for (int i = 0; i < 500 && Pragma(path, "SELECT value FROM meta WHERE key = 'webauthn_status_fill'") != first; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::move(opened.value());
+}
+
 // Waits (at most 10 s) until schema 8's fill is done in the database at `path`.
 bool FillDone(const std::string& path) {
   for (int i = 0; i < 1000; ++i) {
@@ -669,27 +697,13 @@ bool FillDone(const std::string& path) {
 TEST(SqliteStore, SchemaEightsFillWaitsOutAnotherWriter) {
   testing::TempDir dir;
   std::string path = dir.File("a.db");
-  ASSERT_TRUE(CreateAtVersion(
-      path, 7,
-      "INSERT INTO users (id, username, display_name, status, roles, created_at, updated_at) "
-      "VALUES ('u1', 'alice', 'Alice', 'active', '', 1, 1);"
-      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
-      "INSERT INTO credentials (id, user_id, type, nickname, status, info, created_at) "
-      "SELECT 'w' || i, 'u1', 'webauthn', '', 'active', '{}', i FROM n;"
-      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
-      "INSERT INTO webauthn_credentials (raw_id, id, user_id, public_key, alg, sign_count, uv_initialized, "
-      "backup_eligible, backup_state, transports, aaguid, fmt, attestation_type) "
-      "SELECT CAST(printf('%08d', i) AS BLOB), 'w' || i, 'u1', x'00', -7, 0, 0, 0, 0, '', x'00', 'none', 'none' FROM n;"));
+  ASSERT_TRUE(CreateSevenWithKeys(path, 300, "'active'"));
   SqliteOptions opt;
   opt.busy_timeout_ms = 20;
   opt.fill_span = 100;
   opt.fill_pause = std::chrono::milliseconds(400);
-  auto opened = OpenSqliteStore(path, opt);
-  ASSERT_TRUE(opened) << opened.error().detail;
-  auto s = std::move(opened.value());
-  for (int i = 0; i < 500 && Pragma(path, "SELECT value FROM meta WHERE key = 'webauthn_status_fill'") != "100"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  auto s = OpenAfterFirstFillStep(path, opt);
+  ASSERT_TRUE(s);
   // Another process takes the write lock during the pause and keeps it past the next step.
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
@@ -707,17 +721,7 @@ TEST(SqliteStore, SchemaEightsFillWaitsOutAnotherWriter) {
 TEST(SqliteStore, SchemaEightsFillGoesOnBesideWritesAndAfterAStop) {
   testing::TempDir dir;
   std::string path = dir.File("a.db");
-  ASSERT_TRUE(CreateAtVersion(
-      path, 7,
-      "INSERT INTO users (id, username, display_name, status, roles, created_at, updated_at) "
-      "VALUES ('u1', 'alice', 'Alice', 'active', '', 1, 1);"
-      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
-      "INSERT INTO credentials (id, user_id, type, nickname, status, info, created_at) "
-      "SELECT 'w' || i, 'u1', 'webauthn', '', CASE WHEN i % 3 = 0 THEN 'revoked' ELSE 'active' END, '{}', i FROM n;"
-      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
-      "INSERT INTO webauthn_credentials (raw_id, id, user_id, public_key, alg, sign_count, uv_initialized, "
-      "backup_eligible, backup_state, transports, aaguid, fmt, attestation_type) "
-      "SELECT CAST(printf('%08d', i) AS BLOB), 'w' || i, 'u1', x'00', -7, 0, 0, 0, 0, '', x'00', 'none', 'none' FROM n;"));
+  ASSERT_TRUE(CreateSevenWithKeys(path, 1000, "CASE WHEN i % 3 = 0 THEN 'revoked' ELSE 'active' END"));
   const char* mismatches = "SELECT count(*) FROM webauthn_credentials w JOIN credentials c ON c.id = w.id "
                            "WHERE w.status IS NOT c.status";
   auto reads_match = [&](domain::Store& store) {
@@ -737,13 +741,8 @@ TEST(SqliteStore, SchemaEightsFillGoesOnBesideWritesAndAfterAStop) {
   SqliteOptions slow;
   slow.fill_span = 100;
   slow.fill_pause = std::chrono::milliseconds(3000);
-  auto opened = OpenSqliteStore(path, slow);
-  ASSERT_TRUE(opened) << opened.error().detail;
-  auto s = std::move(opened.value());
-  // The first step runs at once; then it pauses.
-  for (int i = 0; i < 500 && Pragma(path, "SELECT value FROM meta WHERE key = 'webauthn_status_fill'") != "100"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  auto s = OpenAfterFirstFillStep(path, slow);  // the first step runs at once; then it pauses
+  ASSERT_TRUE(s);
   ASSERT_EQ(Pragma(path, "SELECT value FROM meta WHERE key = 'webauthn_status_fill'"), "100");
   EXPECT_EQ(Pragma(path, "SELECT count(*) FROM webauthn_credentials WHERE status IS NULL"), "900");
   EXPECT_EQ(Pragma(path, "SELECT count(*) FROM webauthn_credentials WHERE status IS NULL AND rowid <= 100"), "0");
