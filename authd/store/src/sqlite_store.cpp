@@ -1015,11 +1015,13 @@ class SqliteStore final : public domain::Store {
       AUTHD_RETURN_IF_ERROR(r->Exec("PRAGMA query_only=ON; PRAGMA mmap_size=268435456;"));
       idle_readers_.push_back(std::move(r));
     }
-    writer_thread_ = std::thread([this] { WriterLoop(); });
+    // Read before the writer thread owns its connection.
+    std::optional<std::string> fill;
     if (opt_.fill_in_background) {
-      AUTHD_ASSIGN_OR_RETURN(auto fill, SqliteTx(*writer_).GetMeta(kWebAuthnStatusFill));
-      if (fill) fill_thread_ = std::thread([this, from = *fill] { FillLoop(from); });
+      AUTHD_ASSIGN_OR_RETURN(fill, SqliteTx(*writer_).GetMeta(kWebAuthnStatusFill));
     }
+    writer_thread_ = std::thread([this] { WriterLoop(); });
+    if (fill) fill_thread_ = std::thread([this, from = *fill] { FillLoop(from); });
     if (check_later) {
       AUTHD_ASSIGN_OR_RETURN(checker_, OpenConnection(path_, opt_, &health_, false));
       AUTHD_RETURN_IF_ERROR(checker_->Exec("PRAGMA query_only=ON;"));
